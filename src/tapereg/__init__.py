@@ -1,0 +1,47 @@
+"""tapereg: linear regression trained by gradient descent on TensorFlow's GradientTape.
+
+The public names are loaded on first use, so ``import tapereg`` (and ``tapereg
+--help``) stays instant; TensorFlow is imported only by what trains.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_EXPORTS = {
+    "LinearRegressor": "estimator",
+    "LinearModel": "model",
+    "make_train_step": "training",
+    "train_step": "training",
+    "fit_gradient_descent": "training",
+    "FitResult": "training",
+    "mean_squared_error": "losses",
+    "solve_least_squares": "exact",
+    "LeastSquaresSolution": "exact",
+    "read_table": "data",
+    "save": "persistence",
+    "load": "persistence",
+    "TaperegError": "errors",
+    "ParameterError": "errors",
+    "DataError": "errors",
+    "DivergenceError": "errors",
+    "ModelFileError": "errors",
+    "CollinearityWarning": "errors",
+}
+
+__all__ = ["__version__", *_EXPORTS]
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tapereg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)

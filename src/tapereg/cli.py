@@ -1,0 +1,501 @@
+"""The ``tapereg`` command line: ``demo``, ``fit`` and ``predict``.
+
+``main(argv) -> int`` parses, dispatches through ``COMMANDS`` and maps a user's mistake
+to one stderr line and exit status 2. Only argparse is imported at start-up; NumPy,
+scikit-learn and TensorFlow load inside the command that needs them, so ``--help`` is
+instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import enum
+import json
+import os
+import sys
+
+from . import __version__
+from .errors import TaperegError
+
+
+class ExitStatus(enum.IntEnum):
+    SUCCESS = 0
+    ERROR = 1
+    BAD_INPUT = 2
+    INTERRUPTED = 130
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit status 2."""
+
+    def error(self, message):
+        self.exit(ExitStatus.BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _learning_rate(text: str):
+    return "auto" if text == "auto" else _positive_float(text)
+
+
+def _tolerance(text: str):
+    if text.lower() == "none":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a number or 'none', got {text!r}"
+        ) from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
+    return value
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated column names")
+    return names
+
+
+def _quiet_tensorflow() -> None:
+    """Import TensorFlow with its C++ start-up chatter kept off the terminal.
+
+    TensorFlow logs (CUDA probing, CPU features) through absl before it reads
+    ``TF_CPP_MIN_LOG_LEVEL``, so stderr's descriptor is pointed at /dev/null for the
+    import itself. Setting ``TF_CPP_MIN_LOG_LEVEL`` yourself shows everything.
+    """
+    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+        import tensorflow
+
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _emit(report: dict, text: str, as_json: bool) -> None:
+    print(json.dumps(report) if as_json else text)
+
+
+def _warnings_to_stderr(caught) -> None:
+    for warning in caught:
+        print(f"tapereg: warning: {warning.message}", file=sys.stderr)
+
+
+# -- demo ------------------------------------------------------------------------------
+
+
+def run_demo_command(args) -> int:
+    _quiet_tensorflow()
+    from .demos import run_demo
+    from .report import build_report
+
+    run = run_demo(
+        args.tutorial,
+        seed=args.seed,
+        epochs=args.epochs,
+        learning_rate=args.learning_rate,
+    )
+    result, exact, tutorial = run.result, run.exact, run.tutorial
+    X, Y = run.x[:, None], run.y[:, None]
+    report = build_report(
+        X,
+        Y,
+        coef=result.coef.astype(float),
+        intercept=result.intercept.astype(float),
+        exact_coef=exact.coef,
+        exact_intercept=exact.intercept,
+        loss_history=result.loss_history,
+        n_iter=result.n_iter,
+        optimizer="gd",
+        learning_rate=result.learning_rate,
+        seconds=run.seconds,
+        feature_names=["x"],
+        target_names=["y"],
+    )
+    report.update(tutorial=tutorial.name, seed=run.seed)
+    weight, bias = float(result.coef[0, 0]), float(result.intercept[0])
+    if tutorial.true_weight is not None:
+        report["true"] = {
+            "coef": [tutorial.true_weight],
+            "intercept": tutorial.true_bias,
+        }
+    if args.plot:
+        from .plotting import plot_fit
+
+        plot_fit(
+            args.plot,
+            X,
+            Y,
+            coef=result.coef,
+            intercept=result.intercept,
+            loss_history=result.loss_history,
+            exact_coef=exact.coef,
+            exact_intercept=exact.intercept,
+            feature_names=["x"],
+            target_name="y",
+        )
+    if args.json:
+        _emit(report, "", True)
+        return ExitStatus.SUCCESS
+
+    print(tutorial.title)
+    for epoch, loss in enumerate(result.loss_history):
+        if tutorial.name == "line":
+            print(f"Epoch count {epoch}: Loss value: {float(loss)}")
+        else:
+            print(f"Epoch {epoch:2d}: loss={float(loss):2.5f}")
+    exact_w, exact_b = float(exact.coef[0, 0]), float(exact.intercept[0])
+    print(f"weight: {weight:.7g}  (exact least squares {exact_w:.7g})")
+    print(f"bias:   {bias:.7g}  (exact least squares {exact_b:.7g})")
+    if tutorial.true_weight is not None:
+        print(f"true:   W = {tutorial.true_weight}, b = {tutorial.true_bias}")
+    if args.plot:
+        print(f"plot written to {args.plot}")
+    return ExitStatus.SUCCESS
+
+
+# -- fit -------------------------------------------------------------------------------
+
+
+def run_fit_command(args) -> int:
+    import warnings
+
+    from .data import read_table
+
+    table = read_table(args.data, args.target, args.features)
+    _quiet_tensorflow()
+    import numpy as np
+    import pandas as pd
+
+    from .estimator import LinearRegressor
+    from .exact import solve_least_squares
+    from .report import build_report, format_coefficients, format_summary
+
+    estimator = LinearRegressor(
+        learning_rate=args.learning_rate,
+        max_iter=args.epochs,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        fit_intercept=args.intercept,
+        standardize=args.standardize,
+        tol=args.tol,
+        solver=args.solver,
+        momentum=args.momentum,
+        nesterov=args.nesterov,
+        dtype=args.dtype,
+        random_state=args.seed,
+    )
+    X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
+    y = (
+        pd.Series(table.y[:, 0], name=table.target_names[0])
+        if table.y.shape[1] == 1
+        else pd.DataFrame(table.y, columns=table.target_names, copy=False)
+    )
+
+    def progress(epoch, loss):
+        print(f"epoch {epoch}: loss {loss:.6g}", file=sys.stderr)
+
+    import time
+
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        estimator.fit(X, y, epoch_callback=None if args.quiet else progress)
+    seconds = time.perf_counter() - started
+    _warnings_to_stderr(w for w in caught if issubclass(w.category, UserWarning))
+
+    coef = np.atleast_2d(estimator.coef_).T
+    intercept = np.atleast_1d(estimator.intercept_)
+    exact = solve_least_squares(table.X, table.y, fit_intercept=args.intercept)
+    rate = estimator.learning_rate_
+    report = build_report(
+        table.X,
+        table.y,
+        coef=coef,
+        intercept=intercept,
+        exact_coef=exact.coef,
+        exact_intercept=exact.intercept,
+        loss_history=estimator.loss_curve_,
+        n_iter=estimator.n_iter_,
+        optimizer=args.optimizer if args.solver == "gd" else "exact",
+        learning_rate=None if rate != rate else rate,
+        seconds=seconds,
+        feature_names=table.feature_names,
+        target_names=table.target_names,
+    )
+    if args.save:
+        from .persistence import save
+
+        save(estimator, args.save, metrics=report["metrics"])
+    if args.plot:
+        from .plotting import plot_fit
+
+        plot_fit(
+            args.plot,
+            table.X,
+            table.y,
+            coef=coef,
+            intercept=intercept,
+            loss_history=estimator.loss_curve_,
+            exact_coef=exact.coef,
+            exact_intercept=exact.intercept,
+            feature_names=table.feature_names,
+            target_name=table.target_names[0],
+        )
+    text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
+    if args.save:
+        text += f"\nmodel written to {args.save}"
+    if args.plot:
+        text += f"\nplot written to {args.plot}"
+    _emit(report, text, args.json)
+    return ExitStatus.SUCCESS
+
+
+# -- predict ---------------------------------------------------------------------------
+
+
+def run_predict_command(args) -> int:
+    from .data import read_features
+    from .persistence import load
+
+    estimator = load(args.model)
+    names = getattr(estimator, "feature_names_in_", None)
+    table = read_features(
+        args.data, None if names is None else list(names), estimator.n_features_in_
+    )
+    import numpy as np
+    import pandas as pd
+
+    predictions = np.atleast_2d(
+        table.X @ np.atleast_2d(estimator.coef_).T + estimator.intercept_
+    ).reshape(table.X.shape[0], -1)
+    frame = pd.DataFrame(predictions, columns=[str(t) for t in estimator.target_names_])
+    if args.out:
+        from ._atomic import atomic_write
+
+        with atomic_write(args.out, "w", encoding="utf-8", newline="") as file:
+            frame.to_csv(file, index=False)
+    else:
+        frame.to_csv(sys.stdout, index=False)
+    return ExitStatus.SUCCESS
+
+
+# -- parser ----------------------------------------------------------------------------
+
+
+COMMANDS = {
+    "demo": run_demo_command,
+    "fit": run_fit_command,
+    "predict": run_predict_command,
+}
+
+
+def _add_training_flags(parser) -> None:
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=1000,
+        help="maximum number of epochs (default 1000)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=_learning_rate,
+        default="auto",
+        help="step size, or 'auto' for 1/L, the largest safe step (default)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=["gd", "momentum", "adam"],
+        default="gd",
+        help="gd is the seeds' assign_sub(lr * grad) (default)",
+    )
+    parser.add_argument(
+        "--momentum",
+        type=float,
+        default=0.9,
+        help="momentum coefficient for --optimizer momentum (default 0.9)",
+    )
+    parser.add_argument(
+        "--nesterov",
+        action="store_true",
+        help="Nesterov momentum for --optimizer momentum",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="shuffled mini-batches of this size (default: full batch)",
+    )
+    parser.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="centre and scale inside the fit (default on)",
+    )
+    parser.add_argument(
+        "--intercept",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fit an intercept (default on)",
+    )
+    parser.add_argument(
+        "--tol",
+        type=_tolerance,
+        default=1e-8,
+        help="stop when the relative loss decrease stays below this for "
+        "5 epochs; 'none' runs every epoch (default 1e-8)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default="float32",
+        help="training precision (default float32)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed for mini-batch shuffling"
+    )
+    parser.add_argument(
+        "--solver",
+        choices=["gd", "exact"],
+        default="gd",
+        help="gd trains with the GradientTape loop; exact solves directly",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="tapereg",
+        description="Linear regression trained by gradient descent on TensorFlow's "
+        "GradientTape.",
+    )
+    parser.add_argument("--version", action="version", version=f"tapereg {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    demo = commands.add_parser(
+        "demo",
+        help="reproduce a seed tutorial",
+        description="Train on a seed tutorial's synthetic data with its own loop: "
+        "'basic' (y = 3x + 2 + noise, the default) or 'line' "
+        "(x = linspace(0, 10, 100), y = x + N(0, 1), lr 0.01, 100 epochs).",
+    )
+    demo.add_argument(
+        "--tutorial",
+        choices=["basic", "line"],
+        default="basic",
+        help="which seed to reproduce (default basic)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=0, help="random seed of the data (default 0)"
+    )
+    demo.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="epochs (default: the tutorial's, 20 or 100)",
+    )
+    demo.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=None,
+        help="step size (default: the tutorial's, 0.1 or 0.01)",
+    )
+    demo.add_argument(
+        "--plot", metavar="PATH", help="write a PNG of the fit and the loss"
+    )
+    demo.add_argument("--json", action="store_true", help="print one JSON object")
+
+    fit = commands.add_parser(
+        "fit",
+        help="train on a CSV or Parquet file",
+        description="Train a linear model on a CSV (plain or .gz) or Parquet file and "
+        "print the coefficients beside the exact least-squares ones.",
+    )
+    fit.add_argument("data", metavar="DATA", help="a .csv, .csv.gz or .parquet file")
+    fit.add_argument(
+        "--target",
+        required=True,
+        type=_names,
+        help="target column (several: comma-separated)",
+    )
+    fit.add_argument(
+        "--features",
+        type=_names,
+        default=None,
+        help="comma-separated feature columns (default: all others)",
+    )
+    _add_training_flags(fit)
+    fit.add_argument(
+        "--save", metavar="MODEL", help="write the fitted model (JSON file)"
+    )
+    fit.add_argument(
+        "--plot", metavar="PATH", help="write a PNG of the fit and the loss"
+    )
+    fit.add_argument("--json", action="store_true", help="print one JSON object")
+    fit.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+    predict = commands.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Write a CSV of predictions of MODEL for the rows of DATA.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model written by fit --save")
+    predict.add_argument(
+        "data", metavar="DATA", help="a .csv, .csv.gz or .parquet file"
+    )
+    predict.add_argument("--out", metavar="PATH", help="write here instead of stdout")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; return the exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(COMMANDS[args.command](args))
+    except TaperegError as error:
+        print(f"tapereg: error: {error}", file=sys.stderr)
+        return ExitStatus.BAD_INPUT
+    except BrokenPipeError:
+        # The reader went away (``tapereg predict ... | head``): stop quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return ExitStatus.ERROR
+    except OSError as error:
+        print(
+            f"tapereg: error: {error.filename or ''}: {error.strerror or error}",
+            file=sys.stderr,
+        )
+        return ExitStatus.BAD_INPUT
+    except KeyboardInterrupt:
+        print("tapereg: interrupted", file=sys.stderr)
+        return ExitStatus.INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

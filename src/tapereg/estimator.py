@@ -1,0 +1,332 @@
+"""``LinearRegressor``: the estimator users call, in scikit-learn's conventions.
+
+``fit`` validates, prepares (dtype, standardization, step size), calls a pure solver
+(the GradientTape loop or the exact solver) and stores NumPy results. TensorFlow is
+imported only when gradient descent runs; ``predict`` is NumPy.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from .errors import CollinearityWarning, ParameterError
+from .exact import solve_least_squares
+from .optimizers import OPTIMIZERS
+from .preprocessing import Standardization
+from .stepsize import auto_learning_rate
+
+SOLVERS = ("gd", "exact")
+DTYPES = ("float32", "float64")
+
+
+def _target_names(y) -> list[str] | None:
+    """Column names of a pandas target, if it has them."""
+    name = getattr(y, "name", None)
+    if name is not None and not hasattr(y, "columns"):
+        return [str(name)]
+    columns = getattr(y, "columns", None)
+    return [str(c) for c in columns] if columns is not None else None
+
+
+class LinearRegressor(RegressorMixin, BaseEstimator):
+    """Linear regression trained by gradient descent on ``tf.GradientTape``.
+
+    Minimises the mean squared error ``mean((X·w + b − y)²)`` with the seeds' training
+    loop, compiled once. The defaults standardize the data inside the fit and take the
+    largest safe step, so they reach the least-squares optimum on unscaled data
+    without tuning; ``solver="exact"`` solves it directly instead.
+
+    Parameters
+    ----------
+    learning_rate : "auto" or float, default="auto"
+        Step size. ``"auto"`` is 1/L, L the gradient's Lipschitz constant (the largest
+        step that never diverges); for Adam it is 0.01.
+    max_iter : int, default=1000
+        Maximum number of epochs.
+    optimizer : {"gd", "momentum", "adam"}, default="gd"
+        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``.
+    batch_size : int or None, default=None
+        None trains on the full batch, as the seeds do; an int uses shuffled
+        mini-batches of that size.
+    fit_intercept : bool, default=True
+    standardize : bool, default=True
+        Centre and scale features and target inside the fit; ``coef_`` and
+        ``intercept_`` are still in the original units. False trains on raw values.
+    tol : float or None, default=1e-8
+        Stop when the loss has not decreased by more than ``tol`` (relative to the
+        best loss) for ``n_iter_no_change`` epochs. None runs all ``max_iter`` epochs.
+    n_iter_no_change : int, default=5
+    solver : {"gd", "exact"}, default="gd"
+        ``"exact"`` solves the least-squares problem directly (QR/SVD, float64).
+    momentum : float, default=0.9
+        Used by ``optimizer="momentum"``.
+    nesterov : bool, default=False
+        Nesterov momentum for ``optimizer="momentum"``.
+    dtype : {"float32", "float64"}, default="float32"
+        Precision of training.
+    random_state : int, RandomState or None, default=None
+        Seeds the mini-batch shuffling.
+    verbose : int, default=0
+        1 or more prints each epoch's loss.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (n_features,) or (n_targets, n_features)
+    intercept_ : float or ndarray of shape (n_targets,)
+    n_iter_ : int
+        Epochs run (0 for the exact solver).
+    loss_curve_ : ndarray of shape (n_iter_,)
+        The tape's loss at each epoch, before that epoch's update, in the target's
+        original units.
+    learning_rate_ : float
+        The step used, in the (standardized) units training saw; NaN for "exact".
+    standardization_ : Standardization or None
+        The shift and scale applied inside the fit (None when not standardized).
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Only when X has string column names.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.linspace(0, 10, 100)[:, None]
+    >>> y = 3 * X[:, 0] + 2
+    >>> LinearRegressor().fit(X, y).coef_.round(3)
+    array([3.])
+    """
+
+    def __init__(
+        self,
+        learning_rate="auto",
+        max_iter=1000,
+        optimizer="gd",
+        batch_size=None,
+        fit_intercept=True,
+        standardize=True,
+        tol=1e-8,
+        n_iter_no_change=5,
+        solver="gd",
+        momentum=0.9,
+        nesterov=False,
+        dtype="float32",
+        random_state=None,
+        verbose=0,
+    ):
+        self.learning_rate = learning_rate
+        self.max_iter = max_iter
+        self.optimizer = optimizer
+        self.batch_size = batch_size
+        self.fit_intercept = fit_intercept
+        self.standardize = standardize
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.solver = solver
+        self.momentum = momentum
+        self.nesterov = nesterov
+        self.dtype = dtype
+        self.random_state = random_state
+        self.verbose = verbose
+
+    def _check_params(self) -> None:
+        """Raise ParameterError naming the first parameter with an unusable value."""
+
+        def bad(name, expected):
+            value = getattr(self, name)
+            raise ParameterError(f"{name} must be {expected}, got {value!r}")
+
+        def is_int(v):
+            return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+        def is_real(v):
+            return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+        lr = self.learning_rate
+        if not (
+            lr == "auto" if isinstance(lr, str) else is_real(lr) and 0 < lr < np.inf
+        ):
+            bad("learning_rate", '"auto" or a number > 0')
+        if not (is_int(self.max_iter) and self.max_iter >= 1):
+            bad("max_iter", "an integer >= 1")
+        if self.optimizer not in OPTIMIZERS:
+            bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        if self.batch_size is not None and not (
+            is_int(self.batch_size) and self.batch_size >= 1
+        ):
+            bad("batch_size", "None or an integer >= 1")
+        if self.tol is not None and not (is_real(self.tol) and 0 <= self.tol < 1):
+            bad("tol", "None or a number in [0, 1)")
+        if not (is_int(self.n_iter_no_change) and self.n_iter_no_change >= 1):
+            bad("n_iter_no_change", "an integer >= 1")
+        if self.solver not in SOLVERS:
+            bad("solver", f"one of {', '.join(SOLVERS)}")
+        if not (is_real(self.momentum) and 0 <= self.momentum < 1):
+            bad("momentum", "a number in [0, 1)")
+        try:
+            dtype_name = np.dtype(self.dtype).name
+        except TypeError:
+            dtype_name = None
+        if dtype_name not in DTYPES:
+            bad("dtype", '"float32" or "float64"')
+
+    def fit(self, X, y, sample_weight=None, *, epoch_callback=None):
+        """Fit the model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), optional
+            Weights of the mean squared error.
+        epoch_callback : callable, optional
+            ``epoch_callback(epoch, loss)`` after each epoch (called in chunks, as the
+            compiled loop hands losses back to Python).
+
+        Returns
+        -------
+        self : LinearRegressor
+        """
+        self._check_params()
+        target_names = _target_names(y)
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            multi_output=True,
+            y_numeric=True,
+            dtype=[np.float64, np.float32],
+        )
+        Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+
+        if self.solver == "exact":
+            coef, intercept = self._solve_exact(X, Y, sample_weight)
+            self.n_iter_, self.loss_curve_ = 0, np.empty(0)
+            self.learning_rate_ = float("nan")
+            self.standardization_ = None
+        else:
+            coef, intercept = self._train(X, Y, sample_weight, epoch_callback)
+
+        self.coef_ = coef.T[0] if y.ndim == 1 else coef.T
+        self.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
+        if target_names is not None:
+            self.target_names_ = np.asarray(target_names, dtype=object)
+        return self
+
+    def _solve_exact(self, X, Y, sample_weight):
+        solution = solve_least_squares(
+            X, Y, sample_weight, fit_intercept=self.fit_intercept
+        )
+        if solution.collinear:
+            names = getattr(self, "feature_names_in_", None)
+            columns = [
+                str(names[i]) if names is not None else f"x{i}"
+                for i in solution.collinear
+            ]
+            warnings.warn(
+                f"columns {', '.join(columns)} are collinear (rank {solution.rank} of "
+                f"{X.shape[1]}); the minimum-norm solution is returned",
+                CollinearityWarning,
+                stacklevel=3,
+            )
+        return solution.coef, solution.intercept
+
+    def _train(self, X, Y, sample_weight, epoch_callback):
+        from .training import fit_gradient_descent  # imports TensorFlow
+
+        dtype = np.dtype(self.dtype)
+        if self.standardize:
+            scaling = Standardization.fit(
+                X, Y, sample_weight, center=self.fit_intercept
+            )
+            X_train = scaling.transform_X(X, dtype)
+            Y_train = scaling.transform_y(Y, dtype)
+        else:
+            scaling = Standardization.identity(X.shape[1], Y.shape[1])
+            X_train = np.ascontiguousarray(X, dtype=dtype)
+            Y_train = np.ascontiguousarray(Y, dtype=dtype)
+        weights = None if sample_weight is None else sample_weight.astype(dtype)
+
+        if self.learning_rate == "auto":
+            learning_rate = auto_learning_rate(
+                X_train,
+                weights,
+                optimizer=self.optimizer,
+                fit_intercept=self.fit_intercept,
+                n_targets=Y.shape[1],
+                batch_size=self.batch_size,
+            )
+        else:
+            learning_rate = float(self.learning_rate)
+
+        callback = None
+        if epoch_callback is not None or self.verbose:
+
+            def callback(first, losses):
+                for k, loss in enumerate(losses, start=first):
+                    if self.verbose:
+                        print(f"epoch {k}: loss {loss:.6g}", flush=True)
+                    if epoch_callback is not None:
+                        epoch_callback(k, float(loss))
+
+        result = fit_gradient_descent(
+            X_train,
+            Y_train,
+            weights,
+            learning_rate=learning_rate,
+            fit_intercept=self.fit_intercept,
+            optimizer=self.optimizer,
+            momentum=self.momentum,
+            nesterov=self.nesterov,
+            max_iter=self.max_iter,
+            batch_size=self.batch_size,
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
+            loss_scale=scaling.y_scale**2,
+            callback=callback,
+        )
+        self.n_iter_ = result.n_iter
+        self.loss_curve_ = result.loss_history.astype(np.float64)
+        self.learning_rate_ = result.learning_rate
+        self.standardization_ = scaling if self.standardize else None
+        if self.tol is not None and not result.converged:
+            warnings.warn(
+                f"training stopped at max_iter={self.max_iter} while the loss was "
+                f"still falling (last loss {result.loss_history[-1]:.6g}); raise "
+                "max_iter, or use solver='exact'",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return scaling.to_original(result.coef, result.intercept)
+
+    def predict(self, X):
+        """Predict ``X·coef_ᵀ + intercept_``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        ndarray of shape (n_samples,) or (n_samples, n_targets)
+        """
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        return X @ np.asarray(self.coef_, np.float64).T + self.intercept_
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags

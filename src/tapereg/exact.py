@@ -1,0 +1,120 @@
+"""The exact least-squares solution, to show how far training is from the optimum.
+
+One pass of a blocked ("tall-skinny") QR over the centred rows of ``[X, y]`` in float64
+gives the triangular factor R of the data without forming XᵀX (whose condition number
+is the square of the data's). The solution then comes from an SVD of the column-scaled
+R: stable, and for rank-deficient X the minimum-norm solution in the original units.
+Memory stays at one chunk of rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .preprocessing import _chunks, weighted_moments
+
+
+@dataclass(frozen=True)
+class LeastSquaresSolution:
+    """The minimiser of the (weighted) mean squared error.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_features, n_targets)
+    intercept : ndarray of shape (n_targets,)
+    rank : int
+        Numerical rank of the (centred) X.
+    singular_values : ndarray
+        Of the column-scaled X, largest first.
+    collinear : tuple of int
+        Columns involved in an exact linear dependence (empty at full rank).
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    rank: int
+    singular_values: np.ndarray
+    collinear: tuple[int, ...]
+
+
+def triangular_factor(
+    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """R of the QR factorisation of ``√s ⊙ [X, y]``, one chunk of rows at a time.
+
+    Stacking the running R on each new chunk and re-factoring keeps RᵀR equal to
+    AᵀSA exactly in exact arithmetic. Returns a square (p, p) array, p = d + t.
+    """
+    n_columns = X.shape[1] + y.shape[1]
+    R = np.zeros((0, n_columns))
+    for rows in _chunks(X.shape[0]):
+        block = np.hstack([X[rows], y[rows]]).astype(np.float64)
+        if sample_weight is not None:
+            block *= np.sqrt(sample_weight[rows])[:, None]
+        R = np.linalg.qr(np.vstack([R, block]), mode="r")
+    square = np.zeros((n_columns, n_columns))
+    square[: R.shape[0]] = R
+    return square
+
+
+def solve_least_squares(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    *,
+    fit_intercept: bool = True,
+    rcond: float | None = None,
+) -> LeastSquaresSolution:
+    """Minimise ``Σ s_i ‖x_i·w + b − y_i‖²`` exactly, in float64.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    y : ndarray of shape (n_samples, n_targets)
+    sample_weight : ndarray of shape (n_samples,), optional
+    fit_intercept : bool, default=True
+        Centre X and y on their weighted means; the intercept follows from the means.
+    rcond : float, optional
+        Singular values below ``rcond·σ_max`` of the column-scaled X count as zero;
+        default ``max(n_samples, n_features)·eps``.
+
+    Returns
+    -------
+    LeastSquaresSolution
+    """
+    n_samples, n_features = X.shape
+    n_targets = y.shape[1]
+    if fit_intercept:
+        x_mean, _ = weighted_moments(X, sample_weight, center=True)
+        y_mean, _ = weighted_moments(y, sample_weight, center=True)
+    else:
+        x_mean, y_mean = np.zeros(n_features), np.zeros(n_targets)
+    R = triangular_factor(X - x_mean if fit_intercept else X, y - y_mean, sample_weight)
+    r_xx, r_xy = R[:n_features, :n_features], R[:n_features, n_features:]
+
+    # Column norms of R equal those of the data: scale them to 1 before deciding rank.
+    norms = np.linalg.norm(r_xx, axis=0)
+    norms[norms == 0] = 1.0
+    U, singular, Vt = np.linalg.svd(r_xx / norms, full_matrices=False)
+    if rcond is None:
+        rcond = max(n_samples, n_features) * np.finfo(np.float64).eps
+    rank = (
+        int(np.sum(singular > rcond * singular[0]))
+        if singular.size and singular[0] > 0
+        else 0
+    )
+    scaled = Vt[:rank].T @ ((U[:, :rank].T @ r_xy) / singular[:rank, None])
+    coef = scaled / norms[:, None]
+
+    collinear: tuple[int, ...] = ()
+    if rank < n_features:
+        # Every solution is coef + null(X); null(X) = D⁻¹·null(R·D⁻¹). Removing that
+        # component leaves the minimum-norm solution in the original units.
+        null_basis, _ = np.linalg.qr(Vt[rank:].T / norms[:, None])
+        coef = coef - null_basis @ (null_basis.T @ coef)
+        involved = np.linalg.norm(null_basis, axis=1) > 1e-8
+        collinear = tuple(int(i) for i in np.flatnonzero(involved))
+    intercept = y_mean - x_mean @ coef
+    return LeastSquaresSolution(coef, intercept, rank, singular, collinear)

@@ -1,0 +1,186 @@
+"""Saving and loading fitted models: one self-describing JSON file, never a pickle.
+
+The file holds a format name and version, the tapereg version, and a ``content``
+object (names, coefficients, standardization, settings, training record, metrics)
+with its SHA-256, so a truncated or edited file is refused. Written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+
+import numpy as np
+
+from ._atomic import atomic_write
+from .errors import ModelFileError
+
+FORMAT = "tapereg.model"
+FORMAT_VERSION = 1
+
+
+def _canonical(content: dict) -> bytes:
+    return json.dumps(
+        content, sort_keys=True, separators=(",", ":"), allow_nan=False
+    ).encode()
+
+
+def _finite_or_none(value: float) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def _json_params(params: dict) -> dict:
+    """Estimator parameters as JSON values (a RandomState is not kept)."""
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, np.random.RandomState):
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif not isinstance(value, str | int | float | bool | type(None)):
+            value = str(value)
+        out[key] = value
+    return out
+
+
+def model_content(estimator, *, metrics: dict | None = None) -> dict:
+    """Everything about a fitted LinearRegressor that a file keeps."""
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(estimator)
+    coef = np.atleast_2d(np.asarray(estimator.coef_, np.float64))
+    intercept = np.atleast_1d(np.asarray(estimator.intercept_, np.float64))
+    names = getattr(estimator, "feature_names_in_", None)
+    targets = getattr(estimator, "target_names_", None)
+    scaling = getattr(estimator, "standardization_", None)
+    return {
+        "feature_names": None if names is None else [str(n) for n in names],
+        "n_features": int(estimator.n_features_in_),
+        "target_names": (
+            [str(t) for t in targets]
+            if targets is not None
+            else ["y"]
+            if coef.shape[0] == 1
+            else [f"y{i}" for i in range(coef.shape[0])]
+        ),
+        "single_target": np.ndim(estimator.coef_) == 1,
+        "coef": coef.tolist(),
+        "intercept": intercept.tolist(),
+        "dtype": str(np.dtype(estimator.dtype)),
+        "standardization": None
+        if scaling is None
+        else {
+            field: getattr(scaling, field).tolist()
+            for field in ("x_mean", "x_scale", "y_mean", "y_scale")
+        },
+        "params": _json_params(estimator.get_params()),
+        "n_iter": int(estimator.n_iter_),
+        "learning_rate": _finite_or_none(estimator.learning_rate_),
+        "loss_curve": [float(v) for v in estimator.loss_curve_],
+        "metrics": metrics,
+    }
+
+
+def save(estimator, path, *, metrics: dict | None = None) -> None:
+    """Write a fitted LinearRegressor to ``path`` (JSON, atomically).
+
+    Parameters
+    ----------
+    estimator : LinearRegressor, fitted
+    path : str or PathLike
+    metrics : dict, optional
+        Metrics to keep with the model (the CLI stores its training metrics).
+    """
+    from . import __version__
+
+    content = model_content(estimator, metrics=metrics)
+    document = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "tapereg_version": __version__,
+        "sha256": hashlib.sha256(_canonical(content)).hexdigest(),
+        "content": content,
+    }
+    with atomic_write(path, "w", encoding="utf-8") as file:
+        json.dump(document, file, indent=1, allow_nan=False)
+        file.write("\n")
+
+
+def read_model_file(path) -> dict:
+    """The verified ``content`` of a model file, or a ModelFileError saying why not."""
+    path = os.fspath(path)
+    try:
+        with open(path, "rb") as file:
+            raw = file.read()
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such model file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    try:
+        document = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ModelFileError(f"{path}: not a tapereg model file (not JSON)") from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT:
+        raise ModelFileError(f"{path}: not a tapereg model file")
+    version = document.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: written by a newer tapereg (model format {version}, this "
+            f"one reads up to {FORMAT_VERSION}); upgrade tapereg"
+        )
+    content = document.get("content")
+    if (
+        not isinstance(content, dict)
+        or document.get("sha256") != hashlib.sha256(_canonical(content)).hexdigest()
+    ):
+        raise ModelFileError(f"{path}: the model file is corrupt (checksum mismatch)")
+    return content
+
+
+def load(path):
+    """Read a model file written by :func:`save` into a fitted LinearRegressor.
+
+    Raises
+    ------
+    ModelFileError
+        Missing, truncated, altered, foreign or newer-format file.
+    """
+    from .estimator import LinearRegressor
+    from .preprocessing import Standardization
+
+    content = read_model_file(path)
+    try:
+        estimator = LinearRegressor(**content["params"])
+        coef = np.asarray(content["coef"], np.float64)
+        intercept = np.asarray(content["intercept"], np.float64)
+        n_features = int(content["n_features"])
+        if coef.shape != (len(intercept), n_features):
+            raise ValueError("coefficient shapes disagree")
+        if content["single_target"]:
+            estimator.coef_, estimator.intercept_ = coef[0], float(intercept[0])
+        else:
+            estimator.coef_, estimator.intercept_ = coef, intercept
+        estimator.n_features_in_ = n_features
+        if content["feature_names"] is not None:
+            estimator.feature_names_in_ = np.asarray(content["feature_names"], object)
+        estimator.target_names_ = np.asarray(content["target_names"], object)
+        estimator.n_iter_ = int(content["n_iter"])
+        rate = content["learning_rate"]
+        estimator.learning_rate_ = float("nan") if rate is None else float(rate)
+        estimator.loss_curve_ = np.asarray(content["loss_curve"], np.float64)
+        scaling = content["standardization"]
+        estimator.standardization_ = (
+            None
+            if scaling is None
+            else Standardization(
+                **{k: np.asarray(v, np.float64) for k, v in scaling.items()}
+            )
+        )
+        estimator.metrics_ = content.get("metrics")
+    except (KeyError, TypeError, ValueError) as error:
+        raise ModelFileError(
+            f"{os.fspath(path)}: malformed model content ({error})"
+        ) from None
+    return estimator

@@ -1,0 +1,105 @@
+"""Standardization inside the fit: train on centred, scaled columns; report raw units.
+
+NumPy only. Moments are accumulated in float64 over row chunks, so a float32 X is never
+copied whole to float64.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+CHUNK_ROWS = 65536
+
+
+def _chunks(n_rows: int, chunk_rows: int = CHUNK_ROWS):
+    for start in range(0, n_rows, chunk_rows):
+        yield slice(start, min(start + chunk_rows, n_rows))
+
+
+def weighted_moments(
+    A: np.ndarray, sample_weight: np.ndarray | None, *, center: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Column means and root-mean-square deviations (about the mean, or about 0).
+
+    Returns ``(mean, scale)`` in float64; ``mean`` is 0 when ``center`` is False.
+    """
+    weights = np.ones(A.shape[0]) if sample_weight is None else sample_weight
+    total = float(np.sum(weights, dtype=np.float64))
+    mean = np.zeros(A.shape[1])
+    if center:
+        for rows in _chunks(A.shape[0]):
+            mean += weights[rows] @ A[rows].astype(np.float64)
+        mean /= total
+    square = np.zeros(A.shape[1])
+    for rows in _chunks(A.shape[0]):
+        deviation = A[rows].astype(np.float64) - mean
+        square += weights[rows] @ (deviation * deviation)
+    return mean, np.sqrt(square / total)
+
+
+@dataclass(frozen=True)
+class Standardization:
+    """Per-column shift and scale of X and y; scale 1 for a constant column.
+
+    Training sees ``(X − x_mean)/x_scale`` and ``(y − y_mean)/y_scale``. Without an
+    intercept nothing is centred (centring would add one) and the scales are
+    root-mean-squares about 0.
+    """
+
+    x_mean: np.ndarray
+    x_scale: np.ndarray
+    y_mean: np.ndarray
+    y_scale: np.ndarray
+
+    @classmethod
+    def fit(
+        cls,
+        X: np.ndarray,
+        y: np.ndarray,
+        sample_weight: np.ndarray | None = None,
+        *,
+        center: bool = True,
+    ) -> Standardization:
+        x_mean, x_scale = weighted_moments(X, sample_weight, center=center)
+        y_mean, y_scale = weighted_moments(y, sample_weight, center=center)
+        # A constant column cannot be scaled to unit variance; leave it as it is.
+        x_scale[x_scale == 0] = 1.0
+        y_scale[y_scale == 0] = 1.0
+        return cls(x_mean, x_scale, y_mean, y_scale)
+
+    @classmethod
+    def identity(cls, n_features: int, n_targets: int) -> Standardization:
+        """The standardization that changes nothing (``standardize=False``)."""
+        return cls(
+            np.zeros(n_features),
+            np.ones(n_features),
+            np.zeros(n_targets),
+            np.ones(n_targets),
+        )
+
+    def transform_X(self, X: np.ndarray, dtype) -> np.ndarray:
+        """``(X − x_mean)/x_scale`` as a new C-contiguous array of ``dtype``."""
+        out = np.empty(X.shape, dtype=dtype)
+        for rows in _chunks(X.shape[0]):
+            out[rows] = (X[rows] - self.x_mean) / self.x_scale
+        return out
+
+    def transform_y(self, y: np.ndarray, dtype) -> np.ndarray:
+        return np.ascontiguousarray((y - self.y_mean) / self.y_scale, dtype=dtype)
+
+    def to_original(
+        self, coef: np.ndarray, intercept: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Map standardized weights (n_features, n_targets) back to the original units.
+
+        ``w = w_s·σ_y/σ_x`` and ``b = μ_y + σ_y·b_s − μ_xᵀw``.
+        """
+        coef = np.asarray(coef, np.float64) * self.y_scale / self.x_scale[:, None]
+        intercept = (
+            self.y_mean
+            + self.y_scale * np.asarray(intercept, np.float64)
+            - self.x_mean @ coef
+        )
+        return coef, intercept

@@ -1,0 +1,110 @@
+"""The result of a fit as one dictionary (the ``--json`` object) and as text.
+
+Both the demos and ``tapereg fit`` report through here, so they print the same keys.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .metrics import regression_metrics
+
+
+def _shape_for_json(coef: np.ndarray, intercept: np.ndarray):
+    """Weights (d, t) as sklearn shapes: (d,) and a float for one target."""
+    if coef.shape[1] == 1:
+        return coef[:, 0].tolist(), float(intercept[0])
+    return coef.T.tolist(), intercept.tolist()
+
+
+def build_report(
+    X: np.ndarray,
+    Y: np.ndarray,
+    *,
+    coef: np.ndarray,
+    intercept: np.ndarray,
+    exact_coef: np.ndarray,
+    exact_intercept: np.ndarray,
+    loss_history: np.ndarray,
+    n_iter: int,
+    optimizer: str,
+    learning_rate: float | None,
+    seconds: float,
+    feature_names: list[str],
+    target_names: list[str],
+    sample_weight: np.ndarray | None = None,
+) -> dict:
+    """Metrics of the trained and the exact weights on (X, Y), in the ``--json`` layout.
+
+    ``coef`` and ``exact_coef`` have shape (n_features, n_targets).
+    """
+    metrics = regression_metrics(Y, X @ coef + intercept, sample_weight)
+    exact_mse = regression_metrics(Y, X @ exact_coef + exact_intercept, sample_weight)[
+        "mse"
+    ]
+    coef_out, intercept_out = _shape_for_json(coef, intercept)
+    exact_coef_out, exact_intercept_out = _shape_for_json(exact_coef, exact_intercept)
+    return {
+        "coef": coef_out,
+        "intercept": intercept_out,
+        "feature_names": list(feature_names),
+        "target": target_names[0] if len(target_names) == 1 else list(target_names),
+        "n_iter": int(n_iter),
+        "loss_history": [float(v) for v in loss_history],
+        "metrics": metrics,
+        "exact": {
+            "coef": exact_coef_out,
+            "intercept": exact_intercept_out,
+            "mse": exact_mse,
+        },
+        "relative_excess_mse": (
+            (metrics["mse"] - exact_mse) / exact_mse if exact_mse > 0 else None
+        ),
+        "optimizer": optimizer,
+        "learning_rate": learning_rate,
+        "seconds": seconds,
+    }
+
+
+def format_coefficients(report: dict) -> str:
+    """Trained beside exact coefficients, one row per feature, a block per target."""
+    targets = (
+        report["target"] if isinstance(report["target"], list) else [report["target"]]
+    )
+    coefs = report["coef"] if len(targets) > 1 else [report["coef"]]
+    exact = report["exact"]["coef"] if len(targets) > 1 else [report["exact"]["coef"]]
+    intercepts = report["intercept"] if len(targets) > 1 else [report["intercept"]]
+    exact_b = (
+        report["exact"]["intercept"]
+        if len(targets) > 1
+        else [report["exact"]["intercept"]]
+    )
+    names = [*report["feature_names"], "intercept"]
+    width = max(len(n) for n in names)
+    lines = []
+    for j, target in enumerate(targets):
+        lines.append(f"{'target ' + target:<{width}}  {'trained':>16}  {'exact':>16}")
+        rows = zip(
+            names, [*coefs[j], intercepts[j]], [*exact[j], exact_b[j]], strict=True
+        )
+        for name, trained, best in rows:
+            lines.append(f"{name:<{width}}  {trained:>16.8g}  {best:>16.8g}")
+    return "\n".join(lines)
+
+
+def format_summary(report: dict) -> str:
+    """Metrics, the gap to the exact optimum, and how training went."""
+    m = report["metrics"]
+    excess = report["relative_excess_mse"]
+    gap = (
+        "" if excess is None else f"; trained MSE exceeds it by {excess:.3g} (relative)"
+    )
+    rate = report["learning_rate"]
+    rate_text = "" if rate is None else f", learning rate {rate:.4g}"
+    return (
+        f"MSE {m['mse']:.6g}  RMSE {m['rmse']:.6g}  MAE {m['mae']:.6g}  "
+        f"R² {m['r2']:.6g}\n"
+        f"exact least-squares MSE {report['exact']['mse']:.6g}{gap}\n"
+        f"{report['n_iter']} epochs ({report['optimizer']}{rate_text}) in "
+        f"{report['seconds']:.3g} s"
+    )

@@ -1,0 +1,313 @@
+"""The training loop: the seeds' GradientTape step, compiled once, run for many epochs.
+
+The step is the tutorial's: the loss inside ``tf.GradientTape``, ``tape.gradient``, then
+the update. :class:`EpochLoop` runs any number of epochs inside one compiled function
+(a ``tf.range`` loop), so Python is visited once per *chunk* of epochs, not once per
+step: the whole fit is one call when nobody needs progress, and a few calls with
+progress. Early-stopping state lives in variables, so chunking does not change a bit
+of the result. Nothing here prints or touches files.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import tensorflow as tf
+
+from .errors import DivergenceError
+from .losses import per_target_mse
+from .model import LinearModel
+from .optimizers import make_optimizer
+
+RAN_OUT, CONVERGED, DIVERGED = 0, 1, 2
+# A loss this many times the first epoch's is divergence even while still finite.
+DIVERGENCE_FACTOR = 1e6
+# With progress reporting, chunks grow until one takes about this long.
+CHUNK_SECONDS = 0.2
+
+
+def compile_function(fn, *, jit_compile: bool = False):
+    """The one place that decides how training code is compiled (graph, or XLA)."""
+    return tf.function(fn, jit_compile=jit_compile)
+
+
+def train_step(model: LinearModel, optimizer, X, y, sample_weight=None):
+    """One gradient step as the seeds write it; returns the per-target MSE of the tape.
+
+    The loss is computed before the update, so it is the loss of the weights the step
+    started from (what the tutorial prints as epoch k).
+    """
+    with tf.GradientTape() as tape:
+        per_target = per_target_mse(y, model(X), sample_weight)
+        loss = tf.reduce_mean(per_target)
+    gradients = tape.gradient(loss, model.parameters)
+    optimizer.apply(gradients, model.parameters)
+    return per_target
+
+
+def make_train_step(
+    model: LinearModel,
+    optimizer="gd",
+    learning_rate: float = 0.01,
+    *,
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    compiled: bool = True,
+    jit_compile: bool = False,
+):
+    """Return ``step(X, y, sample_weight=None) -> loss``, one full-batch update.
+
+    Parameters
+    ----------
+    model : LinearModel
+    optimizer : {"gd", "momentum", "adam"} or an object with ``build`` and ``apply``
+        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``.
+    learning_rate : float
+    momentum, nesterov : used by ``"momentum"``.
+    compiled : bool, default=True
+        Wrap the step in ``tf.function`` (traced once); ``False`` runs it eagerly.
+    jit_compile : bool, default=False
+        Compile the step with XLA.
+
+    Returns
+    -------
+    callable
+        ``X`` of shape (n_samples, n_features), ``y`` of shape (n_samples,) or
+        (n_samples, n_targets); returns the scalar loss computed in the tape.
+
+    Examples
+    --------
+    >>> model = LinearModel(n_features=1)
+    >>> step = make_train_step(model, "gd", learning_rate=0.01)
+    >>> loss = step(tf.constant([[1.0], [2.0]]), tf.constant([2.0, 4.0]))
+    """
+    update = (
+        make_optimizer(optimizer, learning_rate, momentum=momentum, nesterov=nesterov)
+        if isinstance(optimizer, str)
+        else optimizer
+    )
+    update.build(model.parameters)
+    dtype = model.w.dtype
+
+    def step(X, y, sample_weight=None):
+        X = tf.cast(X, dtype)
+        y = tf.cast(y, dtype)
+        if y.shape.rank == 1:
+            y = y[:, None]
+        if sample_weight is not None:
+            sample_weight = tf.cast(sample_weight, dtype)
+        return tf.reduce_mean(train_step(model, update, X, y, sample_weight))
+
+    return compile_function(step, jit_compile=jit_compile) if compiled else step
+
+
+class EpochLoop(tf.Module):
+    """Runs epochs of the train step inside one compiled function.
+
+    ``data`` is a tuple ``(X, y, sample_weight)`` of tensors (full batch, one step an
+    epoch) or a ``tf.data.Dataset`` of such tuples (mini-batches, a step each).
+    The epoch loss is the tape's loss: for mini-batches the weighted mean of the
+    batches' losses. ``loss_scale`` (n_targets,) converts each target's loss to the
+    units the caller wants recorded (the variance of a standardized target).
+    """
+
+    def __init__(
+        self,
+        model: LinearModel,
+        optimizer,
+        data,
+        *,
+        tol: float | None,
+        n_iter_no_change: int,
+        loss_scale,
+        jit_compile: bool = False,
+    ):
+        super().__init__()
+        dtype = model.w.dtype
+        self.model = model
+        self._optimizer = optimizer
+        self._data = data
+        self._tol = tol
+        self._n_iter_no_change = n_iter_no_change
+        self._loss_scale = tf.constant(loss_scale, dtype=dtype)
+        self._rise_tolerance = float(np.sqrt(np.finfo(dtype.as_numpy_dtype).eps))
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self.best_loss = tf.Variable(np.inf, dtype=dtype, trainable=False)
+        self.first_loss = tf.Variable(np.inf, dtype=dtype, trainable=False)
+        self.n_no_improvement = tf.Variable(0, dtype=tf.int32, trainable=False)
+        self.run = compile_function(self._run, jit_compile=jit_compile)
+
+    def _epoch(self):
+        """One epoch; returns the per-target MSE computed in the tape."""
+        if isinstance(self._data, tuple):
+            X, y, sample_weight = self._data
+            return train_step(self.model, self._optimizer, X, y, sample_weight)
+        dtype = self.model.w.dtype
+        total = tf.zeros_like(self._loss_scale)
+        total_weight = tf.constant(0, dtype=dtype)
+        for batch in self._data:
+            X, y, sample_weight = batch if len(batch) == 3 else (*batch, None)
+            per_target = train_step(self.model, self._optimizer, X, y, sample_weight)
+            if sample_weight is None:
+                batch_weight = tf.cast(tf.shape(X)[0], dtype)
+            else:
+                batch_weight = tf.reduce_sum(sample_weight)
+            total += per_target * batch_weight
+            total_weight += batch_weight
+        return total / total_weight
+
+    def _run(self, n_epochs):
+        """Run up to ``n_epochs``; return the recorded losses and why it stopped."""
+        losses = tf.TensorArray(self._loss_scale.dtype, size=0, dynamic_size=True)
+        reason = tf.constant(RAN_OUT)
+        for i in tf.range(n_epochs):
+            per_target = self._epoch()
+            loss = tf.reduce_mean(per_target)
+            losses = losses.write(i, tf.reduce_mean(per_target * self._loss_scale))
+            if self.epoch == 0:
+                self.first_loss.assign(loss)
+            self.epoch.assign_add(1)
+            if self._tol is not None:
+                # Settled: the loss neither fell below the best by more than tol
+                # (relative) nor rose above it by more than √ε; a rising loss means a
+                # momentum method is still swinging, not that it has converged.
+                improved = loss < self.best_loss * (1 - self._tol)
+                rising = loss > self.best_loss * (1 + self._rise_tolerance)
+                self.n_no_improvement.assign(
+                    tf.where(improved or rising, 0, self.n_no_improvement + 1)
+                )
+            self.best_loss.assign(tf.minimum(self.best_loss, loss))
+            if (
+                not tf.math.is_finite(loss)
+                or loss > DIVERGENCE_FACTOR * self.first_loss
+            ):
+                reason = tf.constant(DIVERGED)
+                break
+            if self.n_no_improvement >= self._n_iter_no_change:
+                reason = tf.constant(CONVERGED)
+                break
+        return losses.stack(), reason
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """What gradient descent produced, in the units it trained in.
+
+    Attributes
+    ----------
+    coef : ndarray of shape (n_features, n_targets)
+    intercept : ndarray of shape (n_targets,)
+    loss_history : ndarray of shape (n_iter,)
+        The tape's loss at each epoch, before that epoch's update.
+    n_iter : int
+    converged : bool
+        True when ``tol`` stopped training before ``max_iter``.
+    learning_rate : float
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    loss_history: np.ndarray
+    n_iter: int
+    converged: bool
+    learning_rate: float
+
+
+def fit_gradient_descent(
+    X: np.ndarray,
+    y: np.ndarray,
+    sample_weight: np.ndarray | None = None,
+    *,
+    learning_rate: float,
+    fit_intercept: bool = True,
+    optimizer: str = "gd",
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    max_iter: int = 1000,
+    batch_size: int | None = None,
+    tol: float | None = None,
+    n_iter_no_change: int = 5,
+    seed: int = 0,
+    loss_scale: np.ndarray | None = None,
+    initial_coef: np.ndarray | None = None,
+    initial_intercept: np.ndarray | None = None,
+    callback=None,
+    jit_compile: bool = False,
+) -> FitResult:
+    """Train a :class:`LinearModel` on arrays with the GradientTape loop.
+
+    ``X`` (n_samples, n_features) and ``y`` (n_samples, n_targets) must already have the
+    training dtype; they are used as given (no standardization here). ``callback(first,
+    losses)`` receives each chunk's epoch losses as soon as the chunk ends.
+
+    Raises
+    ------
+    DivergenceError
+        When the loss becomes non-finite or grows by ``DIVERGENCE_FACTOR``.
+    """
+    n_samples, n_features = X.shape
+    n_targets = y.shape[1]
+    model = LinearModel(
+        n_features, n_targets, fit_intercept=fit_intercept, dtype=X.dtype
+    )
+    if initial_coef is not None:
+        model.w.assign(np.asarray(initial_coef, X.dtype).reshape(n_features, n_targets))
+    if initial_intercept is not None:
+        model.b.assign(np.asarray(initial_intercept, X.dtype).reshape(n_targets))
+    update = make_optimizer(
+        optimizer, learning_rate, momentum=momentum, nesterov=nesterov
+    )
+    update.build(model.parameters)
+
+    columns = (X, y) if sample_weight is None else (X, y, sample_weight)
+    if batch_size is None or batch_size >= n_samples:
+        data = tuple(tf.convert_to_tensor(c) for c in columns)
+        if sample_weight is None:
+            data = (*data, None)
+    else:
+        data = (
+            tf.data.Dataset.from_tensor_slices(columns)
+            .shuffle(n_samples, seed=seed, reshuffle_each_iteration=True)
+            .batch(batch_size)
+        )
+    loop = EpochLoop(
+        model,
+        update,
+        data,
+        tol=tol,
+        n_iter_no_change=n_iter_no_change,
+        loss_scale=np.ones(n_targets) if loss_scale is None else loss_scale,
+        jit_compile=jit_compile,
+    )
+
+    history: list[np.ndarray] = []
+    done, chunk, reason = 0, (max_iter if callback is None else 1), RAN_OUT
+    while done < max_iter:
+        n = min(chunk, max_iter - done)
+        started = time.perf_counter()
+        losses, reason = loop.run(tf.constant(n, dtype=tf.int32))
+        losses, reason = losses.numpy(), int(reason)
+        if callback is not None:
+            callback(done, losses)
+            if time.perf_counter() - started < CHUNK_SECONDS:
+                chunk *= 2
+        history.append(losses)
+        done += len(losses)
+        if reason == DIVERGED:
+            raise DivergenceError(
+                f"loss became {losses[-1]:.4g} at epoch {done - 1} "
+                f"(learning_rate={learning_rate:.4g}); lower learning_rate or "
+                "standardize the features"
+            )
+        if reason == CONVERGED:
+            break
+    return FitResult(
+        coef=model.w.numpy(),
+        intercept=model.b.numpy(),
+        loss_history=np.concatenate(history) if history else np.empty(0),
+        n_iter=done,
+        converged=reason == CONVERGED,
+        learning_rate=float(learning_rate),
+    )
