@@ -1,4 +1,5 @@
 import json
+import os
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,9 @@ def test_round_trip_keeps_everything(tmp_path, fitted):
     )
     assert again.metrics_ == {"mse": 1.0}
     assert not list(tmp_path.glob(".*tmp"))  # no temporary file left behind
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_multi_target_round_trip(tmp_path, problem):

@@ -10,6 +10,12 @@ import os
 import tempfile
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_write(path, mode: str = "w", **open_kwargs):
     """Write to a temporary sibling of ``path``; rename it over ``path`` on success."""
@@ -23,6 +29,8 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
             yield file
             file.flush()
             os.fsync(file.fileno())
+        # mkstemp creates 0600; give the file the mode a plain open() would.
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
