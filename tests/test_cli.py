@@ -239,3 +239,17 @@ def test_subprocess_user_error_is_one_line(csv_file):
         f"tapereg: error: {path}: no target column 'nope' "
         "(columns: size, age, rooms, price)"
     ]
+
+
+def test_exact_solver_fit_does_not_import_tensorflow(csv_file):
+    path, _ = csv_file
+    code = (
+        "import sys; from tapereg.cli import main\n"
+        f"status = main(['fit', {str(path)!r}, '--target', 'price', '--solver', "
+        "'exact', '--json'])\n"
+        "print('tensorflow' in sys.modules, status)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True
+    )
+    assert result.stdout.strip().splitlines()[-1] == "False 0"

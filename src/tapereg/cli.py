@@ -191,7 +191,8 @@ def run_fit_command(args) -> int:
     from .data import read_table
 
     table = read_table(args.data, args.target, args.features)
-    _quiet_tensorflow()
+    if args.solver == "gd":
+        _quiet_tensorflow()
     import numpy as np
     import pandas as pd
 
