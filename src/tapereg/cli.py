@@ -16,6 +16,7 @@ import sys
 
 from . import __version__
 from .errors import TaperegError
+from .optimizers import OPTIMIZERS
 
 
 class ExitStatus(enum.IntEnum):
@@ -334,7 +335,7 @@ def _add_training_flags(parser) -> None:
     )
     parser.add_argument(
         "--optimizer",
-        choices=["gd", "momentum", "adam"],
+        choices=OPTIMIZERS,
         default="gd",
         help="gd is the seeds' assign_sub(lr * grad) (default)",
     )
