@@ -57,7 +57,7 @@ def test_exact_solver_equals_lstsq_and_predict_score_work(problem):
     residual = y - A @ best
     r2 = 1 - residual @ residual / np.sum((y - y.mean()) ** 2)
     assert est.score(X, y) == pytest.approx(r2, rel=1e-12)
-    assert est.n_iter_ == 0 and est.loss_curve_.size == 0
+    assert est.n_iter_ == 1 and est.loss_curve_.size == 0
 
 
 def test_sample_weights_match_the_weighted_optimum():

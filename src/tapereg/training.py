@@ -185,7 +185,12 @@ class EpochLoop(tf.Module):
             ):
                 reason = tf.constant(DIVERGED)
                 break
-            if self.n_no_improvement >= self._n_iter_no_change:
+            settled = self.n_no_improvement >= self._n_iter_no_change
+            if self._tol is not None:
+                # A (near-)perfect fit: the loss has fallen to tol of where it began,
+                # while its relative decrease may never drop below tol.
+                settled = settled or loss <= self._tol * self.first_loss
+            if settled:
                 reason = tf.constant(CONVERGED)
                 break
         return losses.stack(), reason
