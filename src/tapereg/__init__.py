@@ -28,6 +28,8 @@ _EXPORTS = {
     "DataError": "errors",
     "DivergenceError": "errors",
     "ModelFileError": "errors",
+    "ExportError": "errors",
+    "export_saved_model": "export",
     "CollinearityWarning": "errors",
 }
 

@@ -28,5 +28,9 @@ class ModelFileError(TaperegError):
     """A model file is missing, corrupt, foreign or from a newer tapereg."""
 
 
+class ExportError(TaperegError):
+    """An export directory cannot be written (it holds something else)."""
+
+
 class CollinearityWarning(UserWarning):
     """Columns of X are linearly dependent; the minimum-norm solution is used."""

@@ -30,6 +30,11 @@ class LeastSquaresSolution:
         Of the column-scaled X, largest first.
     collinear : tuple of int
         Columns involved in an exact linear dependence (empty at full rank).
+    x_mean : ndarray of shape (n_features,)
+        The (weighted) column means X was centred on; zeros without an intercept.
+    gram_inverse : ndarray of shape (n_features, n_features)
+        ``(X_cᵀ S X_c)⁺`` for the centred X_c: the unscaled covariance of the
+        coefficients, taken from the SVD so the condition number is never squared.
     """
 
     coef: np.ndarray
@@ -37,6 +42,8 @@ class LeastSquaresSolution:
     rank: int
     singular_values: np.ndarray
     collinear: tuple[int, ...]
+    x_mean: np.ndarray
+    gram_inverse: np.ndarray
 
 
 def triangular_factor(
@@ -117,4 +124,9 @@ def solve_least_squares(
         involved = np.linalg.norm(null_basis, axis=1) > 1e-8
         collinear = tuple(int(i) for i in np.flatnonzero(involved))
     intercept = y_mean - x_mean @ coef
-    return LeastSquaresSolution(coef, intercept, rank, singular, collinear)
+    # (RᵀR)⁺ = D⁻¹·V Σ⁻² Vᵀ·D⁻¹ over the numerically nonzero singular values.
+    scaled_basis = Vt[:rank].T / singular[:rank]
+    gram_inverse = (scaled_basis @ scaled_basis.T) / np.outer(norms, norms)
+    return LeastSquaresSolution(
+        coef, intercept, rank, singular, collinear, x_mean, gram_inverse
+    )

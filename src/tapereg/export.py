@@ -1,0 +1,286 @@
+"""Export a fitted LinearRegressor as a TensorFlow SavedModel (for TF Serving & co.).
+
+The SavedModel holds a small ``tf.Module`` with the coefficients as float64
+variables and two signatures:
+
+``serving_default``
+    One float32 input of shape ``[None]`` per feature, keyed by the feature's
+    signature name; returns one float32 output of shape ``[None]`` per target,
+    keyed by the target's signature name. This is what TF Serving's REST API
+    expects for ``{"instances": [{"age": 31.0, "size_m2": 70.0}, ...]}`` (or the
+    columnar ``{"inputs": {"age": [...], ...}}``).
+``predict_matrix``
+    One float32 input ``inputs`` of shape ``[None, n_features]``, columns in the
+    training order; returns ``{"predictions": [None, n_targets]}`` float32.
+
+Both cast the inputs to float64, compute ``X·coefᵀ + intercept`` in float64 and
+cast the result to float32, so the float32 interface is the only rounding.
+
+Signature names
+---------------
+Features are named after ``feature_names_in_`` (else ``x0 … x{d-1}``), targets
+after ``target_names_`` (else ``y``, or ``y0 … y{t-1}``). TensorFlow constrains
+the input names: the loaded signature is called with them as Python keywords and
+the function's arguments are matched after lower-casing, so a name must be a
+Python identifier that is not a keyword nor ``self``, must start with a letter
+(a leading ``_`` is not a valid graph node name) and must differ from the other
+names ignoring case. :func:`signature_names` therefore maps each name by:
+
+1. replacing every character outside ``[A-Za-z0-9_]`` by ``_``
+   (``"size m2"`` → ``size_m2``, ``"age-years"`` → ``age_years``);
+2. prefixing ``x_`` (features) or ``y_`` (targets) when the result does not
+   start with an ASCII letter (``"1st"`` → ``x_1st``, ``"_id"`` → ``x__id``,
+   ``""`` → ``x_``);
+3. appending ``_`` to a Python keyword or ``self`` (``"class"`` → ``class_``);
+4. making the names unique ignoring case: names that were already valid keep
+   their spelling (the first wins a tie), the others get ``_1``, ``_2`` … in
+   column order (``["a b", "a_b"]`` → ``a_b_1``, ``a_b``).
+
+Targets are mapped by the same rule, separately from the features. The mapping is
+written to ``assets.extra/tapereg_export.json`` inside the export (TF Serving
+ignores that folder), beside the tapereg version.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import keyword
+import os
+import re
+import shutil
+import tempfile
+
+import numpy as np
+import tensorflow as tf
+from sklearn.utils.validation import check_is_fitted
+
+from ._atomic import _umask
+from .errors import ExportError
+
+SERVING_SIGNATURE = "serving_default"
+MATRIX_SIGNATURE = "predict_matrix"
+MATRIX_INPUT = "inputs"
+MATRIX_OUTPUT = "predictions"
+METADATA_FILE = os.path.join("assets.extra", "tapereg_export.json")
+_SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+
+
+def _candidate(name, prefix: str) -> str:
+    key = re.sub(r"[^A-Za-z0-9_]", "_", str(name))
+    if not re.match(r"[A-Za-z]", key):
+        key = f"{prefix}_{key}"
+    if keyword.iskeyword(key) or key == "self":
+        key += "_"
+    return key
+
+
+def sanitize_names(names, prefix: str) -> list[str]:
+    """Valid, case-insensitively unique signature keys for ``names`` (see module)."""
+    names = [str(n) for n in names]
+    candidates = [_candidate(n, prefix) for n in names]
+    keys: list[str | None] = [None] * len(names)
+    taken: set[str] = set()
+    for i, (name, key) in enumerate(zip(names, candidates, strict=True)):
+        if key == name and key.lower() not in taken:
+            keys[i] = key
+            taken.add(key.lower())
+    for i, key in enumerate(candidates):
+        if keys[i] is None:
+            unique, n = key, 0
+            while unique.lower() in taken:
+                n += 1
+                unique = f"{key}_{n}"
+            keys[i] = unique
+            taken.add(unique.lower())
+    return keys
+
+
+def _raw_names(estimator) -> tuple[list[str], list[str]]:
+    n_targets, n_features = np.atleast_2d(estimator.coef_).shape
+    features = getattr(estimator, "feature_names_in_", None)
+    targets = getattr(estimator, "target_names_", None)
+    features = (
+        [f"x{i}" for i in range(n_features)]
+        if features is None
+        else [str(f) for f in features]
+    )
+    if targets is None:
+        targets = ["y"] if n_targets == 1 else [f"y{i}" for i in range(n_targets)]
+    if (
+        len(features) != n_features
+        or len(targets) != n_targets
+        or estimator.n_features_in_ != n_features
+    ):
+        raise ExportError(
+            f"the model has {estimator.n_features_in_} features, names "
+            f"{len(features)} features and {len(targets)} targets, but its "
+            f"coefficients have shape ({n_targets}, {n_features})"
+        )
+    return features, [str(t) for t in targets]
+
+
+def signature_names(estimator) -> tuple[list[str], list[str]]:
+    """The ``serving_default`` input and output keys, in training column order.
+
+    Returns
+    -------
+    features : list of str
+        One key per feature (``n_features_in_`` of them).
+    targets : list of str
+        One key per target.
+    """
+    check_is_fitted(estimator)
+    features, targets = _raw_names(estimator)
+    return sanitize_names(features, "x"), sanitize_names(targets, "y")
+
+
+class _LinearServing(tf.Module):
+    """``X·coefᵀ + intercept`` in float64 behind float32 signatures."""
+
+    def __init__(self, coef, intercept, feature_keys, target_keys):
+        super().__init__(name="tapereg_linear")
+        n_features = coef.shape[1]
+        self.coef = tf.Variable(coef, dtype=tf.float64, trainable=False, name="coef")
+        self.intercept = tf.Variable(
+            intercept, dtype=tf.float64, trainable=False, name="intercept"
+        )
+
+        def predict64(X):
+            return tf.matmul(X, self.coef, transpose_b=True) + self.intercept
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None], tf.float32, name=key) for key in feature_keys
+            ]
+        )
+        def serve(*columns):
+            X = tf.stack([tf.cast(c, tf.float64) for c in columns], axis=1)
+            Y = tf.cast(predict64(X), tf.float32)
+            return {key: Y[:, j] for j, key in enumerate(target_keys)}
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([None, n_features], tf.float32, name=MATRIX_INPUT)
+            ]
+        )
+        def predict_matrix(inputs):
+            Y = predict64(tf.cast(inputs, tf.float64))
+            return {MATRIX_OUTPUT: tf.cast(Y, tf.float32)}
+
+        self.serve = serve
+        self.predict_matrix = predict_matrix
+
+
+def _is_saved_model(directory: str) -> bool:
+    return any(
+        os.path.isfile(os.path.join(directory, name)) for name in _SAVED_MODEL_FILES
+    )
+
+
+def _check_destination(directory: str) -> None:
+    if not os.path.lexists(directory):
+        parent = os.path.dirname(directory)
+        if not os.path.isdir(parent):
+            raise ExportError(f"{parent}: no such directory to export into")
+        return
+    if not os.path.isdir(directory):
+        raise ExportError(f"{directory}: exists and is not a directory")
+    if os.listdir(directory) and not _is_saved_model(directory):
+        raise ExportError(
+            f"{directory}: exists, is not empty and is not a SavedModel; "
+            "choose another directory or remove it"
+        )
+
+
+def _fsync_directory(path: str) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a folder
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def export_saved_model(estimator, directory) -> None:
+    """Write a fitted LinearRegressor to ``directory`` as a TensorFlow SavedModel.
+
+    The signatures and the naming rule are described in this module's docstring:
+    ``serving_default`` takes one float32 ``[None]`` tensor per feature and returns
+    one float32 ``[None]`` tensor per target; ``predict_matrix`` takes
+    ``inputs`` float32 ``[None, n_features]`` and returns ``predictions`` float32
+    ``[None, n_targets]``. Load it with ``tf.saved_model.load(directory)``.
+
+    The export is built in a hidden temporary folder beside ``directory`` and
+    renamed into place: a failure leaves ``directory`` as it was and nothing
+    else behind. An existing SavedModel (or empty folder) at ``directory`` is
+    replaced: it is renamed away, the new one renamed in, then the old one
+    deleted.
+
+    Parameters
+    ----------
+    estimator : LinearRegressor, fitted
+    directory : str or PathLike
+
+    Raises
+    ------
+    ExportError
+        ``directory`` is a file, or a non-empty folder that is not a SavedModel
+        (it is left untouched), or its parent folder does not exist.
+    sklearn.exceptions.NotFittedError
+        The estimator is not fitted.
+    """
+    from . import __version__
+
+    check_is_fitted(estimator)
+    directory = os.path.abspath(os.fspath(directory))
+    _check_destination(directory)
+
+    coef = np.atleast_2d(np.asarray(estimator.coef_, np.float64))
+    intercept = np.atleast_1d(np.asarray(estimator.intercept_, np.float64))
+    features, targets = _raw_names(estimator)
+    feature_keys, target_keys = signature_names(estimator)
+    module = _LinearServing(coef, intercept, feature_keys, target_keys)
+    metadata = {
+        "format": "tapereg.saved_model",
+        "tapereg_version": __version__,
+        "signatures": [SERVING_SIGNATURE, MATRIX_SIGNATURE],
+        "features": [
+            {"name": n, "key": k} for n, k in zip(features, feature_keys, strict=True)
+        ],
+        "targets": [
+            {"name": n, "key": k} for n, k in zip(targets, target_keys, strict=True)
+        ],
+    }
+
+    parent, base = os.path.split(directory)
+    staging = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
+    new, old = os.path.join(staging, "new"), os.path.join(staging, "old")
+    try:
+        tf.saved_model.save(
+            module,
+            new,
+            signatures={
+                SERVING_SIGNATURE: module.serve,
+                MATRIX_SIGNATURE: module.predict_matrix,
+            },
+        )
+        os.makedirs(os.path.join(new, "assets.extra"), exist_ok=True)
+        with open(os.path.join(new, METADATA_FILE), "w", encoding="utf-8") as file:
+            json.dump(metadata, file, indent=1)
+            file.write("\n")
+        # mkdtemp made the staging folder 0700; the export gets a plain mkdir's mode.
+        os.chmod(new, 0o777 & ~_umask())
+        _check_destination(directory)  # again: it may have changed while saving
+        if os.path.lexists(directory):
+            os.rename(directory, old)
+            try:
+                os.rename(new, directory)
+            except BaseException:
+                os.rename(old, directory)
+                raise
+        else:
+            os.rename(new, directory)
+        _fsync_directory(parent)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)

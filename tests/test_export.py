@@ -1,0 +1,257 @@
+"""export_saved_model: a SavedModel a fresh process can load and serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import tensorflow as tf
+from sklearn.exceptions import NotFittedError
+
+from tapereg import LinearRegressor, TaperegError
+from tapereg.export import (
+    ExportError,
+    export_saved_model,
+    sanitize_names,
+    signature_names,
+)
+
+# Loads the export in a fresh interpreter, as a server would: no tapereg, no
+# estimator in memory. Reads {"directory", "columns", "matrix"} on stdin.
+LOADER = """
+import json, sys
+import numpy as np
+import tensorflow as tf
+from tensorflow.core.protobuf import saved_model_pb2
+
+request = json.load(sys.stdin)
+model = tf.saved_model.load(request["directory"])
+proto = saved_model_pb2.SavedModel()
+with open(request["directory"] + "/saved_model.pb", "rb") as file:
+    proto.ParseFromString(file.read())
+graph = proto.meta_graphs[0]
+
+
+def describe(function):
+    specs = function.structured_input_signature[1]
+    return {
+        "inputs": {k: [s.dtype.name, s.shape.as_list()] for k, s in specs.items()},
+        "outputs": {
+            k: [s.dtype.name, s.shape.as_list()]
+            for k, s in function.structured_outputs.items()
+        },
+    }
+
+
+serving = model.signatures["serving_default"]
+matrix = model.signatures["predict_matrix"]
+columns = {k: tf.constant(v, tf.float32) for k, v in request["columns"].items()}
+served = serving(**columns)
+predictions = matrix(tf.constant(request["matrix"], tf.float32))["predictions"]
+print(json.dumps({
+    "signatures": sorted(model.signatures),
+    "serving": describe(serving),
+    "matrix": describe(matrix),
+    "proto_inputs": sorted(graph.signature_def["serving_default"].inputs),
+    "proto_outputs": sorted(graph.signature_def["serving_default"].outputs),
+    "served": {k: v.numpy().astype(float).tolist() for k, v in served.items()},
+    "predictions": predictions.numpy().astype(float).tolist(),
+}))
+"""
+
+
+def load_in_fresh_process(directory, columns: dict, matrix: np.ndarray) -> dict:
+    request = {
+        "directory": os.fspath(directory),
+        "columns": {k: np.asarray(v).tolist() for k, v in columns.items()},
+        "matrix": np.asarray(matrix).tolist(),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", LOADER],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def float32_exact(array):
+    """Values a float32 holds exactly, so only the output rounding differs."""
+    return np.asarray(array, np.float32).astype(np.float64)
+
+
+def leftovers(folder):
+    return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
+
+
+@pytest.fixture
+def frame_model():
+    rng = np.random.default_rng(0)
+    # "1st" (a year, say) is large and cancels against the intercept: a float32
+    # computation would lose digits there, the float64 one does not.
+    X = pd.DataFrame(
+        float32_exact(rng.normal(size=(40, 4)) * [1, 10, 3, 10] + [0, 0, 0, 2000]),
+        columns=["size m2", "age-years", "Rooms", "1st"],
+    )
+    y = pd.Series(
+        X.to_numpy() @ [2.0, -0.5, 3.0, 5.0] - 9750 + rng.normal(size=40),
+        name="price (k€)",
+    )
+    return LinearRegressor(solver="exact").fit(X, y), X
+
+
+@pytest.fixture
+def array_model():
+    rng = np.random.default_rng(1)
+    X = float32_exact(rng.normal(size=(30, 3)) * 5)
+    Y = np.column_stack([X @ [1.0, 2.0, -1.0] + 40, X @ [-3.0, 0.5, 2.0] - 70])
+    Y += rng.normal(size=Y.shape)
+    return LinearRegressor(solver="exact").fit(X, Y), X
+
+
+def test_sanitize_names_rule():
+    names = ["a b", "a_b", "1st", "x_1st", "class", "self", "A1", "a1", "_id", "é"]
+    assert sanitize_names(names, "x") == [
+        "a_b_1",  # "a_b" is already valid, so it keeps the plain spelling
+        "a_b",
+        "x_1st_1",
+        "x_1st",
+        "class_",
+        "self_",
+        "A1",
+        "a1_1",  # unique ignoring case, as TensorFlow's argument names must be
+        "x__id",
+        "x__",
+    ]
+    assert sanitize_names(["", "y"], "y") == ["y_", "y"]
+
+
+def test_dataframe_export_serves_named_columns(tmp_path, frame_model):
+    est, X = frame_model
+    features, targets = signature_names(est)
+    assert features == ["size_m2", "age_years", "Rooms", "x_1st"]
+    assert targets == ["price__k__"]
+
+    export_saved_model(est, tmp_path / "export")
+    assert leftovers(tmp_path) == []
+    metadata = json.loads(
+        (tmp_path / "export" / "assets.extra" / "tapereg_export.json").read_text()
+    )
+    assert [f["name"] for f in metadata["features"]] == list(X.columns)
+    assert [f["key"] for f in metadata["features"]] == features
+
+    result = load_in_fresh_process(
+        tmp_path / "export",
+        {key: X.iloc[:, j] for j, key in enumerate(features)},
+        X.to_numpy(),
+    )
+    assert result["signatures"] == ["predict_matrix", "serving_default"]
+    assert result["proto_inputs"] == sorted(features)
+    assert result["proto_outputs"] == targets
+    assert result["serving"] == {
+        "inputs": {key: ["float32", [None]] for key in features},
+        "outputs": {"price__k__": ["float32", [None]]},
+    }
+    assert result["matrix"] == {
+        "inputs": {"inputs": ["float32", [None, 4]]},
+        "outputs": {"predictions": ["float32", [None, 1]]},
+    }
+    expected = est.predict(X)
+    np.testing.assert_allclose(result["served"]["price__k__"], expected, rtol=1e-6)
+    # Computed in float64: the float32 output is the float64 prediction rounded once.
+    np.testing.assert_array_max_ulp(
+        np.float32(result["served"]["price__k__"]), np.float32(expected), maxulp=1
+    )
+    np.testing.assert_allclose(
+        np.asarray(result["predictions"])[:, 0], expected, rtol=1e-6
+    )
+
+
+def test_array_export_with_two_targets(tmp_path, array_model):
+    est, X = array_model
+    assert signature_names(est) == (["x0", "x1", "x2"], ["y0", "y1"])
+    export_saved_model(est, tmp_path / "export")
+    result = load_in_fresh_process(
+        tmp_path / "export", {f"x{j}": X[:, j] for j in range(3)}, X
+    )
+    assert result["serving"]["outputs"] == {
+        "y0": ["float32", [None]],
+        "y1": ["float32", [None]],
+    }
+    assert result["matrix"]["outputs"] == {"predictions": ["float32", [None, 2]]}
+    expected = est.predict(X)
+    served = np.column_stack([result["served"]["y0"], result["served"]["y1"]])
+    np.testing.assert_allclose(served, expected, rtol=1e-6)
+    np.testing.assert_allclose(result["predictions"], expected, rtol=1e-6)
+
+
+def test_reexport_replaces_previous_export(tmp_path, frame_model, array_model):
+    target = tmp_path / "export"
+    export_saved_model(frame_model[0], target)
+    (target / "stale.txt").write_text("from the first export")
+    est, X = array_model
+    export_saved_model(est, target)
+
+    assert not (target / "stale.txt").exists()
+    assert leftovers(tmp_path) == []
+    serving = tf.saved_model.load(os.fspath(target)).signatures["serving_default"]
+    assert sorted(serving.structured_input_signature[1]) == ["x0", "x1", "x2"]
+    out = serving(**{f"x{j}": tf.constant(X[:, j], tf.float32) for j in range(3)})
+    np.testing.assert_allclose(out["y1"].numpy(), est.predict(X)[:, 1], rtol=1e-6)
+
+
+def test_empty_directory_is_used(tmp_path, array_model):
+    (tmp_path / "export").mkdir()
+    export_saved_model(array_model[0], tmp_path / "export")
+    assert (tmp_path / "export" / "saved_model.pb").is_file()
+    assert leftovers(tmp_path) == []
+
+
+def test_foreign_directory_is_refused_and_left_alone(tmp_path, array_model):
+    foreign = tmp_path / "results"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ExportError, match="not a SavedModel") as caught:
+        export_saved_model(array_model[0], foreign)
+    assert isinstance(caught.value, TaperegError)
+    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    assert leftovers(tmp_path) == []
+
+    a_file = tmp_path / "model.json"
+    a_file.write_text("{}")
+    with pytest.raises(ExportError, match="not a directory"):
+        export_saved_model(array_model[0], a_file)
+    with pytest.raises(ExportError, match="no such directory"):
+        export_saved_model(array_model[0], tmp_path / "missing" / "export")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.json", "results"]
+
+
+def test_failed_save_keeps_the_old_export(tmp_path, array_model, monkeypatch):
+    target = tmp_path / "export"
+    export_saved_model(array_model[0], target)
+    before = {p.name: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+
+    def broken_save(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(tf.saved_model, "save", broken_save)
+    with pytest.raises(OSError, match="disk full"):
+        export_saved_model(array_model[0], target)
+    after = {p.name: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    assert after == before
+    assert leftovers(tmp_path) == []
+
+
+def test_unfitted_estimator_is_refused(tmp_path):
+    with pytest.raises(NotFittedError):
+        export_saved_model(LinearRegressor(), tmp_path / "export")
+    assert list(tmp_path.iterdir()) == []
