@@ -80,6 +80,15 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     standardize : bool, default=True
         Centre and scale features and target inside the fit; ``coef_`` and
         ``intercept_`` are still in the original units. False trains on raw values.
+    alpha : float, default=0.0
+        Strength of the elastic-net penalty, with the meaning of scikit-learn's
+        ``ElasticNet``: the minimiser of ``mean((X·w + b − y)²)/2 + alpha·l1_ratio·‖w‖₁
+        + alpha·(1 − l1_ratio)·‖w‖²/2``. 0 is ordinary least squares.
+    l1_ratio : float, default=0.0
+        Share of L1 in the penalty. The L2 part goes through the gradient, the L1 part
+        through a proximal (soft-threshold) step, so coefficients reach exact zeros.
+        The default makes ``alpha`` alone a ridge penalty, which every solver handles
+        (``solver="exact"`` in closed form); ElasticNet's own default is 0.5.
     tol : float or None, default=1e-8
         Stop when the loss has not decreased by more than ``tol`` (relative to the
         best loss) for ``n_iter_no_change`` epochs. None runs all ``max_iter`` epochs.
@@ -139,6 +148,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         batch_size=None,
         fit_intercept=True,
         standardize=True,
+        alpha=0.0,
+        l1_ratio=0.0,
         tol=1e-8,
         n_iter_no_change=5,
         solver="gd",
@@ -155,6 +166,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.batch_size = batch_size
         self.fit_intercept = fit_intercept
         self.standardize = standardize
+        self.alpha = alpha
+        self.l1_ratio = l1_ratio
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.solver = solver
@@ -199,12 +212,30 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             bad("solver", f"one of {', '.join(SOLVERS)}")
         if not (is_real(self.momentum) and 0 <= self.momentum < 1):
             bad("momentum", "a number in [0, 1)")
+        if not (is_real(self.alpha) and 0 <= self.alpha < np.inf):
+            bad("alpha", "a number >= 0")
+        if not (is_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1):
+            bad("l1_ratio", "a number in [0, 1]")
+        if self._l1_strength > 0 and self.solver == "exact":
+            raise ParameterError(
+                "solver='exact' solves ridge only (l1_ratio=0); an L1 penalty "
+                f"(alpha={self.alpha}, l1_ratio={self.l1_ratio}) needs solver='gd'"
+            )
+        if self._l1_strength > 0 and self.optimizer == "adam":
+            raise ParameterError(
+                "an L1 penalty needs optimizer 'gd' or 'momentum': its proximal step "
+                "needs one step size for every coefficient, which Adam does not have"
+            )
         try:
             dtype_name = np.dtype(self.dtype).name
         except TypeError:
             dtype_name = None
         if dtype_name not in DTYPES:
             bad("dtype", '"float32" or "float64"')
+
+    @property
+    def _l1_strength(self) -> float:
+        return self.alpha * self.l1_ratio if self.alpha else 0.0
 
     def fit(self, X, y, sample_weight=None, *, epoch_callback=None):
         """Fit the model.
@@ -247,7 +278,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.standardization_ = None
         else:
             coef, intercept = self._train(X, Y, sample_weight, epoch_callback)
-        if self.compute_statistics:
+        if self.compute_statistics and self.alpha == 0:
             if solution is None:
                 solution = solve_least_squares(
                     X, Y, sample_weight, fit_intercept=self.fit_intercept
@@ -262,7 +293,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
     def _solve_exact(self, X, Y, sample_weight):
         solution = solve_least_squares(
-            X, Y, sample_weight, fit_intercept=self.fit_intercept
+            X, Y, sample_weight, fit_intercept=self.fit_intercept, alpha=self.alpha
         )
         if solution.collinear:
             warnings.warn(
@@ -321,6 +352,12 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             ``coef, std_err, t, p_value, ci_low, ci_high``. With several targets the
             index is (target, term).
         """
+        check_is_fitted(self)
+        if self.alpha:
+            raise ParameterError(
+                f"summary() is for ordinary least squares; this model has a penalty "
+                f"(alpha={self.alpha}), and its standard errors would not be valid"
+            )
         check_is_fitted(self, "statistics_")
         if not 0 < level < 1:
             raise ParameterError(f"level must be in (0, 1), got {level!r}")
@@ -369,6 +406,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             X_train = np.ascontiguousarray(X, dtype=dtype)
             Y_train = np.ascontiguousarray(Y, dtype=dtype)
         weights = None if sample_weight is None else sample_weight.astype(dtype)
+        l1, l2 = self._penalty_weights(scaling, Y.shape[1])
 
         if self.learning_rate == "auto":
             learning_rate = auto_learning_rate(
@@ -378,6 +416,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 fit_intercept=self.fit_intercept,
                 n_targets=Y.shape[1],
                 batch_size=self.batch_size,
+                l2_max=0.0 if l2 is None else float(np.max(l2)),
             )
         else:
             learning_rate = float(self.learning_rate)
@@ -407,6 +446,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             n_iter_no_change=self.n_iter_no_change,
             seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
             loss_scale=scaling.y_scale**2,
+            l1=l1,
+            l2=l2,
             callback=callback,
         )
         self.n_iter_ = result.n_iter
@@ -422,6 +463,21 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
         return scaling.to_original(result.coef, result.intercept)
+
+    def _penalty_weights(self, scaling, n_targets: int):
+        """The elastic-net weights in the standardized units training sees.
+
+        With w = v·σ_y/σ_x, the original objective divided by σ_y² is the training
+        MSE plus Σ 2·alpha·l1_ratio/(σ_y·σ_x)·|v| + alpha·(1 − l1_ratio)/σ_x²·v².
+        (Twice sklearn's objective: our loss is the MSE, not half of it.)
+        """
+        if not self.alpha:
+            return None, None
+        x_scale = scaling.x_scale[:, None]
+        ones = np.ones((1, n_targets))
+        l1 = 2 * self._l1_strength / (x_scale * scaling.y_scale[None, :])
+        l2 = self.alpha * (1 - self.l1_ratio) / x_scale**2 * ones
+        return (l1 if self.l1_ratio > 0 else None), (l2 if self.l1_ratio < 1 else None)
 
     def predict(self, X):
         """Predict ``X·coef_ᵀ + intercept_``.

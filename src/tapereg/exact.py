@@ -72,9 +72,10 @@ def solve_least_squares(
     sample_weight: np.ndarray | None = None,
     *,
     fit_intercept: bool = True,
+    alpha: float = 0.0,
     rcond: float | None = None,
 ) -> LeastSquaresSolution:
-    """Minimise ``Σ s_i ‖x_i·w + b − y_i‖²`` exactly, in float64.
+    """Minimise ``Σ s_i ‖x_i·w + b − y_i‖² / Σ s_i + alpha·‖w‖²`` exactly, in float64.
 
     Parameters
     ----------
@@ -83,6 +84,9 @@ def solve_least_squares(
     sample_weight : ndarray of shape (n_samples,), optional
     fit_intercept : bool, default=True
         Centre X and y on their weighted means; the intercept follows from the means.
+    alpha : float, default=0
+        Ridge penalty (sklearn's ``Ridge(alpha=alpha·Σs)``), solved as the least-squares
+        problem ``[R; √(alpha·Σs)·I]·w ≈ [Rᵀy; 0]``, never through the normal equations.
     rcond : float, optional
         Singular values below ``rcond·σ_max`` of the column-scaled X count as zero;
         default ``max(n_samples, n_features)·eps``.
@@ -100,6 +104,15 @@ def solve_least_squares(
         x_mean, y_mean = np.zeros(n_features), np.zeros(n_targets)
     R = triangular_factor(X - x_mean if fit_intercept else X, y - y_mean, sample_weight)
     r_xx, r_xy = R[:n_features, :n_features], R[:n_features, n_features:]
+    if alpha > 0:
+        # ‖R_xx·w − r_xy‖² + alpha·Σs·‖w‖² is least squares on the stacked rows
+        # [R_xx, r_xy; √(alpha·Σs)·I, 0]: re-factor them and solve as before.
+        total = n_samples if sample_weight is None else float(np.sum(sample_weight))
+        stacked = np.zeros((2 * n_features, R.shape[1]))
+        stacked[:n_features] = R[:n_features]
+        stacked[n_features:, :n_features] = np.sqrt(alpha * total) * np.eye(n_features)
+        R = np.linalg.qr(stacked, mode="r")
+        r_xx, r_xy = R[:n_features, :n_features], R[:n_features, n_features:]
 
     # Column norms of R equal those of the data: scale them to 1 before deciding rank.
     norms = np.linalg.norm(r_xx, axis=0)

@@ -1,6 +1,19 @@
-"""PNG plots of a fit: the data with the trained and exact lines, and the loss curve.
+"""Plots of a fit as Display objects in scikit-learn's style, and the CLI's PNG writer.
 
-Uses matplotlib's object API (``Figure``) with no pyplot state, so no display is needed.
+* :class:`FitDisplay`: one feature, the data with the fitted and the exact line.
+* :class:`PredictionDisplay`: any number of features, actual or residual against
+  predicted (as :class:`sklearn.metrics.PredictionErrorDisplay`).
+* :class:`LossCurveDisplay`: the training loss per epoch.
+* :func:`plot_fit`: the PNG that ``tapereg demo/fit --plot`` writes, built from them.
+
+Each display is made by ``from_estimator`` or ``from_predictions`` (``from_loss``),
+draws with ``plot(ax=None)`` and keeps its artists and ``ax_``/``figure_``.
+
+Unlike scikit-learn's displays, which call ``matplotlib.pyplot.subplots`` when no
+``ax`` is given, these build a bare :class:`matplotlib.figure.Figure` (matplotlib's
+object API): no pyplot state, no backend, no display, nothing to close, so they work
+in servers and threads. Save it with ``display.figure_.savefig(...)``; pass your own
+``ax`` to draw into a pyplot figure.
 """
 
 from __future__ import annotations
@@ -8,42 +21,508 @@ from __future__ import annotations
 import numpy as np
 
 from ._atomic import atomic_write
+from .errors import ParameterError
+
+KINDS = ("actual_vs_predicted", "residual_vs_predicted")
+NO_CURVE = "exact solver: no training curve"
 
 
-def _draw_line(ax, x, y, coef, intercept, exact_coef, exact_intercept, names):
-    feature, target = names
-    ax.scatter(x, y, s=10, alpha=0.6, label="data")
-    grid = np.linspace(np.min(x), np.max(x), 2)
-    ax.plot(grid, coef * grid + intercept, "r", label="trained")
-    if exact_coef is not None:
-        ax.plot(grid, exact_coef * grid + exact_intercept, "k--", lw=1, label="exact")
-    ax.set_xlabel(feature)
-    ax.set_ylabel(target)
-    ax.set_title("data and fitted line")
-    ax.legend()
+def _new_axes():
+    """A new Axes on a new bare Figure, without pyplot (see the module docstring)."""
+    from matplotlib.figure import Figure
+
+    return Figure(layout="constrained").add_subplot()
 
 
-def _draw_predicted_vs_actual(ax, y, y_pred, target):
-    ax.scatter(y, y_pred, s=10, alpha=0.6)
-    limits = [float(np.min(y)), float(np.max(y))]
-    ax.plot(limits, limits, "k--", lw=1, label="ideal")
-    ax.set_xlabel(f"actual {target}")
-    ax.set_ylabel(f"predicted {target}")
-    ax.set_title("predicted against actual")
-    ax.legend()
+def _line_kwargs(defaults: dict, user: dict | None) -> dict:
+    """Merge ``user`` over ``defaults``, aliases (``c``, ``ls``, ``lw``) resolved."""
+    from matplotlib.cbook import normalize_kwargs
+    from matplotlib.lines import Line2D
+
+    return {
+        **normalize_kwargs(defaults, Line2D),
+        **normalize_kwargs(user or {}, Line2D),
+    }
 
 
-def _draw_loss(ax, loss_history):
-    ax.set_title("training loss")
-    if len(loss_history) == 0:
-        ax.text(0.5, 0.5, "exact solver: no training", ha="center", va="center")
-        ax.set_axis_off()
-        return
-    ax.plot(np.arange(len(loss_history)), loss_history)
-    if np.all(np.asarray(loss_history) > 0):
-        ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("mean squared error")
+def _first_target(values, name: str) -> np.ndarray:
+    """``values`` as a 1-D float array; the first column when it has several."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 2:
+        array = array[:, 0]
+    if array.ndim != 1:
+        raise ParameterError(f"{name} must be 1-D or 2-D, got shape {array.shape}")
+    return array
+
+
+def _same_length(**arrays) -> None:
+    lengths = {name: len(a) for name, a in arrays.items() if a is not None}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{name} has {n}" for name, n in lengths.items())
+        raise ParameterError(f"inconsistent numbers of samples: {shown}")
+
+
+def _target_name(estimator, y) -> str | None:
+    names = getattr(estimator, "target_names_", None)
+    if names is not None:
+        return str(names[0])
+    name = getattr(y, "name", None)
+    if name is not None:
+        return str(name)
+    columns = getattr(y, "columns", None)
+    return None if columns is None else str(columns[0])
+
+
+class FitDisplay:
+    """The data of one feature with the fitted line and, optionally, the exact one.
+
+    Make it with :meth:`from_estimator` or :meth:`from_predictions`; all parameters
+    are stored as attributes.
+
+    Parameters
+    ----------
+    x : ndarray of shape (n_samples,)
+        The feature.
+    y : ndarray of shape (n_samples,)
+        The target.
+    y_pred : ndarray of shape (n_samples,)
+        The fitted model's predictions at ``x``; drawn as a line through them.
+    y_exact : ndarray of shape (n_samples,), default=None
+        The exact least-squares predictions at ``x``, drawn dashed when given.
+    feature_name, target_name : str, default="x", "y"
+        Axis labels.
+
+    Attributes
+    ----------
+    scatter_ : matplotlib PathCollection
+        The data points.
+    line_ : matplotlib Line2D
+        The fitted line (red, as in the tutorial).
+    exact_line_ : matplotlib Line2D or None
+        The exact least-squares line, None without ``y_exact``.
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(
+        self, *, x, y, y_pred, y_exact=None, feature_name="x", target_name="y"
+    ):
+        self.x = x
+        self.y = y
+        self.y_pred = y_pred
+        self.y_exact = y_exact
+        self.feature_name = feature_name
+        self.target_name = target_name
+
+    def plot(
+        self, ax=None, *, scatter_kwargs=None, line_kwargs=None, exact_line_kwargs=None
+    ):
+        """Draw on ``ax``, or on a new Figure when it is None.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+        scatter_kwargs, line_kwargs, exact_line_kwargs : dict, default=None
+            Passed to ``ax.scatter`` for the data and ``ax.plot`` for the lines, over
+            the defaults.
+
+        Returns
+        -------
+        display : FitDisplay
+        """
+        if ax is None:
+            ax = _new_axes()
+        x = np.asarray(self.x, dtype=np.float64)
+        order = np.argsort(x, kind="stable")
+        scatter = {"s": 10, "alpha": 0.6, "label": "data", **(scatter_kwargs or {})}
+        self.scatter_ = ax.scatter(x, self.y, **scatter)
+        line = _line_kwargs({"color": "red", "label": "fitted"}, line_kwargs)
+        self.line_ = ax.plot(x[order], np.asarray(self.y_pred)[order], **line)[0]
+        self.exact_line_ = None
+        if self.y_exact is not None:
+            exact = _line_kwargs(
+                {"color": "black", "linestyle": "--", "linewidth": 1, "label": "exact"},
+                exact_line_kwargs,
+            )
+            y_exact = np.asarray(self.y_exact)[order]
+            self.exact_line_ = ax.plot(x[order], y_exact, **exact)[0]
+        ax.set(xlabel=self.feature_name, ylabel=self.target_name)
+        ax.legend()
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        exact_estimator=None,
+        ax=None,
+        scatter_kwargs=None,
+        line_kwargs=None,
+        exact_line_kwargs=None,
+    ):
+        """Plot a fitted one-feature regressor's line over the data.
+
+        Parameters
+        ----------
+        estimator : fitted regressor
+            Its ``predict(X)`` gives the line (first target when several).
+        X : array-like of shape (n_samples, 1)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        exact_estimator : fitted regressor, default=None
+            For example ``LinearRegressor(solver="exact")``; its line is dashed.
+        ax : matplotlib Axes, default=None
+        scatter_kwargs, line_kwargs, exact_line_kwargs : dict, default=None
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : FitDisplay
+        """
+        matrix = np.asarray(X)
+        if matrix.ndim != 2 or matrix.shape[1] != 1:
+            got = matrix.shape[1] if matrix.ndim == 2 else f"shape {matrix.shape}"
+            raise ParameterError(
+                f"FitDisplay needs X with one feature column, got {got}; "
+                "use PredictionDisplay for several features"
+            )
+        columns = getattr(X, "columns", None)
+        names = getattr(estimator, "feature_names_in_", None)
+        if columns is not None:
+            feature_name = str(columns[0])
+        else:
+            feature_name = "x" if names is None else str(names[0])
+        y_exact = None if exact_estimator is None else exact_estimator.predict(X)
+        return cls.from_predictions(
+            matrix[:, 0],
+            y,
+            estimator.predict(X),
+            y_exact=y_exact,
+            feature_name=feature_name,
+            target_name=_target_name(estimator, y) or "y",
+            ax=ax,
+            scatter_kwargs=scatter_kwargs,
+            line_kwargs=line_kwargs,
+            exact_line_kwargs=exact_line_kwargs,
+        )
+
+    @classmethod
+    def from_predictions(
+        cls,
+        x,
+        y,
+        y_pred,
+        *,
+        y_exact=None,
+        feature_name="x",
+        target_name="y",
+        ax=None,
+        scatter_kwargs=None,
+        line_kwargs=None,
+        exact_line_kwargs=None,
+    ):
+        """Plot the data and the line through a model's predictions at ``x``.
+
+        Parameters
+        ----------
+        x : array-like of shape (n_samples,)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        y_pred : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Predictions at ``x``, e.g. ``coef * x + intercept``.
+        y_exact : array-like, default=None
+            The exact least-squares predictions at ``x``.
+        feature_name, target_name : str, default="x", "y"
+        ax : matplotlib Axes, default=None
+        scatter_kwargs, line_kwargs, exact_line_kwargs : dict, default=None
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : FitDisplay
+        """
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if x.ndim != 1:
+            raise ParameterError(
+                f"FitDisplay needs one feature, got x of shape {x.shape}; "
+                "use PredictionDisplay for several features"
+            )
+        y = _first_target(y, "y")
+        y_pred = _first_target(y_pred, "y_pred")
+        if y_exact is not None:
+            y_exact = _first_target(y_exact, "y_exact")
+        _same_length(x=x, y=y, y_pred=y_pred, y_exact=y_exact)
+        display = cls(
+            x=x,
+            y=y,
+            y_pred=y_pred,
+            y_exact=y_exact,
+            feature_name=feature_name,
+            target_name=target_name,
+        )
+        return display.plot(
+            ax,
+            scatter_kwargs=scatter_kwargs,
+            line_kwargs=line_kwargs,
+            exact_line_kwargs=exact_line_kwargs,
+        )
+
+
+class PredictionDisplay:
+    """Actual or residual against predicted values, for any number of features.
+
+    As :class:`sklearn.metrics.PredictionErrorDisplay` (same ``kind`` values, same
+    axes), without subsampling. With several targets, the first is shown.
+
+    Parameters
+    ----------
+    y_true : ndarray of shape (n_samples,)
+    y_pred : ndarray of shape (n_samples,)
+    target_name : str or None, default=None
+        Put in the axis labels when given.
+
+    Attributes
+    ----------
+    scatter_ : matplotlib PathCollection
+        (predicted, actual) or (predicted, actual − predicted) points.
+    line_ : matplotlib Line2D
+        The ideal: y = x for ``"actual_vs_predicted"``, y = 0 for residuals.
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, *, y_true, y_pred, target_name=None):
+        self.y_true = y_true
+        self.y_pred = y_pred
+        self.target_name = target_name
+
+    def plot(
+        self,
+        ax=None,
+        *,
+        kind="residual_vs_predicted",
+        scatter_kwargs=None,
+        line_kwargs=None,
+    ):
+        """Draw on ``ax``, or on a new Figure when it is None.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+        kind : {"actual_vs_predicted", "residual_vs_predicted"}, \
+default="residual_vs_predicted"
+            Actual (y-axis) or residual = actual − predicted (y-axis) against
+            predicted (x-axis).
+        scatter_kwargs, line_kwargs : dict, default=None
+            Passed to ``ax.scatter`` and ``ax.plot`` (the ideal line).
+
+        Returns
+        -------
+        display : PredictionDisplay
+        """
+        if kind not in KINDS:
+            raise ParameterError(
+                f"kind must be one of {', '.join(KINDS)}, got {kind!r}"
+            )
+        if ax is None:
+            ax = _new_axes()
+        y_true = np.asarray(self.y_true, dtype=np.float64)
+        y_pred = np.asarray(self.y_pred, dtype=np.float64)
+        scatter = {"s": 10, "alpha": 0.6, **(scatter_kwargs or {})}
+        line = _line_kwargs(
+            {"color": "black", "alpha": 0.7, "linestyle": "--", "label": "ideal"},
+            line_kwargs,
+        )
+        suffix = "" if self.target_name is None else f" {self.target_name}"
+        if kind == "actual_vs_predicted":
+            low = float(min(np.min(y_true), np.min(y_pred)))
+            high = float(max(np.max(y_true), np.max(y_pred)))
+            self.line_ = ax.plot([low, high], [low, high], **line)[0]
+            self.scatter_ = ax.scatter(y_pred, y_true, **scatter)
+            ax.set_aspect("equal", adjustable="datalim")
+            ylabel = f"actual{suffix}"
+        else:
+            limits = [float(np.min(y_pred)), float(np.max(y_pred))]
+            self.line_ = ax.plot(limits, [0.0, 0.0], **line)[0]
+            self.scatter_ = ax.scatter(y_pred, y_true - y_pred, **scatter)
+            ylabel = "residual (actual - predicted)"
+        ax.set(xlabel=f"predicted{suffix}", ylabel=ylabel)
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(
+        cls,
+        estimator,
+        X,
+        y,
+        *,
+        kind="residual_vs_predicted",
+        ax=None,
+        scatter_kwargs=None,
+        line_kwargs=None,
+    ):
+        """Plot a fitted regressor's predictions of ``X`` against ``y``.
+
+        Parameters
+        ----------
+        estimator : fitted regressor
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        kind, ax, scatter_kwargs, line_kwargs
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : PredictionDisplay
+        """
+        return cls.from_predictions(
+            y,
+            estimator.predict(X),
+            kind=kind,
+            target_name=_target_name(estimator, y),
+            ax=ax,
+            scatter_kwargs=scatter_kwargs,
+            line_kwargs=line_kwargs,
+        )
+
+    @classmethod
+    def from_predictions(
+        cls,
+        y_true,
+        y_pred,
+        *,
+        kind="residual_vs_predicted",
+        target_name=None,
+        ax=None,
+        scatter_kwargs=None,
+        line_kwargs=None,
+    ):
+        """Plot predictions against the true values.
+
+        Parameters
+        ----------
+        y_true : array-like of shape (n_samples,) or (n_samples, n_targets)
+        y_pred : array-like of shape (n_samples,) or (n_samples, n_targets)
+        kind : {"actual_vs_predicted", "residual_vs_predicted"}, \
+default="residual_vs_predicted"
+        target_name : str or None, default=None
+        ax, scatter_kwargs, line_kwargs
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : PredictionDisplay
+        """
+        y_true = _first_target(y_true, "y_true")
+        y_pred = _first_target(y_pred, "y_pred")
+        _same_length(y_true=y_true, y_pred=y_pred)
+        display = cls(y_true=y_true, y_pred=y_pred, target_name=target_name)
+        return display.plot(
+            ax, kind=kind, scatter_kwargs=scatter_kwargs, line_kwargs=line_kwargs
+        )
+
+
+class LossCurveDisplay:
+    """The training loss at each epoch, on a log scale when every loss is positive.
+
+    An empty curve (``solver="exact"`` records none) draws a note instead.
+
+    Parameters
+    ----------
+    loss_curve : ndarray of shape (n_epochs,)
+
+    Attributes
+    ----------
+    line_ : matplotlib Line2D or None
+        Loss against epoch (0, 1, ...); None for an empty curve.
+    text_ : matplotlib Text or None
+        The note "exact solver: no training curve" for an empty curve, else None.
+    ax_ : matplotlib Axes
+    figure_ : matplotlib Figure
+    """
+
+    def __init__(self, *, loss_curve):
+        self.loss_curve = loss_curve
+
+    def plot(self, ax=None, *, line_kwargs=None):
+        """Draw on ``ax``, or on a new Figure when it is None.
+
+        Parameters
+        ----------
+        ax : matplotlib Axes, default=None
+        line_kwargs : dict, default=None
+            Passed to ``ax.plot``.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+        """
+        if ax is None:
+            ax = _new_axes()
+        loss = np.asarray(self.loss_curve, dtype=np.float64).ravel()
+        self.line_ = self.text_ = None
+        if loss.size == 0:
+            self.text_ = ax.text(
+                0.5, 0.5, NO_CURVE, ha="center", va="center", transform=ax.transAxes
+            )
+            ax.set_axis_off()
+        else:
+            line = _line_kwargs({"label": "training loss"}, line_kwargs)
+            self.line_ = ax.plot(np.arange(loss.size), loss, **line)[0]
+            if np.all(loss > 0):
+                ax.set_yscale("log")
+            ax.set(xlabel="epoch", ylabel="loss (mean squared error)")
+        self.ax_, self.figure_ = ax, ax.figure
+        return self
+
+    @classmethod
+    def from_estimator(cls, estimator, *, ax=None, line_kwargs=None):
+        """Plot a fitted estimator's ``loss_curve_``.
+
+        Parameters
+        ----------
+        estimator : fitted LinearRegressor
+            Or any estimator with ``loss_curve_``.
+        ax, line_kwargs
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        check_is_fitted(estimator)
+        loss_curve = getattr(estimator, "loss_curve_", None)
+        if loss_curve is None:
+            raise ParameterError(
+                f"{type(estimator).__name__} has no loss_curve_ to plot"
+            )
+        return cls.from_loss(loss_curve, ax=ax, line_kwargs=line_kwargs)
+
+    @classmethod
+    def from_loss(cls, loss_history, *, ax=None, line_kwargs=None):
+        """Plot a loss history, one value per epoch.
+
+        Parameters
+        ----------
+        loss_history : array-like of shape (n_epochs,)
+        ax, line_kwargs
+            See :meth:`plot`.
+
+        Returns
+        -------
+        display : LossCurveDisplay
+        """
+        loss = np.asarray(loss_history, dtype=np.float64)
+        if loss.ndim != 1:
+            raise ParameterError(f"loss_history must be 1-D, got shape {loss.shape}")
+        return cls(loss_curve=loss).plot(ax, line_kwargs=line_kwargs)
 
 
 def plot_fit(
@@ -59,32 +538,49 @@ def plot_fit(
     feature_names: list[str] | None = None,
     target_name: str = "y",
 ) -> None:
-    """Write a two-panel PNG of a fit (first target only) to ``path``, atomically.
+    """Write a PNG of a fit (first target only) to ``path``, atomically.
 
-    One feature: the data, the trained line (red, as in the tutorial) and the exact
-    line. Several features: predicted against actual. Right: the loss per epoch.
+    One feature: [data, fitted and exact line | loss curve]. Several features:
+    [actual against predicted | residuals | loss curve].
 
     ``coef`` has shape (n_features, n_targets), ``intercept`` (n_targets,).
     """
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(10, 4), layout="constrained")
-    left, right = figure.subplots(1, 2)
-    y0 = y[:, 0] if y.ndim == 2 else y
-    if X.shape[1] == 1:
-        names = ((feature_names or ["x"])[0], target_name)
-        _draw_line(
-            left,
+    X = np.asarray(X, dtype=np.float64)
+    n_features = X.shape[1]
+    coef = np.asarray(coef, dtype=np.float64).reshape(n_features, -1)
+    intercept = np.atleast_1d(np.asarray(intercept, dtype=np.float64))
+    y_pred = X @ coef[:, 0] + intercept[0]
+    y0 = _first_target(y, "y")
+
+    if n_features == 1:
+        figure = Figure(figsize=(10, 4), layout="constrained")
+        fit_ax, loss_ax = figure.subplots(1, 2)
+        y_exact = None
+        if exact_coef is not None:
+            exact_coef = np.asarray(exact_coef, dtype=np.float64).reshape(1, -1)
+            b = 0.0 if exact_intercept is None else np.ravel(exact_intercept)[0]
+            y_exact = X[:, 0] * exact_coef[0, 0] + b
+        FitDisplay.from_predictions(
             X[:, 0],
             y0,
-            coef[0, 0],
-            intercept[0],
-            None if exact_coef is None else exact_coef[0, 0],
-            None if exact_intercept is None else exact_intercept[0],
-            names,
+            y_pred,
+            y_exact=y_exact,
+            feature_name=(feature_names or ["x"])[0],
+            target_name=target_name,
+            ax=fit_ax,
         )
+        fit_ax.set_title("data and fitted line")
     else:
-        _draw_predicted_vs_actual(left, y0, X @ coef[:, 0] + intercept[0], target_name)
-    _draw_loss(right, loss_history)
+        figure = Figure(figsize=(15, 4.5), layout="constrained")
+        actual_ax, residual_ax, loss_ax = figure.subplots(1, 3)
+        display = PredictionDisplay(y_true=y0, y_pred=y_pred, target_name=target_name)
+        display.plot(actual_ax, kind="actual_vs_predicted")
+        actual_ax.set_title("actual against predicted")
+        display.plot(residual_ax, kind="residual_vs_predicted")
+        residual_ax.set_title("residuals")
+    LossCurveDisplay.from_loss(loss_history, ax=loss_ax)
+    loss_ax.set_title("training loss")
     with atomic_write(path, "wb") as file:
         figure.savefig(file, format="png", dpi=100)

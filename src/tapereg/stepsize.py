@@ -90,11 +90,13 @@ def auto_learning_rate(
     fit_intercept: bool,
     n_targets: int,
     batch_size: int | None,
+    l2_max: float = 0.0,
 ) -> float:
     """The step ``learning_rate="auto"`` resolves to for this data and optimizer.
 
-    Gradient descent and momentum get 1/L (1/L_k for mini-batches). Adam's steps are
-    in parameter units, not gradient units, so it gets a fixed 0.01 instead.
+    Gradient descent and momentum get 1/L (1/L_k for mini-batches), L including the
+    curvature 2·l2_max/t of an L2 penalty. Adam's steps are in parameter units, not
+    gradient units, so it gets a fixed 0.01 instead.
     """
     if optimizer == "adam":
         return ADAM_AUTO_LEARNING_RATE
@@ -110,5 +112,6 @@ def auto_learning_rate(
             fit_intercept=fit_intercept,
             n_targets=n_targets,
         )
+    lipschitz += 2.0 * l2_max / n_targets
     # All-zero data has a zero gradient: any step is safe, 1 keeps it finite.
     return 1.0 / lipschitz if lipschitz > 0 else 1.0

@@ -33,17 +33,44 @@ def compile_function(fn, *, jit_compile: bool = False):
     return tf.function(fn, jit_compile=jit_compile)
 
 
-def train_step(model: LinearModel, optimizer, X, y, sample_weight=None):
-    """One gradient step as the seeds write it; returns the per-target MSE of the tape.
+def _constant(array, dtype):
+    return None if array is None else tf.constant(array, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class Penalty:
+    """Elastic-net penalty on the weights, per coefficient, in the training units.
+
+    Target k's objective is ``mse_k + Σ_j l2_jk·w_jk² + Σ_j l1_jk·|w_jk|``. The L2 part
+    is differentiated by the tape; the L1 part is applied by the proximal step
+    ``w ← sign(w)·max(|w| − threshold, 0)`` after the update, which is what makes
+    coefficients exactly zero. ``threshold`` = learning rate · l1 / n_targets.
+    """
+
+    l2: tf.Tensor | None
+    l1: tf.Tensor | None
+    threshold: tf.Tensor | None
+
+
+def train_step(model: LinearModel, optimizer, X, y, sample_weight=None, penalty=None):
+    """One gradient step as the seeds write it; returns the per-target loss of the tape.
 
     The loss is computed before the update, so it is the loss of the weights the step
-    started from (what the tutorial prints as epoch k).
+    started from (what the tutorial prints as epoch k). With a penalty the per-target
+    loss is the whole objective, penalty included.
     """
     with tf.GradientTape() as tape:
         per_target = per_target_mse(y, model(X), sample_weight)
+        if penalty is not None and penalty.l2 is not None:
+            per_target += tf.reduce_sum(penalty.l2 * tf.square(model.w), axis=0)
         loss = tf.reduce_mean(per_target)
     gradients = tape.gradient(loss, model.parameters)
+    if penalty is not None and penalty.l1 is not None:
+        per_target += tf.reduce_sum(penalty.l1 * tf.abs(model.w), axis=0)
     optimizer.apply(gradients, model.parameters)
+    if penalty is not None and penalty.l1 is not None:
+        w = model.w
+        w.assign(tf.sign(w) * tf.maximum(tf.abs(w) - penalty.threshold, 0))
     return per_target
 
 
@@ -122,10 +149,12 @@ class EpochLoop(tf.Module):
         tol: float | None,
         n_iter_no_change: int,
         loss_scale,
+        penalty: Penalty | None = None,
         jit_compile: bool = False,
     ):
         super().__init__()
         dtype = model.w.dtype
+        self._penalty = penalty
         self.model = model
         self._optimizer = optimizer
         self._data = data
@@ -143,13 +172,17 @@ class EpochLoop(tf.Module):
         """One epoch; returns the per-target MSE computed in the tape."""
         if isinstance(self._data, tuple):
             X, y, sample_weight = self._data
-            return train_step(self.model, self._optimizer, X, y, sample_weight)
+            return train_step(
+                self.model, self._optimizer, X, y, sample_weight, self._penalty
+            )
         dtype = self.model.w.dtype
         total = tf.zeros_like(self._loss_scale)
         total_weight = tf.constant(0, dtype=dtype)
         for batch in self._data:
             X, y, sample_weight = batch if len(batch) == 3 else (*batch, None)
-            per_target = train_step(self.model, self._optimizer, X, y, sample_weight)
+            per_target = train_step(
+                self.model, self._optimizer, X, y, sample_weight, self._penalty
+            )
             if sample_weight is None:
                 batch_weight = tf.cast(tf.shape(X)[0], dtype)
             else:
@@ -236,6 +269,8 @@ def fit_gradient_descent(
     n_iter_no_change: int = 5,
     seed: int = 0,
     loss_scale: np.ndarray | None = None,
+    l1: np.ndarray | None = None,
+    l2: np.ndarray | None = None,
     initial_coef: np.ndarray | None = None,
     initial_intercept: np.ndarray | None = None,
     callback=None,
@@ -244,8 +279,10 @@ def fit_gradient_descent(
     """Train a :class:`LinearModel` on arrays with the GradientTape loop.
 
     ``X`` (n_samples, n_features) and ``y`` (n_samples, n_targets) must already have the
-    training dtype; they are used as given (no standardization here). ``callback(first,
-    losses)`` receives each chunk's epoch losses as soon as the chunk ends.
+    training dtype; they are used as given (no standardization here). ``l1`` and ``l2``
+    (n_features, n_targets) are the elastic-net weights of :class:`Penalty`.
+    ``callback(first, losses)`` receives each chunk's epoch losses as soon as the chunk
+    ends.
 
     Raises
     ------
@@ -277,10 +314,20 @@ def fit_gradient_descent(
             .shuffle(n_samples, seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
         )
+    penalty = None
+    if l1 is not None or l2 is not None:
+        penalty = Penalty(
+            l2=_constant(l2, X.dtype),
+            l1=_constant(l1, X.dtype),
+            threshold=_constant(
+                None if l1 is None else learning_rate * l1 / n_targets, X.dtype
+            ),
+        )
     loop = EpochLoop(
         model,
         update,
         data,
+        penalty=penalty,
         tol=tol,
         n_iter_no_change=n_iter_no_change,
         loss_scale=np.ones(n_targets) if loss_scale is None else loss_scale,
