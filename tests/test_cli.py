@@ -253,3 +253,102 @@ def test_exact_solver_fit_does_not_import_tensorflow(csv_file):
         [sys.executable, "-c", code], capture_output=True, text=True
     )
     assert result.stdout.strip().splitlines()[-1] == "False 0"
+
+
+def test_fit_summary_text_and_json(capsys, csv_file):
+    path, _ = csv_file
+    argv = ["fit", str(path), "--target", "price", "--solver", "exact"]
+    assert main([*argv, "--summary", "--level", "0.9"]) == 0
+    out = capsys.readouterr().out
+    for word in ("std err", "P>|t|", "[0.05", "0.95]", "adjusted R²", "F ", "n = 3000"):
+        assert word in out
+    assert main([*argv, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    assert summary["terms"] == ["intercept", "size", "age", "rooms"]
+    assert {
+        "coef",
+        "std_err",
+        "t",
+        "p_value",
+        "ci_low",
+        "ci_high",
+        "rsquared",
+        "rsquared_adj",
+        "fvalue",
+        "f_pvalue",
+        "resid_std_err",
+        "nobs",
+        "df_model",
+        "df_resid",
+    } <= summary.keys()
+    assert summary["nobs"] == 3000 and summary["df_resid"] == 3000 - 4
+
+
+def test_fit_several_files_and_a_glob(capsys, csv_file, tmp_path):
+    path, frame = csv_file
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    frame.iloc[:1000].to_csv(parts / "a.csv", index=False)
+    frame.iloc[1000:].to_parquet(parts / "b.parquet")
+    common = ["--target", "price", "--solver", "exact", "--json"]
+    assert main(["fit", str(path), *common]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert main(["fit", str(parts / "a.csv"), str(parts / "b.parquet"), *common]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert main(["fit", str(parts / "a.*"), str(parts / "b.*"), *common]) == 0
+    globbed = json.loads(capsys.readouterr().out)
+    np.testing.assert_allclose(listed["coef"], whole["coef"], rtol=1e-10)
+    assert globbed["coef"] == listed["coef"]
+
+
+def test_fit_with_a_penalty(capsys, csv_file):
+    path, _ = csv_file
+    argv = ["fit", str(path), "--target", "price", "--json", "--quiet"]
+    tight = ["--dtype", "float64", "--tol", "1e-13", "--epochs", "20000"]
+    assert main([*argv, "--alpha", "0.5", *tight]) == 0
+    ridge = json.loads(capsys.readouterr().out)
+    assert ridge["exact"]["problem"] == "ridge" and "summary" not in ridge
+    np.testing.assert_allclose(ridge["coef"], ridge["exact"]["coef"], rtol=1e-4)
+    assert main([*argv, "--alpha", "5", "--l1-ratio", "1"]) == 0
+    lasso = json.loads(capsys.readouterr().out)
+    assert lasso["exact"]["problem"] == "least squares, unpenalized"
+    assert 0.0 in lasso["coef"]
+    assert _status([*argv, "--alpha", "1", "--summary"]) == 2
+    assert "--summary is for ordinary least squares" in capsys.readouterr().err
+
+
+def test_export_command_serves_the_same_predictions(capsys, csv_file, tmp_path):
+    import tensorflow as tf
+
+    path, frame = csv_file
+    model, exported = tmp_path / "m.json", tmp_path / "served"
+    assert (
+        main(
+            [
+                "fit",
+                str(path),
+                "--target",
+                "price",
+                "--solver",
+                "exact",
+                "--save",
+                str(model),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    assert main(["export", str(model), str(exported)]) == 0
+    assert "serving_default: inputs size, age, rooms -> outputs price" in (
+        capsys.readouterr().out
+    )
+    serve = tf.saved_model.load(str(exported)).signatures["serving_default"]
+    columns = {c: tf.constant(frame[c].to_numpy(np.float32)) for c in frame.columns[:3]}
+    served = serve(**columns)["price"].numpy()
+    expected = (
+        pd.read_csv(path).drop(columns="price").to_numpy()
+        @ np.array(json.loads(model.read_text())["content"]["coef"][0])
+        + json.loads(model.read_text())["content"]["intercept"][0]
+    )
+    np.testing.assert_allclose(served, expected, rtol=1e-5)
+    assert _status(["export", str(tmp_path / "none.json"), str(exported)]) == 2

@@ -77,3 +77,12 @@ def test_damaged_files_are_refused(tmp_path, fitted, damage, message):
 def test_missing_model_file(tmp_path):
     with pytest.raises(ModelFileError, match="no such model file"):
         load(tmp_path / "none.json")
+
+
+def test_statistics_survive_the_round_trip(tmp_path, problem):
+    X, y, _ = problem
+    est = LinearRegressor(solver="exact").fit(X, y)
+    save(est, tmp_path / "m.json")
+    again = load(tmp_path / "m.json")
+    pd.testing.assert_frame_equal(again.summary(0.9), est.summary(0.9))
+    assert again.rsquared_ == est.rsquared_ and again.df_resid_ == est.df_resid_

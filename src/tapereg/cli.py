@@ -15,7 +15,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import TaperegError
+from .errors import ParameterError, TaperegError
 from .optimizers import OPTIMIZERS
 
 
@@ -50,6 +50,30 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
     if not 0 < value < float("inf"):
         raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
+    return value
+
+
+def _unit_interval(text: str) -> float:
+    value = _non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
+    return value
+
+
+def _level(text: str) -> float:
+    value = _non_negative_float(text)
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
     return value
 
 
@@ -191,6 +215,10 @@ def run_fit_command(args) -> int:
 
     from .data import read_table
 
+    if args.summary and args.alpha:
+        raise ParameterError(
+            "--summary is for ordinary least squares; drop --alpha to get it"
+        )
     table = read_table(args.data, args.target, args.features)
     if args.solver == "gd":
         _quiet_tensorflow()
@@ -199,7 +227,13 @@ def run_fit_command(args) -> int:
 
     from .estimator import LinearRegressor
     from .exact import solve_least_squares
-    from .report import build_report, format_coefficients, format_summary
+    from .report import (
+        build_report,
+        format_coefficients,
+        format_statistics,
+        format_summary,
+        summary_to_json,
+    )
 
     estimator = LinearRegressor(
         learning_rate=args.learning_rate,
@@ -214,6 +248,8 @@ def run_fit_command(args) -> int:
         nesterov=args.nesterov,
         dtype=args.dtype,
         random_state=args.seed,
+        alpha=args.alpha,
+        l1_ratio=args.l1_ratio,
     )
     X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
     y = (
@@ -236,7 +272,12 @@ def run_fit_command(args) -> int:
 
     coef = np.atleast_2d(estimator.coef_).T
     intercept = np.atleast_1d(estimator.intercept_)
-    exact = solve_least_squares(table.X, table.y, fit_intercept=args.intercept)
+    # The exact answer to the same problem where there is one: ridge in closed form;
+    # with an L1 part, the unpenalized least-squares optimum for reference.
+    ridge_alpha = args.alpha if args.l1_ratio == 0 else 0.0
+    exact = solve_least_squares(
+        table.X, table.y, fit_intercept=args.intercept, alpha=ridge_alpha
+    )
     rate = estimator.learning_rate_
     report = build_report(
         table.X,
@@ -253,6 +294,15 @@ def run_fit_command(args) -> int:
         feature_names=table.feature_names,
         target_names=table.target_names,
     )
+    report["exact"]["problem"] = (
+        "least squares"
+        if not args.alpha
+        else "ridge"
+        if ridge_alpha
+        else "least squares, unpenalized"
+    )
+    if hasattr(estimator, "statistics_"):
+        report["summary"] = summary_to_json(estimator, args.level)
     if args.save:
         from .persistence import save
 
@@ -273,6 +323,8 @@ def run_fit_command(args) -> int:
             target_name=table.target_names[0],
         )
     text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
+    if args.summary:
+        text += "\n\n" + format_statistics(estimator, args.level)
     if args.save:
         text += f"\nmodel written to {args.save}"
     if args.plot:
@@ -310,13 +362,37 @@ def run_predict_command(args) -> int:
     return ExitStatus.SUCCESS
 
 
+# -- export ----------------------------------------------------------------------------
+
+
+def run_export_command(args) -> int:
+    from .persistence import load
+
+    estimator = load(args.model)
+    _quiet_tensorflow()
+    from .export import export_saved_model, signature_names
+
+    export_saved_model(estimator, args.directory)
+    inputs, outputs = signature_names(estimator)
+    print(f"SavedModel written to {args.directory}")
+    print(
+        f"serving_default: inputs {', '.join(inputs)} -> outputs {', '.join(outputs)}"
+    )
+    return ExitStatus.SUCCESS
+
+
 # -- parser ----------------------------------------------------------------------------
 
+
+DATA_HELP = (
+    ".csv, .csv.gz or .parquet files or glob patterns; their rows are concatenated"
+)
 
 COMMANDS = {
     "demo": run_demo_command,
     "fit": run_fit_command,
     "predict": run_predict_command,
+    "export": run_export_command,
 }
 
 
@@ -367,6 +443,18 @@ def _add_training_flags(parser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="fit an intercept (default on)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_non_negative_float,
+        default=0.0,
+        help="penalty strength, as in sklearn's ElasticNet (default 0: none)",
+    )
+    parser.add_argument(
+        "--l1-ratio",
+        type=_unit_interval,
+        default=0.0,
+        help="share of L1 in the penalty, 0 = ridge ... 1 = lasso (default 0)",
     )
     parser.add_argument(
         "--tol",
@@ -437,10 +525,10 @@ def build_parser() -> argparse.ArgumentParser:
     fit = commands.add_parser(
         "fit",
         help="train on a CSV or Parquet file",
-        description="Train a linear model on a CSV (plain or .gz) or Parquet file and "
+        description="Train a linear model on CSV (plain or .gz) or Parquet files and "
         "print the coefficients beside the exact least-squares ones.",
     )
-    fit.add_argument("data", metavar="DATA", help="a .csv, .csv.gz or .parquet file")
+    fit.add_argument("data", metavar="DATA", nargs="+", help=DATA_HELP)
     fit.add_argument(
         "--target",
         required=True,
@@ -460,6 +548,17 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--plot", metavar="PATH", help="write a PNG of the fit and the loss"
     )
+    fit.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the OLS table: std. errors, t, p-values, intervals, R², F",
+    )
+    fit.add_argument(
+        "--level",
+        type=_level,
+        default=0.95,
+        help="confidence level of the summary's intervals (default 0.95)",
+    )
     fit.add_argument("--json", action="store_true", help="print one JSON object")
     fit.add_argument("--quiet", action="store_true", help="no per-epoch progress")
 
@@ -469,10 +568,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write a CSV of predictions of MODEL for the rows of DATA.",
     )
     predict.add_argument("model", metavar="MODEL", help="a model written by fit --save")
-    predict.add_argument(
-        "data", metavar="DATA", help="a .csv, .csv.gz or .parquet file"
-    )
+    predict.add_argument("data", metavar="DATA", nargs="+", help=DATA_HELP)
     predict.add_argument("--out", metavar="PATH", help="write here instead of stdout")
+
+    export = commands.add_parser(
+        "export",
+        help="export a saved model as a TensorFlow SavedModel",
+        description="Write MODEL as a TensorFlow SavedModel in DIR: signature "
+        "serving_default takes one float32 input per feature (raw units) and returns "
+        "one output per target; predict_matrix takes the feature matrix.",
+    )
+    export.add_argument("model", metavar="MODEL", help="a model written by fit --save")
+    export.add_argument("directory", metavar="DIR", help="the SavedModel directory")
     return parser
 
 

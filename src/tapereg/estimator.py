@@ -320,7 +320,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
             feature_names=feature_names,
         )
-        one = Y.shape[1] == 1
+        self._set_statistics_attributes(stats)
+
+    def _set_statistics_attributes(self, stats) -> None:
+        one = stats.coef.shape[1] == 1
 
         def per_target(values):
             return float(values[0]) if one else values

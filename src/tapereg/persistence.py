@@ -80,7 +80,41 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
         "learning_rate": _finite_or_none(estimator.learning_rate_),
         "loss_curve": [float(v) for v in estimator.loss_curve_],
         "metrics": metrics,
+        "statistics": _statistics_content(getattr(estimator, "statistics_", None)),
     }
+
+
+STATISTICS_FIELDS = (
+    "coef",
+    "std_err",
+    "nobs",
+    "df_model",
+    "df_resid",
+    "rsquared",
+    "rsquared_adj",
+    "fvalue",
+    "f_pvalue",
+    "resid_std_err",
+)
+
+
+def _json_numbers(value):
+    """An array or scalar as (nested lists of) JSON numbers; NaN and ±inf as null."""
+    array = np.asarray(value, np.float64)
+    if array.ndim == 0:
+        return float(array) if np.isfinite(array) else None
+    return [_json_numbers(item) for item in array]
+
+
+def _statistics_content(stats) -> dict | None:
+    """OLSStatistics as JSON values (a perfect fit has infinite t and F: null)."""
+    if stats is None:
+        return None
+    content = {
+        field: _json_numbers(getattr(stats, field)) for field in STATISTICS_FIELDS
+    }
+    content["terms"] = list(stats.terms)
+    return content
 
 
 def save(estimator, path, *, metrics: dict | None = None) -> None:
@@ -179,8 +213,31 @@ def load(path):
             )
         )
         estimator.metrics_ = content.get("metrics")
+        if content.get("statistics") is not None:
+            _restore_statistics(estimator, content["statistics"])
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(
             f"{os.fspath(path)}: malformed model content ({error})"
         ) from None
     return estimator
+
+
+def _restore_statistics(estimator, content: dict) -> None:
+    """Rebuild ``statistics_`` and the per-model attributes of a loaded estimator."""
+    from .statistics import OLSStatistics
+
+    def array(value):
+        return np.asarray(value, dtype=np.float64)  # null → NaN
+
+    stats = OLSStatistics(
+        terms=list(content["terms"]),
+        **{
+            field: array(content[field])
+            for field in STATISTICS_FIELDS
+            if field not in ("nobs", "df_model", "df_resid")
+        },
+        nobs=int(content["nobs"]),
+        df_model=np.float64(content["df_model"]),
+        df_resid=np.float64(content["df_resid"]),
+    )
+    estimator._set_statistics_attributes(stats)

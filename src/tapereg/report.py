@@ -105,6 +105,64 @@ def format_summary(report: dict) -> str:
         f"MSE {m['mse']:.6g}  RMSE {m['rmse']:.6g}  MAE {m['mae']:.6g}  "
         f"R² {m['r2']:.6g}\n"
         f"exact least-squares MSE {report['exact']['mse']:.6g}{gap}\n"
-        f"{report['n_iter']} epochs ({report['optimizer']}{rate_text}) in "
-        f"{report['seconds']:.3g} s"
+        + (
+            "exact solver, one pass over the data"
+            if report["optimizer"] == "exact"
+            else f"{report['n_iter']} epochs ({report['optimizer']}{rate_text})"
+        )
+        + f" in {report['seconds']:.3g} s"
     )
+
+
+def summary_to_json(estimator, level: float) -> dict | list[dict]:
+    """The OLS table and model statistics as JSON (a list for several targets)."""
+    stats = estimator.statistics_
+
+    def one(target: int) -> dict:
+        table = stats.table(level, target)
+        return {
+            "level": level,
+            "terms": list(table.index),
+            **{column: [_finite(v) for v in table[column]] for column in table},
+            "rsquared": _finite(stats.rsquared[target]),
+            "rsquared_adj": _finite(stats.rsquared_adj[target]),
+            "fvalue": _finite(stats.fvalue[target]),
+            "f_pvalue": _finite(stats.f_pvalue[target]),
+            "resid_std_err": _finite(stats.resid_std_err[target]),
+            "nobs": int(stats.nobs),
+            "df_model": float(stats.df_model),
+            "df_resid": float(stats.df_resid),
+        }
+
+    n_targets = stats.coef.shape[1]
+    return one(0) if n_targets == 1 else [one(k) for k in range(n_targets)]
+
+
+def _finite(value) -> float | None:
+    """JSON has no NaN or infinity: those become null."""
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def format_statistics(estimator, level: float) -> str:
+    """statsmodels-style text: the coefficients' table, then R², F, residual error."""
+    stats = estimator.statistics_
+    blocks = []
+    for k in range(stats.coef.shape[1]):
+        table = stats.table(level, k)
+        table.columns = [
+            "coef",
+            "std err",
+            "t",
+            "P>|t|",
+            f"[{(1 - level) / 2:.3g}",
+            f"{(1 + level) / 2:.3g}]",
+        ]
+        blocks.append(
+            table.to_string(float_format=lambda v: f"{v:.6g}")
+            + f"\nR² {stats.rsquared[k]:.6g}  adjusted R² {stats.rsquared_adj[k]:.6g}  "
+            f"F {stats.fvalue[k]:.6g} (p = {stats.f_pvalue[k]:.3g})\n"
+            f"residual standard error {stats.resid_std_err[k]:.6g} on "
+            f"{stats.df_resid:g} degrees of freedom; n = {stats.nobs}"
+        )
+    return "\n\n".join(blocks)
