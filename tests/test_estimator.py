@@ -22,7 +22,13 @@ def test_defaults_reach_the_least_squares_optimum_on_unscaled_correlated_data(
     assert relative_excess_mse(X, y, est.coef_, est.intercept_) < 1e-6
     assert est.n_iter_ < est.max_iter
     assert est.loss_curve_.shape == (est.n_iter_,)
-    assert np.all(np.diff(est.loss_curve_) <= 1e-6 * est.loss_curve_[:-1])
+    assert (est.engine_, est.optimizer_) == ("gram", "momentum")
+    # The seeds' gradient descent with a step of 1/L decreases the loss every epoch,
+    # on either engine.
+    for engine in ("data", "gram"):
+        gd = LinearRegressor(dtype=dtype, optimizer="gd", engine=engine).fit(X, y)
+        assert np.all(np.diff(gd.loss_curve_) <= 1e-6 * gd.loss_curve_[:-1])
+        assert relative_excess_mse(X, y, gd.coef_, gd.intercept_) < 1e-6
 
 
 def test_fitted_attributes_are_numpy_with_sklearn_shapes(problem):

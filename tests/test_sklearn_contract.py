@@ -17,7 +17,11 @@ from tapereg.estimator import expected_failed_checks
 @pytest.mark.filterwarnings("ignore::tapereg.errors.CollinearityWarning")
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 @parametrize_with_checks(
-    [LinearRegressor(), LinearRegressor(solver="exact")],
+    [
+        LinearRegressor(),
+        LinearRegressor(engine="data"),
+        LinearRegressor(solver="exact"),
+    ],
     expected_failed_checks=expected_failed_checks,
 )
 def test_sklearn_check(estimator, check):
@@ -25,7 +29,11 @@ def test_sklearn_check(estimator, check):
 
 
 def test_at_most_two_expected_failures_each_with_a_reason():
-    for estimator in (LinearRegressor(), LinearRegressor(solver="exact")):
+    for estimator in (
+        LinearRegressor(),
+        LinearRegressor(engine="data"),
+        LinearRegressor(solver="exact"),
+    ):
         failures = expected_failed_checks(estimator)
         assert len(failures) <= 2 and all(len(r) > 20 for r in failures.values())
 

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tapereg.stepsize import auto_learning_rate, lipschitz_constant
+from tapereg.stepsize import auto_lipschitz, lipschitz_constant
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])
@@ -20,14 +20,13 @@ def test_lipschitz_constant_matches_the_largest_eigenvalue(fit_intercept, weight
     )
 
 
-def test_auto_step_for_adam_is_fixed_and_gd_uses_one_over_l():
+def test_auto_lipschitz_adds_minibatch_noise_and_the_l2_curvature():
     X = np.random.default_rng(1).standard_normal((100, 2))
-    common = dict(fit_intercept=True, n_targets=1, batch_size=None)
-    assert auto_learning_rate(X, None, optimizer="adam", **common) == 0.01
-    gd = auto_learning_rate(X, None, optimizer="gd", **common)
-    assert gd == pytest.approx(1 / lipschitz_constant(X), rel=1e-3)
-    # A smaller batch is noisier and gets a smaller step.
-    small = auto_learning_rate(
-        X, None, optimizer="gd", fit_intercept=True, n_targets=1, batch_size=4
+    common = dict(fit_intercept=True, n_targets=1)
+    full = auto_lipschitz(X, None, batch_size=None, **common)
+    assert full == pytest.approx(lipschitz_constant(X), rel=1e-12)
+    # A smaller batch is noisier: its constant, hence 1/L, is more conservative.
+    assert auto_lipschitz(X, None, batch_size=4, **common) > full
+    assert auto_lipschitz(X, None, batch_size=None, l2_max=0.5, **common) == (
+        pytest.approx(full + 1.0)
     )
-    assert small < gd

@@ -250,6 +250,7 @@ def run_fit_command(args) -> int:
         random_state=args.seed,
         alpha=args.alpha,
         l1_ratio=args.l1_ratio,
+        engine=args.engine,
     )
     X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
     y = (
@@ -288,12 +289,13 @@ def run_fit_command(args) -> int:
         exact_intercept=exact.intercept,
         loss_history=estimator.loss_curve_,
         n_iter=estimator.n_iter_,
-        optimizer=args.optimizer if args.solver == "gd" else "exact",
+        optimizer=estimator.optimizer_ if args.solver == "gd" else "exact",
         learning_rate=None if rate != rate else rate,
         seconds=seconds,
         feature_names=table.feature_names,
         target_names=table.target_names,
     )
+    report["engine"] = estimator.engine_ if args.solver == "gd" else None
     report["exact"]["problem"] = (
         "least squares"
         if not args.alpha
@@ -411,9 +413,17 @@ def _add_training_flags(parser) -> None:
     )
     parser.add_argument(
         "--optimizer",
-        choices=OPTIMIZERS,
-        default="gd",
-        help="gd is the seeds' assign_sub(lr * grad) (default)",
+        choices=("auto", *OPTIMIZERS),
+        default="auto",
+        help="gd is the seeds' assign_sub(lr * grad); auto is momentum tuned to the "
+        "spectrum on the gram engine, gd otherwise (default auto)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=("auto", "gram", "data"),
+        default="auto",
+        help="data streams X through the tape every epoch; gram makes one pass for "
+        "the moments, then O(d²) epochs; auto: gram for full batch, d <= 1000",
     )
     parser.add_argument(
         "--momentum",

@@ -22,12 +22,14 @@ from sklearn.utils.validation import (
 
 from .errors import CollinearityWarning, ParameterError
 from .exact import solve_least_squares
+from .gram import GRAM_MAX_FEATURES, gram_statistics, hessian_spectrum
 from .optimizers import OPTIMIZERS
 from .preprocessing import Standardization
 from .statistics import ols_statistics
-from .stepsize import auto_learning_rate
+from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz
 
 SOLVERS = ("gd", "exact")
+ENGINES = ("auto", "gram", "data")
 DTYPES = ("float32", "float64")
 
 
@@ -46,12 +48,13 @@ def expected_failed_checks(estimator) -> dict[str, str]:
     For ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``
     (scikit-learn 1.6 replaced the ``_xfail_checks`` tag with this argument).
     """
-    if estimator.solver == "exact":
+    if estimator.solver == "exact" or estimator.engine != "data":
         return {}
     return {
         "check_sample_weight_equivalence_on_dense_data": (
-            "gradient descent stops at its tolerance, so weighted and repeated-row "
-            "fits agree to about 1e-6, not to the check's 1e-7; solver='exact' passes"
+            "float32 gradient descent on the data stops at its tolerance, so weighted "
+            "and repeated-row fits agree to about 1e-6, not to the check's 1e-7; the "
+            "gram engine (float64) and solver='exact' pass"
         ),
     }
 
@@ -71,8 +74,12 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         step that never diverges); for Adam it is 0.01.
     max_iter : int, default=1000
         Maximum number of epochs.
-    optimizer : {"gd", "momentum", "adam"}, default="gd"
-        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``.
+    optimizer : {"auto", "gd", "momentum", "adam"}, default="auto"
+        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``. ``"auto"`` is
+        heavy-ball momentum with the step and momentum that are optimal for this
+        quadratic (from the exact spectrum: √κ epochs where gradient descent needs κ)
+        on the gram engine with an automatic step and no L1 part, and ``"gd"``
+        otherwise.
     batch_size : int or None, default=None
         None trains on the full batch, as the seeds do; an int uses shuffled
         mini-batches of that size.
@@ -95,6 +102,12 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     n_iter_no_change : int, default=5
     solver : {"gd", "exact"}, default="gd"
         ``"exact"`` solves the least-squares problem directly (QR/SVD, float64).
+    engine : {"auto", "gram", "data"}, default="auto"
+        ``"data"`` streams X through the tape every epoch, as the seeds do. ``"gram"``
+        makes one float64 pass for the moments of [X, y, 1] and runs the same tape
+        step on the loss written through them: O(d²) per epoch, always in float64,
+        and the same per-epoch losses. ``"auto"``: gram for full-batch training with
+        at most 1000 features, data otherwise.
     momentum : float, default=0.9
         Used by ``optimizer="momentum"``.
     nesterov : bool, default=False
@@ -120,6 +133,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         original units.
     learning_rate_ : float
         The step used, in the (standardized) units training saw; NaN for "exact".
+    engine_, optimizer_ : str
+        The engine and the update rule ``"auto"`` resolved to (gradient descent).
     standardization_ : Standardization or None
         The shift and scale applied inside the fit (None when not standardized).
     n_features_in_ : int
@@ -144,7 +159,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self,
         learning_rate="auto",
         max_iter=1000,
-        optimizer="gd",
+        optimizer="auto",
         batch_size=None,
         fit_intercept=True,
         standardize=True,
@@ -153,6 +168,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         tol=1e-8,
         n_iter_no_change=5,
         solver="gd",
+        engine="auto",
         momentum=0.9,
         nesterov=False,
         dtype="float32",
@@ -171,6 +187,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.tol = tol
         self.n_iter_no_change = n_iter_no_change
         self.solver = solver
+        self.engine = engine
         self.momentum = momentum
         self.nesterov = nesterov
         self.dtype = dtype
@@ -198,8 +215,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             bad("learning_rate", '"auto" or a number > 0')
         if not (is_int(self.max_iter) and self.max_iter >= 1):
             bad("max_iter", "an integer >= 1")
-        if self.optimizer not in OPTIMIZERS:
-            bad("optimizer", f"one of {', '.join(OPTIMIZERS)}")
+        if self.optimizer not in ("auto", *OPTIMIZERS):
+            bad("optimizer", f"one of auto, {', '.join(OPTIMIZERS)}")
+        if self.engine not in ENGINES:
+            bad("engine", f"one of {', '.join(ENGINES)}")
         if self.batch_size is not None and not (
             is_int(self.batch_size) and self.batch_size >= 1
         ):
@@ -394,65 +413,119 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             "the minimum-norm solution is returned"
         )
 
-    def _train(self, X, Y, sample_weight, epoch_callback):
-        from .training import fit_gradient_descent  # imports TensorFlow
+    def _resolve_engine(self, n_features: int) -> str:
+        if self.engine == "gram" and self.batch_size is not None:
+            raise ParameterError(
+                "engine='gram' trains on the full batch; drop batch_size or use "
+                "engine='data'"
+            )
+        if self.engine != "auto":
+            return self.engine
+        full_batch = self.batch_size is None
+        return "gram" if full_batch and n_features <= GRAM_MAX_FEATURES else "data"
 
-        dtype = np.dtype(self.dtype)
+    def _resolve_update(self, lipschitz: float, strong_convexity: float | None):
+        """(optimizer, learning_rate, momentum) for this fit.
+
+        ``optimizer="auto"`` with the exact spectrum (gram engine), no L1 part and an
+        automatic step is heavy-ball momentum with the constants that are optimal for
+        a quadratic: step 4/(√L+√μ)², momentum ((√κ−1)/(√κ+1))², κ = L/μ; it needs
+        about √κ epochs where gradient descent needs κ. Otherwise "auto" is the
+        seeds' gradient descent, and an automatic step is 1/L.
+        """
+        optimizer, momentum = self.optimizer, self.momentum
+        automatic = self.learning_rate == "auto"
+        if optimizer == "auto":
+            if strong_convexity is not None and automatic and not self._l1_strength:
+                mu = max(strong_convexity, lipschitz * 1e-12)
+                root_kappa = np.sqrt(lipschitz / mu)
+                step = 4 / (np.sqrt(lipschitz) + np.sqrt(mu)) ** 2
+                return (
+                    "momentum",
+                    float(step),
+                    float(((root_kappa - 1) / (root_kappa + 1)) ** 2),
+                )
+            optimizer = "gd"
+        if not automatic:
+            return optimizer, float(self.learning_rate), momentum
+        if optimizer == "adam":
+            return optimizer, ADAM_AUTO_LEARNING_RATE, momentum
+        return optimizer, 1.0 / lipschitz if lipschitz > 0 else 1.0, momentum
+
+    def _train(self, X, Y, sample_weight, epoch_callback):
+        from .training import fit_gradient_descent, fit_gradient_descent_gram
+
+        n_targets = Y.shape[1]
+        engine = self._resolve_engine(X.shape[1])
         if self.standardize:
             scaling = Standardization.fit(
                 X, Y, sample_weight, center=self.fit_intercept
             )
-            X_train = scaling.transform_X(X, dtype)
-            Y_train = scaling.transform_y(Y, dtype)
         else:
-            scaling = Standardization.identity(X.shape[1], Y.shape[1])
-            X_train = np.ascontiguousarray(X, dtype=dtype)
-            Y_train = np.ascontiguousarray(Y, dtype=dtype)
-        weights = None if sample_weight is None else sample_weight.astype(dtype)
-        l1, l2 = self._penalty_weights(scaling, Y.shape[1])
-
-        if self.learning_rate == "auto":
-            learning_rate = auto_learning_rate(
-                X_train,
-                weights,
-                optimizer=self.optimizer,
-                fit_intercept=self.fit_intercept,
-                n_targets=Y.shape[1],
-                batch_size=self.batch_size,
-                l2_max=0.0 if l2 is None else float(np.max(l2)),
-            )
-        else:
-            learning_rate = float(self.learning_rate)
-
-        callback = None
-        if epoch_callback is not None or self.verbose:
-
-            def callback(first, losses):
-                for k, loss in enumerate(losses, start=first):
-                    if self.verbose:
-                        print(f"epoch {k}: loss {loss:.6g}", flush=True)
-                    if epoch_callback is not None:
-                        epoch_callback(k, float(loss))
-
-        result = fit_gradient_descent(
-            X_train,
-            Y_train,
-            weights,
-            learning_rate=learning_rate,
+            scaling = Standardization.identity(X.shape[1], n_targets)
+        l1, l2 = self._penalty_weights(scaling, n_targets)
+        options = dict(
             fit_intercept=self.fit_intercept,
-            optimizer=self.optimizer,
-            momentum=self.momentum,
-            nesterov=self.nesterov,
             max_iter=self.max_iter,
-            batch_size=self.batch_size,
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
             loss_scale=scaling.y_scale**2,
             l1=l1,
             l2=l2,
-            callback=callback,
+            callback=self._progress_callback(epoch_callback),
         )
+
+        if engine == "gram":
+            # One float64 pass; every epoch and the spectrum then cost O(d²), O(d³).
+            statistics = gram_statistics(X, Y, sample_weight, scaling)
+            lipschitz, mu = hessian_spectrum(
+                statistics,
+                fit_intercept=self.fit_intercept,
+                n_targets=n_targets,
+                l2=l2,
+            )
+            optimizer, learning_rate, momentum = self._resolve_update(lipschitz, mu)
+            result = fit_gradient_descent_gram(
+                statistics,
+                learning_rate=learning_rate,
+                optimizer=optimizer,
+                momentum=momentum,
+                nesterov=self.nesterov,
+                **options,
+            )
+        else:
+            dtype = np.dtype(self.dtype)
+            if self.standardize:
+                X_train = scaling.transform_X(X, dtype)
+                Y_train = scaling.transform_y(Y, dtype)
+            else:
+                X_train = np.ascontiguousarray(X, dtype=dtype)
+                Y_train = np.ascontiguousarray(Y, dtype=dtype)
+            weights = None if sample_weight is None else sample_weight.astype(dtype)
+            lipschitz = None
+            if self.learning_rate == "auto" and self.optimizer != "adam":
+                lipschitz = auto_lipschitz(
+                    X_train,
+                    weights,
+                    fit_intercept=self.fit_intercept,
+                    n_targets=n_targets,
+                    batch_size=self.batch_size,
+                    l2_max=0.0 if l2 is None else float(np.max(l2)),
+                )
+            optimizer, learning_rate, momentum = self._resolve_update(lipschitz, None)
+            result = fit_gradient_descent(
+                X_train,
+                Y_train,
+                weights,
+                learning_rate=learning_rate,
+                batch_size=self.batch_size,
+                seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
+                optimizer=optimizer,
+                momentum=momentum,
+                nesterov=self.nesterov,
+                **options,
+            )
+        self.engine_, self.optimizer_ = engine, optimizer
         self.n_iter_ = result.n_iter
         self.loss_curve_ = result.loss_history.astype(np.float64)
         self.learning_rate_ = result.learning_rate
@@ -466,6 +539,20 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
         return scaling.to_original(result.coef, result.intercept)
+
+    def _progress_callback(self, epoch_callback):
+        """Per-epoch reporting for ``verbose`` and ``epoch_callback``, or None."""
+        if epoch_callback is None and not self.verbose:
+            return None
+
+        def callback(first, losses):
+            for k, loss in enumerate(losses, start=first):
+                if self.verbose:
+                    print(f"epoch {k}: loss {loss:.6g}", flush=True)
+                if epoch_callback is not None:
+                    epoch_callback(k, float(loss))
+
+        return callback
 
     def _penalty_weights(self, scaling, n_targets: int):
         """The elastic-net weights in the standardized units training sees.

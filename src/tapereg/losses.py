@@ -33,3 +33,21 @@ def mean_squared_error(y_true, y_pred, sample_weight=None):
         A scalar. Unweighted it equals the seeds' ``tf.reduce_mean(tf.square(ŷ − y))``.
     """
     return tf.reduce_mean(per_target_mse(y_true, y_pred, sample_weight))
+
+
+def per_target_gram_mse(statistics, w, b):
+    """The per-target MSE of ``ŷ = X·w + b`` written through the data's moments.
+
+    ``mse_k = yy_k − 2·w_kᵀxy_k − 2·b_k·ȳ_k + w_kᵀ·xx·w_k + 2·b_k·w_kᵀx̄ + b_k²``,
+    ``statistics`` holding tensors ``xx, xy, x_mean, y_mean, yy`` (see ``gram.py``).
+    Equal to :func:`per_target_mse` on the data itself, at O(d²) per call.
+    """
+    xx_w = tf.matmul(statistics.xx, w)
+    return (
+        statistics.yy
+        - 2 * tf.reduce_sum(w * statistics.xy, axis=0)
+        - 2 * b * statistics.y_mean
+        + tf.reduce_sum(w * xx_w, axis=0)
+        + 2 * b * tf.linalg.matvec(w, statistics.x_mean, transpose_a=True)
+        + tf.square(b)
+    )

@@ -108,7 +108,8 @@ def format_summary(report: dict) -> str:
         + (
             "exact solver, one pass over the data"
             if report["optimizer"] == "exact"
-            else f"{report['n_iter']} epochs ({report['optimizer']}{rate_text})"
+            else f"{report['n_iter']} epochs ({report['optimizer']}{rate_text}"
+            + (f", {report['engine']} engine)" if report.get("engine") else ")")
         )
         + f" in {report['seconds']:.3g} s"
     )

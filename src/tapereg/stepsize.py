@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+# Adam's steps are in parameter units, not gradient units: "auto" is a fixed step.
 ADAM_AUTO_LEARNING_RATE = 0.01
 
 
@@ -82,24 +83,20 @@ def minibatch_lipschitz(
     ) * l_max
 
 
-def auto_learning_rate(
+def auto_lipschitz(
     X: np.ndarray,
     sample_weight: np.ndarray | None,
     *,
-    optimizer: str,
     fit_intercept: bool,
     n_targets: int,
     batch_size: int | None,
     l2_max: float = 0.0,
 ) -> float:
-    """The step ``learning_rate="auto"`` resolves to for this data and optimizer.
+    """The L behind ``learning_rate="auto"`` (a step of 1/L) for the data engine.
 
-    Gradient descent and momentum get 1/L (1/L_k for mini-batches), L including the
-    curvature 2·l2_max/t of an L2 penalty. Adam's steps are in parameter units, not
-    gradient units, so it gets a fixed 0.01 instead.
+    The full-batch constant, or the larger one of a random batch for mini-batches,
+    plus the curvature 2·l2_max/t of an L2 penalty.
     """
-    if optimizer == "adam":
-        return ADAM_AUTO_LEARNING_RATE
     lipschitz = lipschitz_constant(
         X, sample_weight, fit_intercept=fit_intercept, n_targets=n_targets
     )
@@ -112,6 +109,4 @@ def auto_learning_rate(
             fit_intercept=fit_intercept,
             n_targets=n_targets,
         )
-    lipschitz += 2.0 * l2_max / n_targets
-    # All-zero data has a zero gradient: any step is safe, 1 keeps it finite.
-    return 1.0 / lipschitz if lipschitz > 0 else 1.0
+    return lipschitz + 2.0 * l2_max / n_targets

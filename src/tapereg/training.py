@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import tensorflow as tf
 
 from .errors import DivergenceError
-from .losses import per_target_mse
+from .losses import per_target_gram_mse, per_target_mse
 from .model import LinearModel
 from .optimizers import make_optimizer
 
@@ -52,6 +53,16 @@ class Penalty:
     threshold: tf.Tensor | None
 
 
+class GramTensors(NamedTuple):
+    """The gram engine's statistics as tensors (the fields of ``GramStatistics``)."""
+
+    xx: tf.Tensor
+    xy: tf.Tensor
+    x_mean: tf.Tensor
+    y_mean: tf.Tensor
+    yy: tf.Tensor
+
+
 def train_step(model: LinearModel, optimizer, X, y, sample_weight=None, penalty=None):
     """One gradient step as the seeds write it; returns the per-target loss of the tape.
 
@@ -59,8 +70,25 @@ def train_step(model: LinearModel, optimizer, X, y, sample_weight=None, penalty=
     started from (what the tutorial prints as epoch k). With a penalty the per-target
     loss is the whole objective, penalty included.
     """
+    return _step(
+        model, optimizer, lambda: per_target_mse(y, model(X), sample_weight), penalty
+    )
+
+
+def gram_train_step(model: LinearModel, optimizer, statistics, penalty=None):
+    """The same step on the loss written through the data's moments (gram engine)."""
+    return _step(
+        model,
+        optimizer,
+        lambda: per_target_gram_mse(statistics, model.w, model.b),
+        penalty,
+    )
+
+
+def _step(model: LinearModel, optimizer, per_target_loss, penalty):
+    """Loss in the tape, ``tape.gradient``, the update, then the L1 proximal step."""
     with tf.GradientTape() as tape:
-        per_target = per_target_mse(y, model(X), sample_weight)
+        per_target = per_target_loss()
         if penalty is not None and penalty.l2 is not None:
             per_target += tf.reduce_sum(penalty.l2 * tf.square(model.w), axis=0)
         loss = tf.reduce_mean(per_target)
@@ -133,8 +161,9 @@ def make_train_step(
 class EpochLoop(tf.Module):
     """Runs epochs of the train step inside one compiled function.
 
-    ``data`` is a tuple ``(X, y, sample_weight)`` of tensors (full batch, one step an
-    epoch) or a ``tf.data.Dataset`` of such tuples (mini-batches, a step each).
+    ``data`` is :class:`GramTensors` (the gram engine, one step an epoch), a tuple
+    ``(X, y, sample_weight)`` of tensors (full batch, one step an epoch) or a
+    ``tf.data.Dataset`` of such tuples (mini-batches, a step each).
     The epoch loss is the tape's loss: for mini-batches the weighted mean of the
     batches' losses. ``loss_scale`` (n_targets,) converts each target's loss to the
     units the caller wants recorded (the variance of a standardized target).
@@ -170,6 +199,10 @@ class EpochLoop(tf.Module):
 
     def _epoch(self):
         """One epoch; returns the per-target MSE computed in the tape."""
+        if isinstance(self._data, GramTensors):
+            return gram_train_step(
+                self.model, self._optimizer, self._data, self._penalty
+            )
         if isinstance(self._data, tuple):
             X, y, sample_weight = self._data
             return train_step(
@@ -259,50 +292,24 @@ def fit_gradient_descent(
     sample_weight: np.ndarray | None = None,
     *,
     learning_rate: float,
-    fit_intercept: bool = True,
-    optimizer: str = "gd",
-    momentum: float = 0.9,
-    nesterov: bool = False,
-    max_iter: int = 1000,
     batch_size: int | None = None,
-    tol: float | None = None,
-    n_iter_no_change: int = 5,
     seed: int = 0,
-    loss_scale: np.ndarray | None = None,
-    l1: np.ndarray | None = None,
-    l2: np.ndarray | None = None,
-    initial_coef: np.ndarray | None = None,
-    initial_intercept: np.ndarray | None = None,
-    callback=None,
-    jit_compile: bool = False,
+    **options,
 ) -> FitResult:
-    """Train a :class:`LinearModel` on arrays with the GradientTape loop.
+    """Train a :class:`LinearModel` on arrays with the GradientTape loop (data engine).
 
     ``X`` (n_samples, n_features) and ``y`` (n_samples, n_targets) must already have the
-    training dtype; they are used as given (no standardization here). ``l1`` and ``l2``
-    (n_features, n_targets) are the elastic-net weights of :class:`Penalty`.
-    ``callback(first, losses)`` receives each chunk's epoch losses as soon as the chunk
-    ends.
+    training dtype; they are used as given (no standardization here). Every epoch
+    streams them through the tape: one step on the full batch, or one per shuffled
+    mini-batch of ``batch_size`` (seeded by ``seed``). ``options`` are those of
+    :func:`_train`.
 
     Raises
     ------
     DivergenceError
         When the loss becomes non-finite or grows by ``DIVERGENCE_FACTOR``.
     """
-    n_samples, n_features = X.shape
-    n_targets = y.shape[1]
-    model = LinearModel(
-        n_features, n_targets, fit_intercept=fit_intercept, dtype=X.dtype
-    )
-    if initial_coef is not None:
-        model.w.assign(np.asarray(initial_coef, X.dtype).reshape(n_features, n_targets))
-    if initial_intercept is not None:
-        model.b.assign(np.asarray(initial_intercept, X.dtype).reshape(n_targets))
-    update = make_optimizer(
-        optimizer, learning_rate, momentum=momentum, nesterov=nesterov
-    )
-    update.build(model.parameters)
-
+    n_samples = X.shape[0]
     columns = (X, y) if sample_weight is None else (X, y, sample_weight)
     if batch_size is None or batch_size >= n_samples:
         data = tuple(tf.convert_to_tensor(c) for c in columns)
@@ -314,13 +321,73 @@ def fit_gradient_descent(
             .shuffle(n_samples, seed=seed, reshuffle_each_iteration=True)
             .batch(batch_size)
         )
+    return _train(data, X.shape[1], y.shape[1], X.dtype, learning_rate, **options)
+
+
+def fit_gradient_descent_gram(
+    statistics, *, learning_rate: float, dtype="float64", **options
+) -> FitResult:
+    """Train with the same GradientTape step on the loss written through ``statistics``.
+
+    ``statistics`` is a :class:`~tapereg.gram.GramStatistics`; each epoch costs O(d²)
+    whatever the number of rows, and its loss equals the data engine's.
+    ``options`` are those of :func:`_train`.
+    """
+    dtype = np.dtype(dtype)
+    data = GramTensors(
+        *(
+            tf.constant(getattr(statistics, field), dtype=dtype)
+            for field in GramTensors._fields
+        )
+    )
+    n_features, n_targets = statistics.xy.shape
+    return _train(data, n_features, n_targets, dtype, learning_rate, **options)
+
+
+def _train(
+    data,
+    n_features: int,
+    n_targets: int,
+    dtype,
+    learning_rate: float,
+    *,
+    fit_intercept: bool = True,
+    optimizer: str = "gd",
+    momentum: float = 0.9,
+    nesterov: bool = False,
+    max_iter: int = 1000,
+    tol: float | None = None,
+    n_iter_no_change: int = 5,
+    loss_scale: np.ndarray | None = None,
+    l1: np.ndarray | None = None,
+    l2: np.ndarray | None = None,
+    initial_coef: np.ndarray | None = None,
+    initial_intercept: np.ndarray | None = None,
+    callback=None,
+    jit_compile: bool = False,
+) -> FitResult:
+    """Build the model, the update and the loop for ``data``, then run the epochs.
+
+    ``l1`` and ``l2`` (n_features, n_targets) are the elastic-net weights of
+    :class:`Penalty`. ``callback(first, losses)`` receives each chunk's epoch losses as
+    soon as the chunk ends; without one, all epochs run in one call.
+    """
+    model = LinearModel(n_features, n_targets, fit_intercept=fit_intercept, dtype=dtype)
+    if initial_coef is not None:
+        model.w.assign(np.asarray(initial_coef, dtype).reshape(n_features, n_targets))
+    if initial_intercept is not None:
+        model.b.assign(np.asarray(initial_intercept, dtype).reshape(n_targets))
+    update = make_optimizer(
+        optimizer, learning_rate, momentum=momentum, nesterov=nesterov
+    )
+    update.build(model.parameters)
     penalty = None
     if l1 is not None or l2 is not None:
         penalty = Penalty(
-            l2=_constant(l2, X.dtype),
-            l1=_constant(l1, X.dtype),
+            l2=_constant(l2, dtype),
+            l1=_constant(l1, dtype),
             threshold=_constant(
-                None if l1 is None else learning_rate * l1 / n_targets, X.dtype
+                None if l1 is None else learning_rate * l1 / n_targets, dtype
             ),
         )
     loop = EpochLoop(
