@@ -86,3 +86,37 @@ def test_summary_errors():
         est.summary()
     with pytest.raises(ParameterError, match="level must be in"):
         LinearRegressor(solver="exact").fit(X, y).summary(1.5)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_statistics_from_moments_equal_those_from_the_data(fit_intercept, weighted):
+    from tapereg.exact import solve_least_squares
+    from tapereg.gram import data_moments
+    from tapereg.statistics import ols_statistics, ols_statistics_from_moments
+
+    X, Y, _ = correlated_problem(500, 4, 2, seed=11)
+    weights = np.random.default_rng(2).uniform(0.5, 2, 500) if weighted else None
+    solution = solve_least_squares(X, Y, weights, fit_intercept=fit_intercept)
+    names = [f"x{i}" for i in range(4)]
+    args = (solution.coef, solution.intercept)
+    from_data = ols_statistics(
+        X,
+        Y,
+        *args,
+        solution,
+        sample_weight=weights,
+        fit_intercept=fit_intercept,
+        feature_names=names,
+    )
+    from_moments = ols_statistics_from_moments(
+        data_moments(X, Y, weights),
+        *args,
+        fit_intercept=fit_intercept,
+        feature_names=names,
+    )
+    for field in ("std_err", "rsquared", "rsquared_adj", "fvalue", "resid_std_err"):
+        np.testing.assert_allclose(
+            getattr(from_moments, field), getattr(from_data, field), rtol=1e-8
+        )
+    assert from_moments.df_resid == from_data.df_resid

@@ -22,10 +22,16 @@ from sklearn.utils.validation import (
 
 from .errors import CollinearityWarning, ParameterError
 from .exact import solve_least_squares
-from .gram import GRAM_MAX_FEATURES, gram_statistics, hessian_spectrum
+from .gram import (
+    GRAM_MAX_FEATURES,
+    data_moments,
+    hessian_spectrum,
+    standardization_from_moments,
+    statistics_from_moments,
+)
 from .optimizers import OPTIMIZERS
 from .preprocessing import Standardization
-from .statistics import ols_statistics
+from .statistics import ols_statistics, ols_statistics_from_moments
 from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz
 
 SOLVERS = ("gd", "exact")
@@ -296,13 +302,17 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.learning_rate_ = float("nan")
             self.standardization_ = None
         else:
-            coef, intercept = self._train(X, Y, sample_weight, epoch_callback)
+            coef, intercept, moments = self._train(X, Y, sample_weight, epoch_callback)
         if self.compute_statistics and self.alpha == 0:
-            if solution is None:
-                solution = solve_least_squares(
-                    X, Y, sample_weight, fit_intercept=self.fit_intercept
-                )
-            self._set_statistics(X, Y, coef, intercept, solution, sample_weight)
+            self._set_statistics(
+                X,
+                Y,
+                coef,
+                intercept,
+                sample_weight,
+                solution=solution,
+                moments=None if solution is not None else moments,
+            )
 
         self.coef_ = coef.T[0] if y.ndim == 1 else coef.T
         self.intercept_ = float(intercept[0]) if y.ndim == 1 else intercept
@@ -322,23 +332,40 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             )
         return solution
 
-    def _set_statistics(self, X, Y, coef, intercept, solution, sample_weight):
+    def _set_statistics(
+        self, X, Y, coef, intercept, sample_weight, *, solution=None, moments=None
+    ):
+        """OLS inference: from the gram engine's moments when there are some (no
+        extra pass), otherwise from the exact solver's QR of the data."""
         names = getattr(self, "feature_names_in_", None)
         feature_names = (
             [str(n) for n in names]
             if names is not None
             else [f"x{i}" for i in range(X.shape[1])]
         )
-        stats = ols_statistics(
-            X,
-            Y,
-            coef,
-            intercept,
-            solution,
-            sample_weight=sample_weight,
-            fit_intercept=self.fit_intercept,
-            feature_names=feature_names,
-        )
+        if moments is not None:
+            stats = ols_statistics_from_moments(
+                moments,
+                coef,
+                intercept,
+                fit_intercept=self.fit_intercept,
+                feature_names=feature_names,
+            )
+        else:
+            if solution is None:
+                solution = solve_least_squares(
+                    X, Y, sample_weight, fit_intercept=self.fit_intercept
+                )
+            stats = ols_statistics(
+                X,
+                Y,
+                coef,
+                intercept,
+                solution,
+                sample_weight=sample_weight,
+                fit_intercept=self.fit_intercept,
+                feature_names=feature_names,
+            )
         self._set_statistics_attributes(stats)
 
     def _set_statistics_attributes(self, stats) -> None:
@@ -457,12 +484,21 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
         n_targets = Y.shape[1]
         engine = self._resolve_engine(X.shape[1])
-        if self.standardize:
+        moments = None
+        if engine == "gram":
+            # One float64 pass gives the standardization, the statistics the epochs
+            # run on, and (later) the OLS inference.
+            moments = data_moments(X, Y, sample_weight)
+            if self.standardize:
+                scaling = standardization_from_moments(
+                    moments, X.shape[1], center=self.fit_intercept
+                )
+        if not self.standardize:
+            scaling = Standardization.identity(X.shape[1], n_targets)
+        elif moments is None:
             scaling = Standardization.fit(
                 X, Y, sample_weight, center=self.fit_intercept
             )
-        else:
-            scaling = Standardization.identity(X.shape[1], n_targets)
         l1, l2 = self._penalty_weights(scaling, n_targets)
         options = dict(
             fit_intercept=self.fit_intercept,
@@ -476,8 +512,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         )
 
         if engine == "gram":
-            # One float64 pass; every epoch and the spectrum then cost O(d²), O(d³).
-            statistics = gram_statistics(X, Y, sample_weight, scaling)
+            # Every epoch now costs O(d²) and the spectrum O(d³), whatever n is.
+            statistics = statistics_from_moments(moments, scaling)
             lipschitz, mu = hessian_spectrum(
                 statistics,
                 fit_intercept=self.fit_intercept,
@@ -538,7 +574,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 ConvergenceWarning,
                 stacklevel=3,
             )
-        return scaling.to_original(result.coef, result.intercept)
+        return (*scaling.to_original(result.coef, result.intercept), moments)
 
     def _progress_callback(self, epoch_callback):
         """Per-epoch reporting for ``verbose`` and ``epoch_callback``, or None."""

@@ -25,7 +25,7 @@ GRAM_MAX_FEATURES = 1000
 
 @dataclass(frozen=True)
 class GramStatistics:
-    """Weighted second moments of the training data, float64, divided by Σs.
+    """Weighted moments of the training data in training units, float64, per Σs.
 
     Attributes
     ----------
@@ -40,37 +40,89 @@ class GramStatistics:
     yy: np.ndarray
 
 
+@dataclass(frozen=True)
+class Moments:
+    """Weighted first and centred second moments of the columns of ``[X, Y]``.
+
+    Attributes
+    ----------
+    total_weight : float
+        Σs (the number of rows without weights).
+    n_samples : int
+    mean : ndarray of shape (p,)
+        Σs·a / Σs for the p = n_features + n_targets columns.
+    covariance : ndarray of shape (p, p)
+        Σs·(a − mean)(a − mean)ᵀ / Σs.
+    """
+
+    total_weight: float
+    n_samples: int
+    mean: np.ndarray
+    covariance: np.ndarray
+
+
+def data_moments(
+    X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> Moments:
+    """One chunked float64 pass over ``[X, Y]`` for all first and second moments.
+
+    Products are accumulated about a shift (the first chunk's mean) rather than about
+    0, so data with large offsets keeps its variance: the cancellation in
+    ``E[(a−K)(a−K)ᵀ] − (m−K)(m−K)ᵀ`` is only as large as ``m − K`` is.
+    """
+    p = X.shape[1] + Y.shape[1]
+    shift = None
+    sums = np.zeros((p + 1, p + 1))
+    for rows in _chunks(X.shape[0]):
+        block = np.empty((rows.stop - rows.start, p + 1))
+        block[:, : X.shape[1]] = X[rows]
+        block[:, X.shape[1] : p] = Y[rows]
+        if shift is None:
+            shift = block[:, :p].mean(axis=0)
+        block[:, :p] -= shift
+        block[:, p] = 1.0
+        weighted = block if sample_weight is None else sample_weight[rows, None] * block
+        sums += weighted.T @ block
+    total = sums[p, p]
+    offset = sums[:p, p] / total  # mean − shift
+    covariance = sums[:p, :p] / total - np.outer(offset, offset)
+    return Moments(float(total), X.shape[0], shift + offset, covariance)
+
+
+def standardization_from_moments(moments: Moments, n_features: int, *, center: bool):
+    """The :class:`~tapereg.preprocessing.Standardization` those moments imply."""
+    from .preprocessing import Standardization
+
+    mean = moments.mean if center else np.zeros_like(moments.mean)
+    variance = np.diag(moments.covariance) + (0 if center else moments.mean**2)
+    scale = np.sqrt(np.maximum(variance, 0.0))
+    scale[scale == 0] = 1.0  # a constant column stays as it is
+    d = n_features
+    return Standardization(mean[:d], scale[:d], mean[d:], scale[d:])
+
+
+def statistics_from_moments(moments: Moments, scaling) -> GramStatistics:
+    """The gram statistics in the units ``scaling`` trains in, from the moments."""
+    d = scaling.x_mean.shape[0]
+    shift = np.concatenate([scaling.x_mean, scaling.y_mean])
+    scale = np.concatenate([scaling.x_scale, scaling.y_scale])
+    offset = moments.mean - shift
+    # Second moment about the training shift, in training units.
+    second = (moments.covariance + np.outer(offset, offset)) / np.outer(scale, scale)
+    return GramStatistics(
+        xx=second[:d, :d],
+        xy=second[:d, d:],
+        x_mean=offset[:d] / scale[:d],
+        y_mean=offset[d:] / scale[d:],
+        yy=np.diag(second[d:, d:]).copy(),
+    )
+
+
 def gram_statistics(
     X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None, scaling
 ) -> GramStatistics:
-    """One chunked float64 pass over (X, Y) in the units ``scaling`` trains in.
-
-    ``scaling`` is a :class:`~tapereg.preprocessing.Standardization` (the identity for
-    raw training). Subtracting its means before squaring keeps the moments accurate
-    for data with large offsets.
-    """
-    d, t = X.shape[1], Y.shape[1]
-    moments = np.zeros((d + t + 1, d + t + 1))
-    total = 0.0
-    for rows in _chunks(X.shape[0]):
-        block = np.empty((rows.stop - rows.start, d + t + 1))
-        block[:, :d] = (X[rows] - scaling.x_mean) / scaling.x_scale
-        block[:, d : d + t] = (Y[rows] - scaling.y_mean) / scaling.y_scale
-        block[:, -1] = 1.0
-        if sample_weight is None:
-            moments += block.T @ block
-            total += block.shape[0]
-        else:
-            moments += block.T @ (sample_weight[rows, None] * block)
-            total += float(np.sum(sample_weight[rows]))
-    moments /= total
-    return GramStatistics(
-        xx=moments[:d, :d],
-        xy=moments[:d, d : d + t],
-        x_mean=moments[:d, -1],
-        y_mean=moments[d : d + t, -1],
-        yy=np.diag(moments[d : d + t, d : d + t]).copy(),
-    )
+    """The gram statistics of (X, Y) in the units ``scaling`` trains in (one pass)."""
+    return statistics_from_moments(data_moments(X, Y, sample_weight), scaling)
 
 
 def hessian_spectrum(
