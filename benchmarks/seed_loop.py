@@ -4,9 +4,10 @@ Seed data and settings: x = linspace(0, 10, 100), y = x + N(0, 1) from RandomSta
 w = b = 0, learning rate 0.01, 100 full-batch epochs, float32. Variants:
 (a) the seed's eager loop as the tutorial writes it; (b) tapereg's make_train_step run
 eagerly; (c) the same step compiled (tf.function), called once per epoch from Python;
-(d) fit_gradient_descent, a fresh call each time: every call builds a new model and
-EpochLoop and so retraces; (d') an EpochLoop built the way fit_gradient_descent builds
-it, traced once and re-run (all 100 epochs in one tf.range loop); (e) NumPy float32.
+(d) fit_gradient_descent, a fresh call each time: the first traces the loop, later
+calls reuse it (resetting its variables); (d') an EpochLoop built the way
+fit_gradient_descent builds it, traced once and re-run (all 100 epochs in one tf.range
+loop); (e) NumPy float32.
 
 "per epoch": median over --repeats runs of 100 epochs (after the first run) / 100.
 "first call": one epoch for (a), (b), (c), (e), including tracing for (c); the whole
@@ -74,7 +75,7 @@ def tapereg_step(X, Y, compiled):
 
 
 def fresh_fit(X32, Y32):
-    """(d) fit_gradient_descent: a new model and EpochLoop, traced, every call."""
+    """(d) fit_gradient_descent per call: its loop is traced on the first call only."""
     last = {}
 
     def call():
@@ -92,18 +93,16 @@ def warm_epoch_loop(X32, Y32):
     update = make_optimizer("gd", LR)
     update.build(model.parameters)
     data = (tf.convert_to_tensor(X32), tf.convert_to_tensor(Y32), None)
-    loop = EpochLoop(
-        model, update, data, tol=None, n_iter_no_change=5, loss_scale=np.ones(1)
-    )
+    settings = dict(tol=None, n_iter_no_change=5, loss_scale=np.ones(1))
+    loop = EpochLoop(model, update, **settings)
     n_epochs = tf.constant(EPOCHS, dtype=tf.int32)
 
     def reset():  # the model and the loop's early-stopping state, as when built
-        zero(model.w, model.b, loop.epoch, loop.n_no_improvement)
-        loop.first_loss.assign(np.inf)
-        loop.best_loss.assign(np.inf)
+        zero(model.w, model.b)
+        loop.reset(**settings)
 
     return Variant(
-        lambda: loop.run(n_epochs)[0].numpy(),
+        lambda: loop.run(n_epochs, data)[0].numpy(),
         1,
         reset,
         lambda: (model.w.numpy()[0, 0], model.b.numpy()[0]),

@@ -89,11 +89,9 @@ def test_the_epoch_loop_traces_once_whatever_the_chunk_sizes(batch_size):
         data = (tf.constant(X), tf.constant(y), None)
     else:
         data = tf.data.Dataset.from_tensor_slices((X, y)).batch(batch_size)
-    loop = EpochLoop(
-        model, optimizer, data, tol=None, n_iter_no_change=5, loss_scale=np.ones(1)
-    )
+    loop = EpochLoop(model, optimizer, tol=None, n_iter_no_change=5, loss_scale=[1])
     for n in (1, 2, 4, 8, 3):
-        losses, _ = loop.run(tf.constant(n))
+        losses, _ = loop.run(tf.constant(n), data)
         assert len(losses) == n
     assert loop.run.experimental_get_tracing_count() == 1
     assert int(loop.epoch) == 18
@@ -181,3 +179,26 @@ def test_minibatch_epoch_loss_is_the_mean_of_the_batch_losses():
     )
     # With a zero step every batch sees w = b = 0, so the epoch mean is mean(y²).
     assert result.loss_history[0] == pytest.approx(np.mean(Y**2))
+
+
+def test_repeated_fits_reuse_one_traced_loop_and_forget_the_last_fit():
+    from tapereg import training
+
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((50, 3)).astype(np.float32)
+    Y = (X @ [[1.0], [2.0], [3.0]]).astype(np.float32)
+    options = dict(learning_rate=0.1, max_iter=40, tol=1e-6, optimizer="momentum")
+    first = fit_gradient_descent(X, Y, **options)
+    cached = [c.loop for c in training._COMPILED.values()]
+    second = fit_gradient_descent(X, Y, **options)
+    # The same loop ran again from zero weights and a fresh state: same result.
+    np.testing.assert_array_equal(first.loss_history, second.loss_history)
+    np.testing.assert_array_equal(first.coef, second.coef)
+    loop = next(c.loop for c in training._COMPILED.values() if c.loop in cached)
+    assert loop.run.experimental_get_tracing_count() == 1
+    # Other settings of the same structure reuse it too, and still converge.
+    third = fit_gradient_descent(
+        X, 2 * Y, **{**options, "learning_rate": 0.05, "max_iter": 2000, "tol": 1e-12}
+    )
+    assert loop.run.experimental_get_tracing_count() == 1
+    np.testing.assert_allclose(third.coef[:, 0], [2.0, 4.0, 6.0], rtol=1e-3)

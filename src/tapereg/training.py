@@ -10,7 +10,9 @@ of the result. Nothing here prints or touches files.
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -20,7 +22,7 @@ import tensorflow as tf
 from .errors import DivergenceError
 from .losses import per_target_gram_mse, per_target_mse
 from .model import LinearModel
-from .optimizers import make_optimizer
+from .optimizers import Momentum, make_optimizer
 
 RAN_OUT, CONVERGED, DIVERGED = 0, 1, 2
 # A loss this many times the first epoch's is divergence even while still finite.
@@ -30,12 +32,12 @@ CHUNK_SECONDS = 0.2
 
 
 def compile_function(fn, *, jit_compile: bool = False):
-    """The one place that decides how training code is compiled (graph, or XLA)."""
-    return tf.function(fn, jit_compile=jit_compile)
+    """The one place that decides how training code is compiled (graph, or XLA).
 
-
-def _constant(array, dtype):
-    return None if array is None else tf.constant(array, dtype=dtype)
+    ``reduce_retracing`` lets a second data size relax the traced shapes instead of
+    tracing once per number of rows.
+    """
+    return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
 
 
 @dataclass(frozen=True)
@@ -161,19 +163,20 @@ def make_train_step(
 class EpochLoop(tf.Module):
     """Runs epochs of the train step inside one compiled function.
 
-    ``data`` is :class:`GramTensors` (the gram engine, one step an epoch), a tuple
-    ``(X, y, sample_weight)`` of tensors (full batch, one step an epoch) or a
-    ``tf.data.Dataset`` of such tuples (mini-batches, a step each).
-    The epoch loss is the tape's loss: for mini-batches the weighted mean of the
-    batches' losses. ``loss_scale`` (n_targets,) converts each target's loss to the
-    units the caller wants recorded (the variance of a standardized target).
+    ``run(n_epochs, data)`` takes ``data`` as an argument: :class:`GramTensors` (the
+    gram engine, one step an epoch), a tuple ``(X, y, sample_weight)`` of tensors (full
+    batch, one step an epoch) or a ``tf.data.Dataset`` of such tuples (mini-batches, a
+    step each). The epoch loss is the tape's loss: for mini-batches the weighted mean of
+    the batches' losses. The settings (``tol``, ``n_iter_no_change`` and ``loss_scale``,
+    which converts each target's loss to the units the caller wants recorded) and the
+    early-stopping state are variables: chunked runs give the one-call result bit for
+    bit, and one traced loop serves every fit of the same structure.
     """
 
     def __init__(
         self,
         model: LinearModel,
         optimizer,
-        data,
         *,
         tol: float | None,
         n_iter_no_change: int,
@@ -183,13 +186,15 @@ class EpochLoop(tf.Module):
     ):
         super().__init__()
         dtype = model.w.dtype
-        self._penalty = penalty
         self.model = model
         self._optimizer = optimizer
-        self._data = data
-        self._tol = tol
-        self._n_iter_no_change = n_iter_no_change
-        self._loss_scale = tf.constant(loss_scale, dtype=dtype)
+        self._penalty = penalty
+        self._uses_tol = tol is not None
+        self.tol = tf.Variable(
+            0.0 if tol is None else tol, dtype=dtype, trainable=False
+        )
+        self.n_iter_no_change = tf.Variable(n_iter_no_change, dtype=tf.int32)
+        self.loss_scale = tf.Variable(tf.constant(loss_scale, dtype=dtype))
         self._rise_tolerance = float(np.sqrt(np.finfo(dtype.as_numpy_dtype).eps))
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_loss = tf.Variable(np.inf, dtype=dtype, trainable=False)
@@ -197,21 +202,31 @@ class EpochLoop(tf.Module):
         self.n_no_improvement = tf.Variable(0, dtype=tf.int32, trainable=False)
         self.run = compile_function(self._run, jit_compile=jit_compile)
 
-    def _epoch(self):
+    def reset(self, *, tol: float | None, n_iter_no_change: int, loss_scale) -> None:
+        """Start a new fit: new settings, early-stopping state back to the start."""
+        if (tol is not None) != self._uses_tol:
+            raise ValueError("this loop was built for the other kind of tol")
+        self.tol.assign(0.0 if tol is None else tol)
+        self.n_iter_no_change.assign(n_iter_no_change)
+        self.loss_scale.assign(loss_scale)
+        self.epoch.assign(0)
+        self.best_loss.assign(np.inf)
+        self.first_loss.assign(np.inf)
+        self.n_no_improvement.assign(0)
+
+    def _epoch(self, data):
         """One epoch; returns the per-target MSE computed in the tape."""
-        if isinstance(self._data, GramTensors):
-            return gram_train_step(
-                self.model, self._optimizer, self._data, self._penalty
-            )
-        if isinstance(self._data, tuple):
-            X, y, sample_weight = self._data
+        if isinstance(data, GramTensors):
+            return gram_train_step(self.model, self._optimizer, data, self._penalty)
+        if isinstance(data, tuple):
+            X, y, sample_weight = data
             return train_step(
                 self.model, self._optimizer, X, y, sample_weight, self._penalty
             )
         dtype = self.model.w.dtype
-        total = tf.zeros_like(self._loss_scale)
+        total = tf.zeros_like(self.loss_scale)
         total_weight = tf.constant(0, dtype=dtype)
-        for batch in self._data:
+        for batch in data:
             X, y, sample_weight = batch if len(batch) == 3 else (*batch, None)
             per_target = train_step(
                 self.model, self._optimizer, X, y, sample_weight, self._penalty
@@ -224,22 +239,22 @@ class EpochLoop(tf.Module):
             total_weight += batch_weight
         return total / total_weight
 
-    def _run(self, n_epochs):
+    def _run(self, n_epochs, data):
         """Run up to ``n_epochs``; return the recorded losses and why it stopped."""
-        losses = tf.TensorArray(self._loss_scale.dtype, size=0, dynamic_size=True)
+        losses = tf.TensorArray(self.loss_scale.dtype, size=0, dynamic_size=True)
         reason = tf.constant(RAN_OUT)
         for i in tf.range(n_epochs):
-            per_target = self._epoch()
+            per_target = self._epoch(data)
             loss = tf.reduce_mean(per_target)
-            losses = losses.write(i, tf.reduce_mean(per_target * self._loss_scale))
+            losses = losses.write(i, tf.reduce_mean(per_target * self.loss_scale))
             if self.epoch == 0:
                 self.first_loss.assign(loss)
             self.epoch.assign_add(1)
-            if self._tol is not None:
+            if self._uses_tol:
                 # Settled: the loss neither fell below the best by more than tol
                 # (relative) nor rose above it by more than √ε; a rising loss means a
                 # momentum method is still swinging, not that it has converged.
-                improved = loss < self.best_loss * (1 - self._tol)
+                improved = loss < self.best_loss * (1 - self.tol)
                 rising = loss > self.best_loss * (1 + self._rise_tolerance)
                 self.n_no_improvement.assign(
                     tf.where(improved or rising, 0, self.n_no_improvement + 1)
@@ -251,11 +266,11 @@ class EpochLoop(tf.Module):
             ):
                 reason = tf.constant(DIVERGED)
                 break
-            settled = self.n_no_improvement >= self._n_iter_no_change
-            if self._tol is not None:
+            settled = self.n_no_improvement >= self.n_iter_no_change
+            if self._uses_tol:
                 # A (near-)perfect fit: the loss has fallen to tol of where it began,
                 # while its relative decrease may never drop below tol.
-                settled = settled or loss <= self._tol * self.first_loss
+                settled = settled or loss <= self.tol * self.first_loss
             if settled:
                 reason = tf.constant(CONVERGED)
                 break
@@ -344,6 +359,65 @@ def fit_gradient_descent_gram(
     return _train(data, n_features, n_targets, dtype, learning_rate, **options)
 
 
+@dataclass
+class _CompiledFit:
+    """A model, its update, its penalty and its traced loop, reusable across fits."""
+
+    model: LinearModel
+    update: object
+    penalty: Penalty | None
+    loop: EpochLoop
+
+
+# Traced loops by structure; an entry is taken out while a fit uses it, so two fits
+# running at once never share variables.
+_COMPILED: OrderedDict[tuple, _CompiledFit] = OrderedDict()
+_COMPILED_LOCK = threading.Lock()
+_COMPILED_MAX = 8
+
+
+def _data_kind(data) -> str:
+    if isinstance(data, GramTensors):
+        return "gram"
+    return "full" if isinstance(data, tuple) else "batches"
+
+
+def _build_compiled(key, n_features, n_targets, dtype, *, tol, jit_compile):
+    """Create the variables and the loop for one structure (traced on first run)."""
+    _, _, _, _, fit_intercept, optimizer, nesterov, has_l1, has_l2, _, _ = key
+    model = LinearModel(n_features, n_targets, fit_intercept=fit_intercept, dtype=dtype)
+    update = make_optimizer(
+        optimizer,
+        tf.Variable(0.0, dtype=dtype, trainable=False),
+        momentum=tf.Variable(0.0, dtype=dtype, trainable=False),
+        nesterov=nesterov,
+    )
+    update.build(model.parameters)
+    penalty = None
+    if has_l1 or has_l2:
+
+        def slot():
+            return tf.Variable(
+                tf.zeros([n_features, n_targets], dtype), trainable=False
+            )
+
+        penalty = Penalty(
+            l2=slot() if has_l2 else None,
+            l1=slot() if has_l1 else None,
+            threshold=slot() if has_l1 else None,
+        )
+    loop = EpochLoop(
+        model,
+        update,
+        penalty=penalty,
+        tol=tol,
+        n_iter_no_change=1,
+        loss_scale=np.ones(n_targets),
+        jit_compile=jit_compile,
+    )
+    return _CompiledFit(model, update, penalty, loop)
+
+
 def _train(
     data,
     n_features: int,
@@ -366,47 +440,83 @@ def _train(
     callback=None,
     jit_compile: bool = False,
 ) -> FitResult:
-    """Build the model, the update and the loop for ``data``, then run the epochs.
+    """Set up the model, the update and the loop for ``data``, then run the epochs.
 
-    ``l1`` and ``l2`` (n_features, n_targets) are the elastic-net weights of
-    :class:`Penalty`. ``callback(first, losses)`` receives each chunk's epoch losses as
-    soon as the chunk ends; without one, all epochs run in one call.
+    A loop already traced for the same structure (kind of data, sizes, dtype,
+    optimizer, penalty terms) is reused with its variables reset, so repeated fits
+    skip tracing. ``l1`` and ``l2`` (n_features, n_targets) are the elastic-net
+    weights of :class:`Penalty`. ``callback(first, losses)`` receives each chunk's
+    epoch losses as soon as the chunk ends; without one, all epochs run in one call.
     """
-    model = LinearModel(n_features, n_targets, fit_intercept=fit_intercept, dtype=dtype)
-    if initial_coef is not None:
-        model.w.assign(np.asarray(initial_coef, dtype).reshape(n_features, n_targets))
-    if initial_intercept is not None:
-        model.b.assign(np.asarray(initial_intercept, dtype).reshape(n_targets))
-    update = make_optimizer(
-        optimizer, learning_rate, momentum=momentum, nesterov=nesterov
+    dtype = tf.as_dtype(dtype)
+    key = (
+        _data_kind(data),
+        dtype.name,
+        n_features,
+        n_targets,
+        fit_intercept,
+        optimizer,
+        bool(nesterov),
+        l1 is not None,
+        l2 is not None,
+        tol is None,
+        jit_compile,
     )
-    update.build(model.parameters)
-    penalty = None
-    if l1 is not None or l2 is not None:
-        penalty = Penalty(
-            l2=_constant(l2, dtype),
-            l1=_constant(l1, dtype),
-            threshold=_constant(
-                None if l1 is None else learning_rate * l1 / n_targets, dtype
-            ),
+    with _COMPILED_LOCK:
+        compiled = _COMPILED.pop(key, None)
+    if compiled is None:
+        compiled = _build_compiled(
+            key, n_features, n_targets, dtype, tol=tol, jit_compile=jit_compile
         )
-    loop = EpochLoop(
-        model,
-        update,
-        data,
-        penalty=penalty,
+    model, update, penalty, loop = (
+        compiled.model,
+        compiled.update,
+        compiled.penalty,
+        compiled.loop,
+    )
+    np_dtype = dtype.as_numpy_dtype
+    model.w.assign(
+        np.zeros((n_features, n_targets), np_dtype)
+        if initial_coef is None
+        else np.asarray(initial_coef, np_dtype).reshape(n_features, n_targets)
+    )
+    model.b.assign(
+        np.zeros(n_targets, np_dtype)
+        if initial_intercept is None
+        else np.asarray(initial_intercept, np_dtype).reshape(n_targets)
+    )
+    update.reset()
+    update.learning_rate.assign(learning_rate)
+    if isinstance(update, Momentum):
+        update.momentum.assign(momentum)
+    if penalty is not None:
+        if penalty.l2 is not None:
+            penalty.l2.assign(l2)
+        if penalty.l1 is not None:
+            penalty.l1.assign(l1)
+            penalty.threshold.assign(learning_rate * np.asarray(l1) / n_targets)
+    loop.reset(
         tol=tol,
         n_iter_no_change=n_iter_no_change,
         loss_scale=np.ones(n_targets) if loss_scale is None else loss_scale,
-        jit_compile=jit_compile,
     )
+    try:
+        return _run_epochs(loop, data, max_iter, learning_rate, callback)
+    finally:
+        with _COMPILED_LOCK:
+            _COMPILED[key] = compiled
+            while len(_COMPILED) > _COMPILED_MAX:
+                _COMPILED.popitem(last=False)
 
+
+def _run_epochs(loop: EpochLoop, data, max_iter, learning_rate, callback) -> FitResult:
+    """Call the compiled loop in chunks (one chunk without a callback)."""
     history: list[np.ndarray] = []
     done, chunk, reason = 0, (max_iter if callback is None else 1), RAN_OUT
     while done < max_iter:
         n = min(chunk, max_iter - done)
         started = time.perf_counter()
-        losses, reason = loop.run(tf.constant(n, dtype=tf.int32))
+        losses, reason = loop.run(tf.constant(n, dtype=tf.int32), data)
         losses, reason = losses.numpy(), int(reason)
         if callback is not None:
             callback(done, losses)
@@ -423,8 +533,8 @@ def _train(
         if reason == CONVERGED:
             break
     return FitResult(
-        coef=model.w.numpy(),
-        intercept=model.b.numpy(),
+        coef=loop.model.w.numpy(),
+        intercept=loop.model.b.numpy(),
         loss_history=np.concatenate(history) if history else np.empty(0),
         n_iter=done,
         converged=reason == CONVERGED,
