@@ -259,13 +259,23 @@ def run_fit_command(args) -> int:
         else pd.DataFrame(table.y, columns=table.target_names, copy=False)
     )
 
-    def progress(epoch, loss):
-        print(f"epoch {epoch}: loss {loss:.6g}", file=sys.stderr)
+    from .progress import EpochProgress
 
+    # rows/s only where every epoch streams the rows; a gram epoch costs O(d²).
+    streams_rows = (
+        args.solver == "gd"
+        and not args.quiet
+        and estimator._resolve_engine(table.X.shape[1]) == "data"
+    )
     import time
 
     started = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
+    with (
+        warnings.catch_warnings(record=True) as caught,
+        EpochProgress(
+            args.epochs, n_rows=table.X.shape[0] if streams_rows else None
+        ) as progress,
+    ):
         warnings.simplefilter("always")
         estimator.fit(X, y, epoch_callback=None if args.quiet else progress)
     seconds = time.perf_counter() - started
