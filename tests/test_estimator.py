@@ -164,6 +164,9 @@ def test_max_iter_reached_warns_with_the_remedy(problem):
         ("dtype", "float16"),
         ("momentum", 1.5),
         ("n_iter_no_change", 0),
+        ("verbose", 3),
+        ("engine", "gpu"),
+        ("optimizer", "lbfgs"),
     ],
 )
 def test_bad_parameters_name_the_parameter_and_value(problem, param, value):
@@ -199,8 +202,15 @@ def test_collinear_columns_warn_with_the_exact_solver():
         LinearRegressor(solver="exact").fit(X, X[:, 0] + X[:, 1])
 
 
-def test_verbose_prints_each_epoch(problem, capsys):
+@pytest.mark.parametrize("verbose", [1, 2])
+def test_verbose_prints_each_epoch(problem, capsys, verbose):
     X, y, _ = problem
-    LinearRegressor(max_iter=4, tol=None, verbose=1).fit(X, y)
+    LinearRegressor(max_iter=4, tol=None, verbose=verbose).fit(X, y)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [f"epoch {k}" for k in range(4)]
+
+
+def test_verbose_zero_is_silent(problem, capsys):
+    X, y, _ = problem
+    LinearRegressor(max_iter=4, tol=None).fit(X, y)
+    assert capsys.readouterr().out == ""

@@ -7,7 +7,9 @@ imported only when gradient descent runs; ``predict`` is NumPy.
 
 from __future__ import annotations
 
+import contextlib
 import numbers
+import sys
 import warnings
 
 import numpy as np
@@ -122,8 +124,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         Precision of training.
     random_state : int, RandomState or None, default=None
         Seeds the mini-batch shuffling.
-    verbose : int, default=0
-        1 or more prints each epoch's loss.
+    verbose : {0, 1, 2}, default=0
+        0 is silent; 1 shows a progress bar on a terminal (one line per epoch when
+        output is not a terminal); 2 prints one line per epoch, as Keras does.
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).
@@ -237,6 +240,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             bad("solver", f"one of {', '.join(SOLVERS)}")
         if not (is_real(self.momentum) and 0 <= self.momentum < 1):
             bad("momentum", "a number in [0, 1)")
+        if self.verbose not in (0, 1, 2, False, True):
+            bad("verbose", "0, 1 or 2")
         if not (is_real(self.alpha) and 0 <= self.alpha < np.inf):
             bad("alpha", "a number >= 0")
         if not (is_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1):
@@ -480,6 +485,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         return optimizer, 1.0 / lipschitz if lipschitz > 0 else 1.0, momentum
 
     def _train(self, X, Y, sample_weight, epoch_callback):
+        with contextlib.ExitStack() as closing:
+            callback = self._progress_callback(epoch_callback, closing)
+            return self._train_engines(X, Y, sample_weight, callback)
+
+    def _train_engines(self, X, Y, sample_weight, callback):
         from .training import fit_gradient_descent, fit_gradient_descent_gram
 
         n_targets = Y.shape[1]
@@ -508,7 +518,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             loss_scale=scaling.y_scale**2,
             l1=l1,
             l2=l2,
-            callback=self._progress_callback(epoch_callback),
+            callback=callback,
         )
 
         if engine == "gram":
@@ -576,14 +586,25 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             )
         return (*scaling.to_original(result.coef, result.intercept), moments)
 
-    def _progress_callback(self, epoch_callback):
-        """Per-epoch reporting for ``verbose`` and ``epoch_callback``, or None."""
+    def _progress_callback(self, epoch_callback, closing):
+        """Per-epoch reporting for ``verbose`` and ``epoch_callback``, or None.
+
+        verbose=1 is a progress bar on a terminal (one line per epoch otherwise),
+        verbose=2 one line per epoch, as in Keras; ``closing`` closes the bar.
+        """
         if epoch_callback is None and not self.verbose:
             return None
+        bar = None
+        if self.verbose == 1:
+            from .progress import EpochProgress
+
+            bar = closing.enter_context(EpochProgress(self.max_iter, stream=sys.stdout))
 
         def callback(first, losses):
             for k, loss in enumerate(losses, start=first):
-                if self.verbose:
+                if bar is not None:
+                    bar(k, float(loss))
+                elif self.verbose:
                     print(f"epoch {k}: loss {loss:.6g}", flush=True)
                 if epoch_callback is not None:
                     epoch_callback(k, float(loss))
