@@ -43,38 +43,30 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _positive_float(text: str) -> float:
+def _float(text: str) -> float:
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text}")
-    return value
 
 
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a number >= 0, got {text}")
-    return value
+def _bounded(accepts, description: str):
+    """An argparse type: a number that ``accepts`` (else 'must be <description>')."""
+
+    def parse(text: str) -> float:
+        value = _float(text)
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {description}, got {text}")
+        return value
+
+    return parse
 
 
-def _unit_interval(text: str) -> float:
-    value = _non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {text}")
-    return value
-
-
-def _level(text: str) -> float:
-    value = _non_negative_float(text)
-    if not 0 < value < 1:
-        raise argparse.ArgumentTypeError(f"must be in (0, 1), got {text}")
-    return value
+_positive_float = _bounded(lambda v: 0 < v < float("inf"), "a number > 0")
+_non_negative_float = _bounded(lambda v: 0 <= v < float("inf"), "a number >= 0")
+_unit_interval = _bounded(lambda v: 0 <= v <= 1, "in [0, 1]")
+_level = _bounded(lambda v: 0 < v < 1, "in (0, 1)")
+_fraction = _bounded(lambda v: 0 <= v < 1, "in [0, 1)")
 
 
 def _learning_rate(text: str):
@@ -82,17 +74,7 @@ def _learning_rate(text: str):
 
 
 def _tolerance(text: str):
-    if text.lower() == "none":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a number or 'none', got {text!r}"
-        ) from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1), got {text}")
-    return value
+    return None if text.lower() == "none" else _fraction(text)
 
 
 def _names(text: str) -> list[str]:
@@ -437,7 +419,7 @@ def _add_training_flags(parser) -> None:
     )
     parser.add_argument(
         "--momentum",
-        type=float,
+        type=_fraction,
         default=0.9,
         help="momentum coefficient for --optimizer momentum (default 0.9)",
     )
