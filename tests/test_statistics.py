@@ -120,3 +120,11 @@ def test_statistics_from_moments_equal_those_from_the_data(fit_intercept, weight
             getattr(from_moments, field), getattr(from_data, field), rtol=1e-8
         )
     assert from_moments.df_resid == from_data.df_resid
+
+
+def test_a_penalized_refit_drops_the_previous_statistics():
+    X, y, _ = correlated_problem(200, 2)
+    est = LinearRegressor(solver="exact").fit(X, y)
+    assert hasattr(est, "rsquared_")
+    est.set_params(alpha=0.5).fit(X, y)
+    assert not hasattr(est, "rsquared_") and not hasattr(est, "statistics_")

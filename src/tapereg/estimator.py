@@ -37,6 +37,18 @@ from .statistics import ols_statistics, ols_statistics_from_moments
 from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz
 
 SOLVERS = ("gd", "exact")
+# Fitted attributes that only some fits set.
+_FIT_DEPENDENT = (
+    "statistics_",
+    "rsquared_",
+    "rsquared_adj_",
+    "fvalue_",
+    "f_pvalue_",
+    "resid_std_err_",
+    "nobs_",
+    "df_model_",
+    "df_resid_",
+)
 ENGINES = ("auto", "gram", "data")
 DTYPES = ("float32", "float64")
 
@@ -142,8 +154,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         original units.
     learning_rate_ : float
         The step used, in the (standardized) units training saw; NaN for "exact".
-    engine_, optimizer_ : str
-        The engine and the update rule ``"auto"`` resolved to (gradient descent).
+    engine_, optimizer_ : str or None
+        The engine and the update rule ``"auto"`` resolved to (None for "exact").
     standardization_ : Standardization or None
         The shift and scale applied inside the fit (None when not standardized).
     n_features_in_ : int
@@ -285,6 +297,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self : LinearRegressor
         """
         self._check_params()
+        # A refit must not keep what only the previous fit had (statistics of an
+        # unpenalized fit, the engine of a trained one).
+        for name in (*_FIT_DEPENDENT, "target_names_"):
+            self.__dict__.pop(name, None)
         target_names = _target_names(y)
         X, y = validate_data(
             self,
@@ -306,6 +322,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.n_iter_, self.loss_curve_ = 1, np.empty(0)
             self.learning_rate_ = float("nan")
             self.standardization_ = None
+            self.engine_ = self.optimizer_ = None
         else:
             coef, intercept, moments = self._train(X, Y, sample_weight, epoch_callback)
         if self.compute_statistics and self.alpha == 0:
