@@ -92,9 +92,12 @@ def test_fit_prints_trained_beside_exact_and_metrics(capsys, csv_file):
     assert captured.err.startswith("epoch 0: loss ")
 
 
-def test_fit_json_reaches_the_exact_solution(capsys, csv_file):
+def test_fit_json_reaches_the_exact_solution(capsys, csv_file, tmp_path):
     path, _ = csv_file
-    assert main(["fit", str(path), "--target", "price", "--json", "--quiet"]) == 0
+    logs = tmp_path / "logs"
+    argv = ["fit", str(path), "--target", "price", "--json", "--quiet"]
+    assert main([*argv, "--logdir", str(logs)]) == 0
+    assert list(logs.glob("events.out.tfevents.*"))
     captured = capsys.readouterr()
     report = json.loads(captured.out)
     assert captured.err == ""

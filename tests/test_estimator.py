@@ -214,3 +214,29 @@ def test_verbose_zero_is_silent(problem, capsys):
     X, y, _ = problem
     LinearRegressor(max_iter=4, tol=None).fit(X, y)
     assert capsys.readouterr().out == ""
+
+
+def test_logdir_writes_tensorboard_scalars(tmp_path, problem):
+    import tensorflow as tf
+
+    X, y, _ = problem
+    est = LinearRegressor(logdir=tmp_path, optimizer="gd", max_iter=30, tol=None)
+    est.fit(X, y)
+    scalars = {}
+    for path in tmp_path.glob("events.out.tfevents.*"):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, {})[event.step] = float(
+                    tf.make_ndarray(value.tensor)
+                )
+    assert set(scalars) == {"loss", "gradient_norm", "learning_rate"}
+    assert sorted(scalars["loss"]) == list(range(30))
+    np.testing.assert_allclose(
+        [scalars["loss"][k] for k in range(30)], est.loss_curve_, rtol=1e-6
+    )
+    assert all(
+        v == pytest.approx(est.learning_rate_, rel=1e-6)
+        for v in scalars["learning_rate"].values()
+    )
+    norms = [scalars["gradient_norm"][k] for k in range(30)]
+    assert norms[-1] < norms[0] / 10  # gradient descent drives the gradient down

@@ -91,7 +91,8 @@ def test_the_epoch_loop_traces_once_whatever_the_chunk_sizes(batch_size):
         data = tf.data.Dataset.from_tensor_slices((X, y)).batch(batch_size)
     loop = EpochLoop(model, optimizer, tol=None, n_iter_no_change=5, loss_scale=[1])
     for n in (1, 2, 4, 8, 3):
-        losses, _ = loop.run(tf.constant(n), data)
+        losses, norms, _ = loop.run(tf.constant(n), data)
+        assert len(norms) == n
         assert len(losses) == n
     assert loop.run.experimental_get_tracing_count() == 1
     assert int(loop.epoch) == 18
@@ -109,7 +110,9 @@ def test_chunked_runs_give_bitwise_the_whole_loops_result(problem):
         learning_rate=0.1,
         max_iter=60,
         tol=1e-6,
-        callback=lambda first, losses: seen.extend(range(first, first + len(losses))),
+        callback=lambda chunk: seen.extend(
+            range(chunk.first, chunk.first + len(chunk.losses))
+        ),
     )
     np.testing.assert_array_equal(whole.loss_history, chunked.loss_history)
     np.testing.assert_array_equal(whole.coef, chunked.coef)

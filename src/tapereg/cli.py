@@ -233,6 +233,7 @@ def run_fit_command(args) -> int:
         alpha=args.alpha,
         l1_ratio=args.l1_ratio,
         engine=args.engine,
+        logdir=args.logdir,
     )
     X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
     y = (
@@ -560,6 +561,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_level,
         default=0.95,
         help="confidence level of the summary's intervals (default 0.95)",
+    )
+    fit.add_argument(
+        "--logdir",
+        metavar="DIR",
+        help="write TensorBoard scalars (loss, gradient norm, learning rate per epoch)",
     )
     fit.add_argument("--json", action="store_true", help="print one JSON object")
     fit.add_argument("--quiet", action="store_true", help="no per-epoch progress")

@@ -62,6 +62,21 @@ def _target_names(y) -> list[str] | None:
     return [str(c) for c in columns] if columns is not None else None
 
 
+def _write_scalars(writer, chunk) -> None:
+    """TensorBoard scalars of one chunk of epochs: loss, gradient norm, step size."""
+    import tensorflow as tf
+
+    with writer.as_default():
+        for offset, (loss, norm) in enumerate(
+            zip(chunk.losses, chunk.gradient_norms, strict=True)
+        ):
+            step = chunk.first + offset
+            tf.summary.scalar("loss", float(loss), step=step)
+            tf.summary.scalar("gradient_norm", float(norm), step=step)
+            tf.summary.scalar("learning_rate", chunk.learning_rate, step=step)
+    writer.flush()
+
+
 def expected_failed_checks(estimator) -> dict[str, str]:
     """scikit-learn checks ``estimator`` is known to fail, with the reason for each.
 
@@ -139,6 +154,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     verbose : {0, 1, 2}, default=0
         0 is silent; 1 shows a progress bar on a terminal (one line per epoch when
         output is not a terminal); 2 prints one line per epoch, as Keras does.
+    logdir : str or path, default=None
+        Write TensorBoard scalars there while training: the loss, the gradient's norm
+        and the learning rate at every epoch (``tensorboard --logdir DIR``).
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).
@@ -196,6 +214,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         compute_statistics=True,
+        logdir=None,
     ):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -215,6 +234,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.compute_statistics = compute_statistics
+        self.logdir = logdir
 
     def _check_params(self) -> None:
         """Raise ParameterError naming the first parameter with an unusable value."""
@@ -604,27 +624,36 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         return (*scaling.to_original(result.coef, result.intercept), moments)
 
     def _progress_callback(self, epoch_callback, closing):
-        """Per-epoch reporting for ``verbose`` and ``epoch_callback``, or None.
+        """Per-epoch reporting for ``verbose``, ``logdir`` and ``epoch_callback``.
 
         verbose=1 is a progress bar on a terminal (one line per epoch otherwise),
-        verbose=2 one line per epoch, as in Keras; ``closing`` closes the bar.
+        verbose=2 one line per epoch, as in Keras. ``closing`` closes the bar and
+        the TensorBoard writer when training ends, also on an error.
         """
-        if epoch_callback is None and not self.verbose:
+        if epoch_callback is None and not self.verbose and self.logdir is None:
             return None
-        bar = None
+        bar = writer = None
         if self.verbose == 1:
             from .progress import EpochProgress
 
             bar = closing.enter_context(EpochProgress(self.max_iter, stream=sys.stdout))
+        if self.logdir is not None:
+            import tensorflow as tf
 
-        def callback(first, losses):
-            for k, loss in enumerate(losses, start=first):
+            writer = tf.summary.create_file_writer(str(self.logdir))
+            closing.callback(writer.close)
+
+        def callback(chunk):
+            first = chunk.first
+            for k, loss in enumerate(chunk.losses, start=first):
                 if bar is not None:
                     bar(k, float(loss))
                 elif self.verbose:
                     print(f"epoch {k}: loss {loss:.6g}", flush=True)
                 if epoch_callback is not None:
                     epoch_callback(k, float(loss))
+            if writer is not None:
+                _write_scalars(writer, chunk)
 
         return callback
 

@@ -72,23 +72,27 @@ def train_step(model: LinearModel, optimizer, X, y, sample_weight=None, penalty=
     started from (what the tutorial prints as epoch k). With a penalty the per-target
     loss is the whole objective, penalty included.
     """
-    return _step(
-        model, optimizer, lambda: per_target_mse(y, model(X), sample_weight), penalty
-    )
+    return _step(model, optimizer, _data_loss(model, X, y, sample_weight), penalty)[0]
 
 
 def gram_train_step(model: LinearModel, optimizer, statistics, penalty=None):
     """The same step on the loss written through the data's moments (gram engine)."""
-    return _step(
-        model,
-        optimizer,
-        lambda: per_target_gram_mse(statistics, model.w, model.b),
-        penalty,
-    )
+    return _step(model, optimizer, _gram_loss(model, statistics), penalty)[0]
+
+
+def _data_loss(model, X, y, sample_weight):
+    return lambda: per_target_mse(y, model(X), sample_weight)
+
+
+def _gram_loss(model, statistics):
+    return lambda: per_target_gram_mse(statistics, model.w, model.b)
 
 
 def _step(model: LinearModel, optimizer, per_target_loss, penalty):
-    """Loss in the tape, ``tape.gradient``, the update, then the L1 proximal step."""
+    """Loss in the tape, ``tape.gradient``, the update, then the L1 proximal step.
+
+    Returns the per-target loss and the gradient's norm (for the training logs).
+    """
     with tf.GradientTape() as tape:
         per_target = per_target_loss()
         if penalty is not None and penalty.l2 is not None:
@@ -101,7 +105,7 @@ def _step(model: LinearModel, optimizer, per_target_loss, penalty):
     if penalty is not None and penalty.l1 is not None:
         w = model.w
         w.assign(tf.sign(w) * tf.maximum(tf.abs(w) - penalty.threshold, 0))
-    return per_target
+    return per_target, tf.linalg.global_norm(gradients)
 
 
 def make_train_step(
@@ -215,38 +219,47 @@ class EpochLoop(tf.Module):
         self.n_no_improvement.assign(0)
 
     def _epoch(self, data):
-        """One epoch; returns the per-target MSE computed in the tape."""
+        """One epoch: the per-target loss computed in the tape and the gradient norm.
+
+        For mini-batches both are means over the batches, weighted by batch weight.
+        """
         if isinstance(data, GramTensors):
-            return gram_train_step(self.model, self._optimizer, data, self._penalty)
+            loss = _gram_loss(self.model, data)
+            return _step(self.model, self._optimizer, loss, self._penalty)
         if isinstance(data, tuple):
-            X, y, sample_weight = data
-            return train_step(
-                self.model, self._optimizer, X, y, sample_weight, self._penalty
-            )
+            loss = _data_loss(self.model, *data)
+            return _step(self.model, self._optimizer, loss, self._penalty)
         dtype = self.model.w.dtype
         total = tf.zeros_like(self.loss_scale)
+        total_norm = tf.constant(0, dtype=dtype)
         total_weight = tf.constant(0, dtype=dtype)
         for batch in data:
             X, y, sample_weight = batch if len(batch) == 3 else (*batch, None)
-            per_target = train_step(
-                self.model, self._optimizer, X, y, sample_weight, self._penalty
+            per_target, norm = _step(
+                self.model,
+                self._optimizer,
+                _data_loss(self.model, X, y, sample_weight),
+                self._penalty,
             )
             if sample_weight is None:
                 batch_weight = tf.cast(tf.shape(X)[0], dtype)
             else:
                 batch_weight = tf.reduce_sum(sample_weight)
             total += per_target * batch_weight
+            total_norm += norm * batch_weight
             total_weight += batch_weight
-        return total / total_weight
+        return total / total_weight, total_norm / total_weight
 
     def _run(self, n_epochs, data):
-        """Run up to ``n_epochs``; return the recorded losses and why it stopped."""
+        """Run up to ``n_epochs``; return losses, gradient norms, why it stopped."""
         losses = tf.TensorArray(self.loss_scale.dtype, size=0, dynamic_size=True)
+        norms = tf.TensorArray(self.loss_scale.dtype, size=0, dynamic_size=True)
         reason = tf.constant(RAN_OUT)
         for i in tf.range(n_epochs):
-            per_target = self._epoch(data)
+            per_target, norm = self._epoch(data)
             loss = tf.reduce_mean(per_target)
             losses = losses.write(i, tf.reduce_mean(per_target * self.loss_scale))
+            norms = norms.write(i, norm)
             if self.epoch == 0:
                 self.first_loss.assign(loss)
             self.epoch.assign_add(1)
@@ -274,7 +287,26 @@ class EpochLoop(tf.Module):
             if settled:
                 reason = tf.constant(CONVERGED)
                 break
-        return losses.stack(), reason
+        return losses.stack(), norms.stack(), reason
+
+
+@dataclass(frozen=True)
+class EpochChunk:
+    """What a training callback receives after each chunk of epochs.
+
+    Attributes
+    ----------
+    first : int
+        The epoch number of ``losses[0]``.
+    losses, gradient_norms : ndarray of shape (n_epochs_in_chunk,)
+        The tape's loss (recorded units) and the gradient's norm at each epoch.
+    learning_rate : float
+    """
+
+    first: int
+    losses: np.ndarray
+    gradient_norms: np.ndarray
+    learning_rate: float
 
 
 @dataclass(frozen=True)
@@ -445,8 +477,8 @@ def _train(
     A loop already traced for the same structure (kind of data, sizes, dtype,
     optimizer, penalty terms) is reused with its variables reset, so repeated fits
     skip tracing. ``l1`` and ``l2`` (n_features, n_targets) are the elastic-net
-    weights of :class:`Penalty`. ``callback(first, losses)`` receives each chunk's
-    epoch losses as soon as the chunk ends; without one, all epochs run in one call.
+    weights of :class:`Penalty`. ``callback(chunk)`` receives each
+    :class:`EpochChunk` as soon as it ends; without one, all epochs run in one call.
     """
     dtype = tf.as_dtype(dtype)
     key = (
@@ -516,10 +548,10 @@ def _run_epochs(loop: EpochLoop, data, max_iter, learning_rate, callback) -> Fit
     while done < max_iter:
         n = min(chunk, max_iter - done)
         started = time.perf_counter()
-        losses, reason = loop.run(tf.constant(n, dtype=tf.int32), data)
+        losses, norms, reason = loop.run(tf.constant(n, dtype=tf.int32), data)
         losses, reason = losses.numpy(), int(reason)
         if callback is not None:
-            callback(done, losses)
+            callback(EpochChunk(done, losses, norms.numpy(), float(learning_rate)))
             if time.perf_counter() - started < CHUNK_SECONDS:
                 chunk *= 2
         history.append(losses)
