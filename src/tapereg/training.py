@@ -4,8 +4,9 @@ The step is the tutorial's: the loss inside ``tf.GradientTape``, ``tape.gradient
 the update. :class:`EpochLoop` runs any number of epochs inside one compiled function
 (a ``tf.range`` loop), so Python is visited once per *chunk* of epochs, not once per
 step: the whole fit is one call when nobody needs progress, and a few calls with
-progress. Early-stopping state lives in variables, so chunking does not change a bit
-of the result. Nothing here prints or touches files.
+progress. Early-stopping state and settings live in variables, so chunking does not
+change a bit of the result, and a loop traced once is kept (by the structure of the
+problem) and reused by later fits. Nothing here prints or touches files.
 """
 
 from __future__ import annotations
@@ -403,9 +404,25 @@ class _CompiledFit:
 
 # Traced loops by structure; an entry is taken out while a fit uses it, so two fits
 # running at once never share variables.
-_COMPILED: OrderedDict[tuple, _CompiledFit] = OrderedDict()
+_COMPILED: OrderedDict[_Structure, _CompiledFit] = OrderedDict()
 _COMPILED_LOCK = threading.Lock()
 _COMPILED_MAX = 8
+
+
+class _Structure(NamedTuple):
+    """What a traced loop depends on; fits that share it share the loop."""
+
+    data_kind: str  # "gram", "full" or "batches"
+    dtype: str
+    n_features: int
+    n_targets: int
+    fit_intercept: bool
+    optimizer: str
+    nesterov: bool
+    has_l1: bool
+    has_l2: bool
+    uses_tol: bool
+    jit_compile: bool
 
 
 def _data_kind(data) -> str:
@@ -414,19 +431,22 @@ def _data_kind(data) -> str:
     return "full" if isinstance(data, tuple) else "batches"
 
 
-def _build_compiled(key, n_features, n_targets, dtype, *, tol, jit_compile):
+def _build_compiled(structure: _Structure) -> _CompiledFit:
     """Create the variables and the loop for one structure (traced on first run)."""
-    _, _, _, _, fit_intercept, optimizer, nesterov, has_l1, has_l2, _, _ = key
-    model = LinearModel(n_features, n_targets, fit_intercept=fit_intercept, dtype=dtype)
+    dtype = tf.as_dtype(structure.dtype)
+    n_features, n_targets = structure.n_features, structure.n_targets
+    model = LinearModel(
+        n_features, n_targets, fit_intercept=structure.fit_intercept, dtype=dtype
+    )
     update = make_optimizer(
-        optimizer,
+        structure.optimizer,
         tf.Variable(0.0, dtype=dtype, trainable=False),
         momentum=tf.Variable(0.0, dtype=dtype, trainable=False),
-        nesterov=nesterov,
+        nesterov=structure.nesterov,
     )
     update.build(model.parameters)
     penalty = None
-    if has_l1 or has_l2:
+    if structure.has_l1 or structure.has_l2:
 
         def slot():
             return tf.Variable(
@@ -434,18 +454,18 @@ def _build_compiled(key, n_features, n_targets, dtype, *, tol, jit_compile):
             )
 
         penalty = Penalty(
-            l2=slot() if has_l2 else None,
-            l1=slot() if has_l1 else None,
-            threshold=slot() if has_l1 else None,
+            l2=slot() if structure.has_l2 else None,
+            l1=slot() if structure.has_l1 else None,
+            threshold=slot() if structure.has_l1 else None,
         )
     loop = EpochLoop(
         model,
         update,
         penalty=penalty,
-        tol=tol,
+        tol=0.0 if structure.uses_tol else None,
         n_iter_no_change=1,
         loss_scale=np.ones(n_targets),
-        jit_compile=jit_compile,
+        jit_compile=structure.jit_compile,
     )
     return _CompiledFit(model, update, penalty, loop)
 
@@ -481,7 +501,7 @@ def _train(
     :class:`EpochChunk` as soon as it ends; without one, all epochs run in one call.
     """
     dtype = tf.as_dtype(dtype)
-    key = (
+    structure = _Structure(
         _data_kind(data),
         dtype.name,
         n_features,
@@ -491,15 +511,13 @@ def _train(
         bool(nesterov),
         l1 is not None,
         l2 is not None,
-        tol is None,
+        tol is not None,
         jit_compile,
     )
     with _COMPILED_LOCK:
-        compiled = _COMPILED.pop(key, None)
+        compiled = _COMPILED.pop(structure, None)
     if compiled is None:
-        compiled = _build_compiled(
-            key, n_features, n_targets, dtype, tol=tol, jit_compile=jit_compile
-        )
+        compiled = _build_compiled(structure)
     model, update, penalty, loop = (
         compiled.model,
         compiled.update,
@@ -536,7 +554,7 @@ def _train(
         return _run_epochs(loop, data, max_iter, learning_rate, callback)
     finally:
         with _COMPILED_LOCK:
-            _COMPILED[key] = compiled
+            _COMPILED[structure] = compiled
             while len(_COMPILED) > _COMPILED_MAX:
                 _COMPILED.popitem(last=False)
 
