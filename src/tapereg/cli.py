@@ -234,6 +234,9 @@ def run_fit_command(args) -> int:
         l1_ratio=args.l1_ratio,
         engine=args.engine,
         logdir=args.logdir,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
     )
     X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
     y = (
@@ -566,6 +569,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--logdir",
         metavar="DIR",
         help="write TensorBoard scalars (loss, gradient norm, learning rate per epoch)",
+    )
+    fit.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="keep the training state there (every --checkpoint-every epochs or 60 s)",
+    )
+    fit.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="epochs between checkpoints (default 100)",
+    )
+    fit.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint in --checkpoint-dir",
     )
     fit.add_argument("--json", action="store_true", help="print one JSON object")
     fit.add_argument("--quiet", action="store_true", help="no per-epoch progress")

@@ -157,6 +157,16 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     logdir : str or path, default=None
         Write TensorBoard scalars there while training: the loss, the gradient's norm
         and the learning rate at every epoch (``tensorboard --logdir DIR``).
+    checkpoint_dir : str or path, default=None
+        Keep the training state there (weights, optimizer slots, early-stopping
+        state, losses) every ``checkpoint_every`` epochs or 60 seconds, and at the
+        end, with ``tf.train.CheckpointManager``.
+    checkpoint_every : int, default=100
+    resume : bool, default=False
+        Continue from the checkpoint in ``checkpoint_dir`` (the same data and
+        settings; another problem's checkpoint is refused). A resumed full-batch fit
+        ends with the same coefficients as an uninterrupted one; with mini-batches
+        the shuffling after the resume differs (tf.data's shuffle state is not kept).
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).
@@ -215,6 +225,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         verbose=0,
         compute_statistics=True,
         logdir=None,
+        checkpoint_dir=None,
+        checkpoint_every=100,
+        resume=False,
     ):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -235,6 +248,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.verbose = verbose
         self.compute_statistics = compute_statistics
         self.logdir = logdir
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.resume = resume
 
     def _check_params(self) -> None:
         """Raise ParameterError naming the first parameter with an unusable value."""
@@ -272,6 +288,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             bad("solver", f"one of {', '.join(SOLVERS)}")
         if not (is_real(self.momentum) and 0 <= self.momentum < 1):
             bad("momentum", "a number in [0, 1)")
+        if not (is_int(self.checkpoint_every) and self.checkpoint_every >= 1):
+            bad("checkpoint_every", "an integer >= 1")
+        if self.resume and self.checkpoint_dir is None:
+            raise ParameterError("resume=True needs checkpoint_dir")
         if self.verbose not in (0, 1, 2, False, True):
             bad("verbose", "0, 1 or 2")
         if not (is_real(self.alpha) and 0 <= self.alpha < np.inf):
@@ -527,6 +547,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             return self._train_engines(X, Y, sample_weight, callback)
 
     def _train_engines(self, X, Y, sample_weight, callback):
+        from .checkpoints import CheckpointPlan
         from .training import fit_gradient_descent, fit_gradient_descent_gram
 
         n_targets = Y.shape[1]
@@ -556,6 +577,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             l1=l1,
             l2=l2,
             callback=callback,
+            checkpoint=None
+            if self.checkpoint_dir is None
+            else CheckpointPlan(
+                str(self.checkpoint_dir), self.checkpoint_every, resume=self.resume
+            ),
         )
 
         if engine == "gram":

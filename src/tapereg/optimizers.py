@@ -26,6 +26,11 @@ class GradientDescent:
     def reset(self) -> None:
         """Nothing to forget."""
 
+    @property
+    def slots(self) -> list:
+        """The state a checkpoint must keep: none."""
+        return []
+
     def apply(self, gradients, variables) -> None:
         for gradient, variable in zip(gradients, variables, strict=True):
             variable.assign_sub(self.learning_rate * gradient)
@@ -58,6 +63,11 @@ class Momentum:
 
         for velocity in self.velocities:
             velocity.assign(tf.zeros_like(velocity))
+
+    @property
+    def slots(self) -> list:
+        """The state a checkpoint must keep: the velocities."""
+        return list(self.velocities)
 
     def apply(self, gradients, variables) -> None:
         for gradient, variable, velocity in zip(
@@ -92,6 +102,11 @@ class KerasUpdate:
 
         for variable in self.optimizer.variables:
             variable.assign(tf.zeros_like(variable))
+
+    @property
+    def slots(self) -> list:
+        """The state a checkpoint must keep: Keras' slots and iteration count."""
+        return list(self.optimizer.variables)
 
     def apply(self, gradients, variables) -> None:
         self.optimizer.apply_gradients(zip(gradients, variables, strict=True))

@@ -26,6 +26,7 @@ from .model import LinearModel
 from .optimizers import Momentum, make_optimizer
 
 RAN_OUT, CONVERGED, DIVERGED = 0, 1, 2
+STILL_RUNNING = -1  # a checkpoint's stop reason while training goes on
 # A loss this many times the first epoch's is divergence even while still finite.
 DIVERGENCE_FACTOR = 1e6
 # With progress reporting, chunks grow until one takes about this long.
@@ -491,6 +492,7 @@ def _train(
     initial_intercept: np.ndarray | None = None,
     callback=None,
     jit_compile: bool = False,
+    checkpoint=None,
 ) -> FitResult:
     """Set up the model, the update and the loop for ``data``, then run the epochs.
 
@@ -550,8 +552,25 @@ def _train(
         n_iter_no_change=n_iter_no_change,
         loss_scale=np.ones(n_targets) if loss_scale is None else loss_scale,
     )
+    saver = None
+    if checkpoint is not None:
+        from .checkpoints import TrainingCheckpoint, fingerprint
+
+        problem = fingerprint(
+            structure,
+            learning_rate,
+            momentum,
+            tol,
+            n_iter_no_change,
+            l1,
+            l2,
+            initial_coef,
+            initial_intercept,
+            *_data_digest(data),
+        )
+        saver = TrainingCheckpoint(checkpoint, loop, update, problem)
     try:
-        return _run_epochs(loop, data, max_iter, learning_rate, callback)
+        return _run_epochs(loop, data, max_iter, learning_rate, callback, saver)
     finally:
         with _COMPILED_LOCK:
             _COMPILED[structure] = compiled
@@ -559,10 +578,35 @@ def _train(
                 _COMPILED.popitem(last=False)
 
 
-def _run_epochs(loop: EpochLoop, data, max_iter, learning_rate, callback) -> FitResult:
-    """Call the compiled loop in chunks (one chunk without a callback)."""
+def _data_digest(data) -> tuple:
+    """A cheap digest of the training data, for checkpoint fingerprints."""
+    if isinstance(data, GramTensors):
+        return tuple(t.numpy() for t in data)
+    if isinstance(data, tuple):
+        return tuple(
+            None if t is None else (tuple(t.shape), t[:4096].numpy()) for t in data
+        )
+    return (str(data.element_spec),)
+
+
+def _run_epochs(
+    loop: EpochLoop, data, max_iter, learning_rate, callback, saver=None
+) -> FitResult:
+    """Call the compiled loop in chunks (one chunk without a callback or checkpoints).
+
+    With a checkpoint ``saver`` chunks stay within its interval; a resumed run starts
+    from the restored epoch, and one that had already stopped returns at once.
+    """
     history: list[np.ndarray] = []
     done, chunk, reason = 0, (max_iter if callback is None else 1), RAN_OUT
+    if saver is not None:
+        chunk = min(chunk, saver.plan.every_epochs)
+        restored = saver.restore() if saver.plan.resume else None
+        if restored is not None:
+            losses, stopped = restored
+            history, done = [losses], len(losses)
+            if stopped == CONVERGED:  # running out of epochs is resumable, this not
+                done, reason = max_iter, stopped
     while done < max_iter:
         n = min(chunk, max_iter - done)
         started = time.perf_counter()
@@ -574,6 +618,12 @@ def _run_epochs(loop: EpochLoop, data, max_iter, learning_rate, callback) -> Fit
                 chunk *= 2
         history.append(losses)
         done += len(losses)
+        if saver is not None and reason != DIVERGED:
+            finished = reason == CONVERGED or done >= max_iter
+            if finished or saver.due(done):
+                saver.save(
+                    np.concatenate(history), reason if finished else STILL_RUNNING
+                )
         if reason == DIVERGED:
             raise DivergenceError(
                 f"loss became {losses[-1]:.4g} at epoch {done - 1} "
@@ -582,11 +632,12 @@ def _run_epochs(loop: EpochLoop, data, max_iter, learning_rate, callback) -> Fit
             )
         if reason == CONVERGED:
             break
+    losses = np.concatenate(history) if history else np.empty(0)
     return FitResult(
         coef=loop.model.w.numpy(),
         intercept=loop.model.b.numpy(),
-        loss_history=np.concatenate(history) if history else np.empty(0),
-        n_iter=done,
+        loss_history=losses,
+        n_iter=len(losses),
         converged=reason == CONVERGED,
         learning_rate=float(learning_rate),
     )

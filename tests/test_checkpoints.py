@@ -1,0 +1,107 @@
+"""Checkpoints: a resumed fit ends where an uninterrupted one, kill -9 included."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import correlated_problem
+
+from tapereg import LinearRegressor, ParameterError, TaperegError
+from tapereg.cli import main
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"engine": "data", "optimizer": "gd"},
+        {"engine": "gram"},
+        {"engine": "data", "optimizer": "adam"},
+    ],
+)
+def test_an_interrupted_then_resumed_fit_equals_an_uninterrupted_one(
+    tmp_path, settings
+):
+    X, y, _ = correlated_problem(600, 3, seed=1)
+    common = dict(tol=None, checkpoint_every=7, **settings)
+    whole = LinearRegressor(max_iter=60, **common).fit(X, y)
+    # An interruption after 25 epochs, then a resumed fit with the full budget.
+    LinearRegressor(max_iter=25, checkpoint_dir=tmp_path, **common).fit(X, y)
+    resumed = LinearRegressor(
+        max_iter=60, checkpoint_dir=tmp_path, resume=True, **common
+    ).fit(X, y)
+    np.testing.assert_array_equal(resumed.coef_, whole.coef_)
+    np.testing.assert_array_equal(resumed.loss_curve_, whole.loss_curve_)
+
+
+def test_resuming_another_problems_checkpoint_is_refused(tmp_path):
+    X, y, _ = correlated_problem(300, 3, seed=2)
+    LinearRegressor(max_iter=20, tol=None, checkpoint_dir=tmp_path).fit(X, y)
+    with pytest.raises(TaperegError, match="another training problem"):
+        LinearRegressor(
+            max_iter=20, tol=None, checkpoint_dir=tmp_path, resume=True
+        ).fit(X, y + X[:, 0])  # 2 * y would be the same standardized problem
+    with pytest.raises(ParameterError, match="resume=True needs checkpoint_dir"):
+        LinearRegressor(resume=True).fit(X, y)
+
+
+def test_kill_9_then_resume_ends_with_the_uninterrupted_coefficients(tmp_path, capsys):
+    X, y, _ = correlated_problem(50_000, 5, seed=3)
+    frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
+    frame["y"] = y
+    data = tmp_path / "data.csv"
+    frame.to_csv(data, index=False)
+    checkpoints = tmp_path / "checkpoints"
+    argv = [
+        "fit",
+        str(data),
+        "--target",
+        "y",
+        "--engine",
+        "data",
+        "--optimizer",
+        "gd",
+        "--dtype",
+        "float64",
+        "--epochs",
+        "6000",
+        "--tol",
+        "none",
+        "--quiet",
+        "--json",
+    ]
+    saving = ["--checkpoint-dir", str(checkpoints), "--checkpoint-every", "200"]
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tapereg", *argv, *saving],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    while not (checkpoints / "checkpoint").exists():
+        assert process.poll() is None, "the run ended before its first checkpoint"
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+    assert process.poll() is None, "the run ended before it could be killed"
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert process.returncode == -signal.SIGKILL
+
+    resumed = subprocess.run(
+        [sys.executable, "-m", "tapereg", *argv, *saving, "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert main(argv) == 0
+    uninterrupted = json.loads(capsys.readouterr().out)
+    report = json.loads(resumed.stdout)
+    assert report["n_iter"] == uninterrupted["n_iter"] == 6000
+    assert report["coef"] == uninterrupted["coef"]
+    assert report["intercept"] == uninterrupted["intercept"]
