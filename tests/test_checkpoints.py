@@ -22,6 +22,12 @@ from tapereg.cli import main
         {"engine": "data", "optimizer": "gd"},
         {"engine": "gram"},
         {"engine": "data", "optimizer": "adam"},
+        {
+            "engine": "data",
+            "optimizer": "momentum",
+            "batch_size": 64,
+            "random_state": 0,
+        },
     ],
 )
 def test_an_interrupted_then_resumed_fit_equals_an_uninterrupted_one(

@@ -6,7 +6,12 @@ from tapereg.demos import tutorial_data
 from tapereg.errors import DivergenceError
 from tapereg.model import LinearModel
 from tapereg.optimizers import make_optimizer
-from tapereg.training import EpochLoop, fit_gradient_descent, make_train_step
+from tapereg.training import (
+    EpochLoop,
+    MiniBatches,
+    fit_gradient_descent,
+    make_train_step,
+)
 
 
 def seed_000_by_hand(x, y, learning_rate=0.01, epochs=100):
@@ -88,7 +93,11 @@ def test_the_epoch_loop_traces_once_whatever_the_chunk_sizes(batch_size):
     if batch_size is None:
         data = (tf.constant(X), tf.constant(y), None)
     else:
-        data = tf.data.Dataset.from_tensor_slices((X, y)).batch(batch_size)
+        data = MiniBatches(
+            tf.data.Dataset.from_tensor_slices((X, y)),
+            tf.constant(batch_size, tf.int64),
+            tf.constant(0, tf.int64),
+        )
     loop = EpochLoop(model, optimizer, tol=None, n_iter_no_change=5, loss_scale=[1])
     for n in (1, 2, 4, 8, 3):
         losses, norms, _ = loop.run(tf.constant(n), data)

@@ -164,9 +164,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     checkpoint_every : int, default=100
     resume : bool, default=False
         Continue from the checkpoint in ``checkpoint_dir`` (the same data and
-        settings; another problem's checkpoint is refused). A resumed full-batch fit
-        ends with the same coefficients as an uninterrupted one; with mini-batches
-        the shuffling after the resume differs (tf.data's shuffle state is not kept).
+        settings; another problem's checkpoint is refused). A resumed fit ends with
+        the same coefficients as an uninterrupted one (mini-batches included: the
+        order of epoch k depends only on the seed and k).
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).

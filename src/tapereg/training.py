@@ -57,6 +57,18 @@ class Penalty:
     threshold: tf.Tensor | None
 
 
+class MiniBatches(NamedTuple):
+    """Rows for mini-batch training, shuffled afresh each epoch.
+
+    The order of epoch k depends only on (seed, k), so a resumed run continues the
+    uninterrupted run's order exactly.
+    """
+
+    rows: tf.data.Dataset
+    batch_size: tf.Tensor
+    seed: tf.Tensor
+
+
 class GramTensors(NamedTuple):
     """The gram engine's statistics as tensors (the fields of ``GramStatistics``)."""
 
@@ -171,9 +183,9 @@ class EpochLoop(tf.Module):
 
     ``run(n_epochs, data)`` takes ``data`` as an argument: :class:`GramTensors` (the
     gram engine, one step an epoch), a tuple ``(X, y, sample_weight)`` of tensors (full
-    batch, one step an epoch) or a ``tf.data.Dataset`` of such tuples (mini-batches, a
-    step each). The epoch loss is the tape's loss: for mini-batches the weighted mean of
-    the batches' losses. The settings (``tol``, ``n_iter_no_change`` and ``loss_scale``,
+    batch, one step an epoch) or :class:`MiniBatches` (a step per shuffled batch).
+    The epoch loss is the tape's loss: for mini-batches the weighted mean of the
+    batches' losses. The settings (``tol``, ``n_iter_no_change`` and ``loss_scale``,
     which converts each target's loss to the units the caller wants recorded) and the
     early-stopping state are variables: chunked runs give the one-call result bit for
     bit, and one traced loop serves every fit of the same structure.
@@ -228,14 +240,22 @@ class EpochLoop(tf.Module):
         if isinstance(data, GramTensors):
             loss = _gram_loss(self.model, data)
             return _step(self.model, self._optimizer, loss, self._penalty)
-        if isinstance(data, tuple):
-            loss = _data_loss(self.model, *data)
-            return _step(self.model, self._optimizer, loss, self._penalty)
+        if isinstance(data, MiniBatches):
+            return self._minibatch_epoch(data)
+        loss = _data_loss(self.model, *data)
+        return _step(self.model, self._optimizer, loss, self._penalty)
+
+    def _minibatch_epoch(self, data: MiniBatches):
+        """A step per shuffled batch; the means are weighted by batch weight."""
+        order = data.seed * 1_000_003 + self.epoch
+        batches = data.rows.shuffle(data.rows.cardinality(), seed=order).batch(
+            data.batch_size
+        )
         dtype = self.model.w.dtype
         total = tf.zeros_like(self.loss_scale)
         total_norm = tf.constant(0, dtype=dtype)
         total_weight = tf.constant(0, dtype=dtype)
-        for batch in data:
+        for batch in batches:
             X, y, sample_weight = batch if len(batch) == 3 else (*batch, None)
             per_target, norm = _step(
                 self.model,
@@ -365,10 +385,10 @@ def fit_gradient_descent(
         if sample_weight is None:
             data = (*data, None)
     else:
-        data = (
-            tf.data.Dataset.from_tensor_slices(columns)
-            .shuffle(n_samples, seed=seed, reshuffle_each_iteration=True)
-            .batch(batch_size)
+        data = MiniBatches(
+            tf.data.Dataset.from_tensor_slices(columns),
+            tf.constant(batch_size, tf.int64),
+            tf.constant(seed, tf.int64),
         )
     return _train(data, X.shape[1], y.shape[1], X.dtype, learning_rate, **options)
 
@@ -429,7 +449,7 @@ class _Structure(NamedTuple):
 def _data_kind(data) -> str:
     if isinstance(data, GramTensors):
         return "gram"
-    return "full" if isinstance(data, tuple) else "batches"
+    return "batches" if isinstance(data, MiniBatches) else "full"
 
 
 def _build_compiled(structure: _Structure) -> _CompiledFit:
@@ -582,11 +602,12 @@ def _data_digest(data) -> tuple:
     """A cheap digest of the training data, for checkpoint fingerprints."""
     if isinstance(data, GramTensors):
         return tuple(t.numpy() for t in data)
-    if isinstance(data, tuple):
-        return tuple(
-            None if t is None else (tuple(t.shape), t[:4096].numpy()) for t in data
-        )
-    return (str(data.element_spec),)
+    if isinstance(data, MiniBatches):
+        first = next(iter(data.rows.batch(4096)))
+        return (*(t.numpy() for t in first), int(data.batch_size), int(data.seed))
+    return tuple(
+        None if t is None else (tuple(t.shape), t[:4096].numpy()) for t in data
+    )
 
 
 def _run_epochs(
