@@ -89,11 +89,6 @@ def train_step(model: LinearModel, optimizer, X, y, sample_weight=None, penalty=
     return _step(model, optimizer, _data_loss(model, X, y, sample_weight), penalty)[0]
 
 
-def gram_train_step(model: LinearModel, optimizer, statistics, penalty=None):
-    """The same step on the loss written through the data's moments (gram engine)."""
-    return _step(model, optimizer, _gram_loss(model, statistics), penalty)[0]
-
-
 def _data_loss(model, X, y, sample_weight):
     return lambda: per_target_mse(y, model(X), sample_weight)
 
