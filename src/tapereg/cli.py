@@ -195,20 +195,20 @@ def run_demo_command(args) -> int:
 def run_fit_command(args) -> int:
     import warnings
 
-    from .data import read_table
+    from .data import open_table, read_table
 
     if args.summary and args.alpha:
         raise ParameterError(
             "--summary is for ordinary least squares; drop --alpha to get it"
         )
-    table = read_table(args.data, args.target, args.features)
+    stream = open_table(args.data, args.target, args.features)
+    streamed = args.stream or stream.estimated_bytes() > _in_memory_budget()
+    table = None if streamed else read_table(args.data, args.target, args.features)
     if args.solver == "gd":
         _quiet_tensorflow()
     import numpy as np
-    import pandas as pd
 
     from .estimator import LinearRegressor
-    from .exact import solve_least_squares
     from .report import (
         build_report,
         format_coefficients,
@@ -238,20 +238,15 @@ def run_fit_command(args) -> int:
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
     )
-    X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
-    y = (
-        pd.Series(table.y[:, 0], name=table.target_names[0])
-        if table.y.shape[1] == 1
-        else pd.DataFrame(table.y, columns=table.target_names, copy=False)
-    )
-
     from .progress import EpochProgress
 
     # rows/s only where every epoch streams the rows; a gram epoch costs O(d²).
+    n_features = len(stream.feature_names)
     streams_rows = (
         args.solver == "gd"
         and not args.quiet
-        and estimator._resolve_engine(table.X.shape[1]) == "data"
+        and table is not None
+        and estimator._resolve_engine(n_features) == "data"
     )
     import time
 
@@ -263,7 +258,11 @@ def run_fit_command(args) -> int:
         ) as progress,
     ):
         warnings.simplefilter("always")
-        estimator.fit(X, y, epoch_callback=None if args.quiet else progress)
+        callback = None if args.quiet else progress
+        if table is None:
+            estimator.fit_stream(stream, epoch_callback=callback)
+        else:
+            estimator.fit(*_as_frames(table), epoch_callback=callback)
     seconds = time.perf_counter() - started
     _warnings_to_stderr(w for w in caught if issubclass(w.category, UserWarning))
 
@@ -272,26 +271,33 @@ def run_fit_command(args) -> int:
     # The exact answer to the same problem where there is one: ridge in closed form;
     # with an L1 part, the unpenalized least-squares optimum for reference.
     ridge_alpha = args.alpha if args.l1_ratio == 0 else 0.0
-    exact = solve_least_squares(
-        table.X, table.y, fit_intercept=args.intercept, alpha=ridge_alpha
-    )
+    reference = _exact_reference(args, estimator, table, stream, ridge_alpha)
+    sample = table
+    if table is None:
+        metrics, sample = _streamed_metrics(
+            stream, [(coef, intercept), reference], want_sample=bool(args.plot)
+        )
+    else:
+        metrics = None
     rate = estimator.learning_rate_
     report = build_report(
-        table.X,
-        table.y,
+        None if table is None else table.X,
+        None if table is None else table.y,
         coef=coef,
         intercept=intercept,
-        exact_coef=exact.coef,
-        exact_intercept=exact.intercept,
+        exact_coef=reference[0],
+        exact_intercept=reference[1],
         loss_history=estimator.loss_curve_,
         n_iter=estimator.n_iter_,
         optimizer=estimator.optimizer_ if args.solver == "gd" else "exact",
         learning_rate=None if rate != rate else rate,
         seconds=seconds,
-        feature_names=table.feature_names,
-        target_names=table.target_names,
+        feature_names=stream.feature_names,
+        target_names=stream.target_names,
+        metrics=metrics,
     )
     report["engine"] = estimator.engine_ if args.solver == "gd" else None
+    report["streamed"] = table is None
     report["exact"]["problem"] = (
         "least squares"
         if not args.alpha
@@ -310,15 +316,15 @@ def run_fit_command(args) -> int:
 
         plot_fit(
             args.plot,
-            table.X,
-            table.y,
+            sample.X,
+            sample.y,
             coef=coef,
             intercept=intercept,
             loss_history=estimator.loss_curve_,
-            exact_coef=exact.coef,
-            exact_intercept=exact.intercept,
-            feature_names=table.feature_names,
-            target_name=table.target_names[0],
+            exact_coef=reference[0],
+            exact_intercept=reference[1],
+            feature_names=stream.feature_names,
+            target_name=stream.target_names[0],
         )
     text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
     if args.summary:
@@ -329,6 +335,90 @@ def run_fit_command(args) -> int:
         text += f"\nplot written to {args.plot}"
     _emit(report, text, args.json)
     return ExitStatus.SUCCESS
+
+
+def _in_memory_budget() -> int:
+    """Files whose columns would take more than this (bytes) are streamed.
+
+    An eighth of physical memory leaves room for the float64 copy, the training
+    copy and TensorFlow itself.
+    """
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
+    except (ValueError, OSError):
+        return 2 << 30
+
+
+def _as_frames(table):
+    """(X, y) as pandas objects, so the estimator learns the column names."""
+    import pandas as pd
+
+    X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
+    if table.y.shape[1] == 1:
+        return X, pd.Series(table.y[:, 0], name=table.target_names[0])
+    return X, pd.DataFrame(table.y, columns=table.target_names, copy=False)
+
+
+def _exact_reference(args, estimator, table, stream, ridge_alpha):
+    """(coef, intercept) of the exact optimum the report compares training with.
+
+    The exact solver's own answer when that is what ran. In memory, a QR solve; for
+    streamed files the moments the fit already took (no further pass).
+    """
+    import numpy as np
+
+    if args.solver == "exact":
+        return np.atleast_2d(estimator.coef_).T, np.atleast_1d(estimator.intercept_)
+    if table is None:
+        from .exact import solve_from_moments
+
+        return solve_from_moments(
+            estimator.moments_, fit_intercept=args.intercept, alpha=ridge_alpha
+        )
+    from .exact import solve_least_squares
+
+    exact = solve_least_squares(
+        table.X, table.y, fit_intercept=args.intercept, alpha=ridge_alpha
+    )
+    return exact.coef, exact.intercept
+
+
+def _streamed_metrics(stream, models, *, want_sample: bool, sample_rows=20_000):
+    """Metrics of each model in one more pass; with ``want_sample``, a uniform
+    random sample of rows (seeded) for the plot, kept while passing."""
+    import numpy as np
+
+    from .data import Table
+    from .metrics import regression_metrics_stream
+
+    rng = np.random.default_rng(0)
+    kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def passing():
+        for X, Y in stream:
+            if want_sample:
+                # The rows with the smallest random keys are a uniform sample.
+                kept.append((rng.random(X.shape[0]), X, Y))
+                keys = np.concatenate([k for k, _, _ in kept])
+                if keys.size > 2 * sample_rows:
+                    order = np.argsort(keys)[:sample_rows]
+                    Xs = np.concatenate([x for _, x, _ in kept])[order]
+                    Ys = np.concatenate([y for _, _, y in kept])[order]
+                    kept[:] = [(keys[order], Xs, Ys)]
+            yield X, Y
+
+    metrics = regression_metrics_stream(passing(), models)
+    sample = None
+    if want_sample:
+        keys = np.concatenate([k for k, _, _ in kept])
+        order = np.sort(np.argsort(keys)[:sample_rows])
+        sample = Table(
+            X=np.concatenate([x for _, x, _ in kept])[order],
+            y=np.concatenate([y for _, _, y in kept])[order],
+            feature_names=stream.feature_names,
+            target_names=stream.target_names,
+        )
+    return metrics, sample
 
 
 # -- predict ---------------------------------------------------------------------------
@@ -477,6 +567,12 @@ def _add_training_flags(parser) -> None:
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed for mini-batch shuffling"
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the files a block at a time, never whole (default: only when "
+        "their columns would take over 1/8 of memory)",
     )
     parser.add_argument(
         "--solver",

@@ -21,6 +21,9 @@ from .errors import DataError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 GLOB_CHARACTERS = ("*", "?", "[")
+# Bytes of file read at a time; a block of CSV text becomes about as many bytes of
+# float64, so memory stays near a few times this whatever the file's size.
+BLOCK_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -159,8 +162,14 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _read_columns(path: str, names: list[str]):
-    """Only the named columns of the file, as a pyarrow Table."""
+def _file_blocks(path: str, names: list[str], block_bytes: int):
+    """The named columns of one file as pyarrow tables of about ``block_bytes`` each.
+
+    Memory stays at one block whatever the file's size. A CSV file is cut at line
+    ends into blocks of text, each parsed (multithreaded) behind the file's header
+    line; pyarrow's CSV parser allows no newline inside a value, so a line end
+    always ends a row. Parquet files are read a batch of rows at a time.
+    """
     import pyarrow as pa
 
     try:
@@ -168,14 +177,44 @@ def _read_columns(path: str, names: list[str]):
             import pyarrow.parquet as pq
 
             with pq.ParquetFile(path) as parquet:
-                return parquet.read(columns=names)
+                rows = max(1, block_bytes // (8 * max(1, len(names))))
+                for batch in parquet.iter_batches(batch_size=rows, columns=names):
+                    yield pa.Table.from_batches([batch])
+            return
         import pyarrow.csv as pcsv
 
         options = pcsv.ConvertOptions(include_columns=names)
         with _csv_stream(path) as stream:
-            return pcsv.read_csv(stream, convert_options=options)
+            header, rest = _header_line(stream)
+            while True:
+                data = stream.read(block_bytes)
+                text = rest + data
+                cut = len(text) if not data else text.rfind(b"\n") + 1
+                if cut == 0 and data:
+                    rest = text  # one line longer than a block: read on
+                    continue
+                body, rest = text[:cut], text[cut:]
+                if body.strip():
+                    yield pcsv.read_csv(
+                        pa.py_buffer(header + body), convert_options=options
+                    )
+                if not data:
+                    return
     except (pa.ArrowException, OSError) as error:
         raise _cannot_read(path, error) from error
+
+
+def _header_line(stream) -> tuple[bytes, bytes]:
+    """The first line of a stream (with its line end) and the bytes read after it."""
+    text = b""
+    while True:
+        data = stream.read(1 << 16)
+        text += data
+        end = text.find(b"\n")
+        if end >= 0:
+            return text[: end + 1], text[end + 1 :]
+        if not data:
+            return text + b"\n", b""
 
 
 # -- columns to numbers --------------------------------------------------------------
@@ -195,20 +234,22 @@ def _check_columns(
             raise DataError(f"{path}: column '{name}' appears {count} times")
 
 
-def _column_as_float(path: str, table, name: str) -> np.ndarray:
-    """One column as float64, refusing missing, non-numeric and non-finite cells."""
+def _column_as_float(path: str, table, name: str, first_row: int = 0) -> np.ndarray:
+    """One column as float64, refusing missing, non-numeric and non-finite cells.
+
+    ``first_row`` is the number of the file's rows before this table's first.
+    """
     import pyarrow as pa
 
     column = table.column(name)
     where = f"{path}: column '{name}'"
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        _raise_first_bad_text(where, column.to_pylist())
+        _raise_first_bad_text(where, column.to_pylist(), first_row)
     if column.null_count:
         nulls = column.is_null().to_numpy(zero_copy_only=False)
-        raise DataError(
-            f"{where}, row {int(np.flatnonzero(nulls)[0]) + 1}: missing value"
-        )
+        row = first_row + int(np.flatnonzero(nulls)[0]) + 1
+        raise DataError(f"{where}, row {row}: missing value")
     if not (
         pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
@@ -219,14 +260,15 @@ def _column_as_float(path: str, table, name: str) -> np.ndarray:
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         raise DataError(
-            f"{where}, row {bad[0] + 1}: {values[bad[0]]} is not a finite number"
+            f"{where}, row {first_row + bad[0] + 1}: {values[bad[0]]} is not a "
+            "finite number"
         )
     return values
 
 
-def _raise_first_bad_text(where: str, values: list) -> None:
+def _raise_first_bad_text(where: str, values: list, first_row: int) -> None:
     """Name the first cell of a text column that is missing or not a number."""
-    for row, value in enumerate(values, start=1):
+    for row, value in enumerate(values, start=first_row + 1):
         if value is None:
             raise DataError(f"{where}, row {row}: missing value")
         try:
@@ -236,24 +278,32 @@ def _raise_first_bad_text(where: str, values: list) -> None:
     raise DataError(f"{where} holds text, not numbers")
 
 
-def _as_matrix(path: str, table, names: list[str]) -> np.ndarray:
+def _as_matrix(path: str, table, names: list[str], first_row: int) -> np.ndarray:
     if not names or table.num_rows == 0:
         return np.empty((table.num_rows, len(names)))
-    return np.column_stack([_column_as_float(path, table, n) for n in names])
+    return np.column_stack([_column_as_float(path, table, n, first_row) for n in names])
+
+
+def _matrix_blocks(files: list[str], groups: list[list[str]], block_bytes: int):
+    """For each block of rows of the files, one float64 matrix per group of columns.
+
+    Each block is converted on its own, so cell errors name the file and the row
+    within it, and types may differ between files (and between blocks).
+    """
+    needed = list(dict.fromkeys(name for group in groups for name in group))
+    for path in files:
+        first_row = 0
+        for table in _file_blocks(path, needed, block_bytes):
+            yield [_as_matrix(path, table, names, first_row) for names in groups]
+            first_row += table.num_rows
 
 
 def _read_matrices(files: list[str], groups: list[list[str]]) -> list[np.ndarray]:
-    """For each group of column names, its float64 matrix over all files' rows.
-
-    Each file is read (its needed columns only) and converted on its own, so cell
-    errors name that file and the row within it, and types may differ between files.
-    """
-    needed = list(dict.fromkeys(name for group in groups for name in group))
-    parts: list[list[np.ndarray]] = [[] for _ in groups]
-    for path in files:
-        table = _read_columns(path, needed)
-        for part, names in zip(parts, groups, strict=True):
-            part.append(_as_matrix(path, table, names))
+    """For each group of column names, its float64 matrix over all files' rows."""
+    parts: list[list[np.ndarray]] = [[np.empty((0, len(g)))] for g in groups]
+    for block in _matrix_blocks(files, groups, BLOCK_BYTES):
+        for part, matrix in zip(parts, block, strict=True):
+            part.append(matrix)
     return [np.concatenate(part) for part in parts]
 
 
@@ -264,6 +314,77 @@ def _no_rows_error(files: list[str]) -> DataError:
 
 
 # -- public --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TableStream:
+    """The feature and target columns of files, read a block of rows at a time.
+
+    Iterating yields ``(X, Y)`` float64 blocks (n_rows, n_features) and
+    (n_rows, n_targets) and reads the files afresh, so training can pass over data
+    larger than memory as often as it needs. Memory stays at about one block.
+
+    Attributes
+    ----------
+    files : tuple of str
+    feature_names, target_names : list of str
+    block_bytes : int
+        About how many bytes of file each block is read from.
+    """
+
+    files: tuple[str, ...]
+    feature_names: list[str]
+    target_names: list[str]
+    block_bytes: int = BLOCK_BYTES
+
+    def __iter__(self):
+        groups = [self.feature_names, self.target_names]
+        for X, Y in _matrix_blocks(list(self.files), groups, self.block_bytes):
+            if X.shape[0]:
+                yield X, Y
+
+    def no_rows_error(self) -> DataError:
+        """The error for files that hold a header but no rows."""
+        return _no_rows_error(list(self.files))
+
+    def estimated_bytes(self) -> int:
+        """Roughly what the columns would take in memory as float64.
+
+        Parquet knows its row count; for CSV the text's size stands in (a number and
+        its separator take about as many characters as its float64 takes bytes).
+        """
+        total = 0
+        n_columns = len(self.feature_names) + len(self.target_names)
+        for path in self.files:
+            if _is_parquet(path):
+                import pyarrow.parquet as pq
+
+                with pq.ParquetFile(path) as parquet:
+                    total += parquet.metadata.num_rows * n_columns * 8
+            else:
+                size = os.path.getsize(path)
+                total += size * (4 if path.lower().endswith(".gz") else 1)
+        return total
+
+
+def open_table(paths, target, features=None, *, block_bytes=BLOCK_BYTES) -> TableStream:
+    """Check the files' headers and return a :class:`TableStream` of their columns.
+
+    ``paths``, ``target`` and ``features`` are as for :func:`read_table`; only the
+    headers are read here.
+    """
+    files = _expand_paths(paths)
+    headers = [_column_names(path) for path in files]
+    targets = _names(target)
+    if features is None:
+        features = [c for c in headers[0] if c not in targets]
+    features = _names(features)
+    if not features:
+        raise DataError(f"{files[0]}: no feature columns besides the target")
+    for path, available in zip(files, headers, strict=True):
+        _check_columns(path, available, targets, "target")
+        _check_columns(path, available, features, "feature")
+    return TableStream(tuple(files), features, targets, block_bytes)
 
 
 def read_table(paths, target, features=None) -> Table:
@@ -283,21 +404,15 @@ def read_table(paths, target, features=None) -> Table:
     -------
     Table
     """
-    files = _expand_paths(paths)
-    headers = [_column_names(path) for path in files]
-    targets = _names(target)
-    if features is None:
-        features = [c for c in headers[0] if c not in targets]
-    features = _names(features)
-    if not features:
-        raise DataError(f"{files[0]}: no feature columns besides the target")
-    for path, available in zip(files, headers, strict=True):
-        _check_columns(path, available, targets, "target")
-        _check_columns(path, available, features, "feature")
-    X, y = _read_matrices(files, [features, targets])
+    stream = open_table(paths, target, features)
+    X, y = _read_matrices(
+        list(stream.files), [stream.feature_names, stream.target_names]
+    )
     if X.shape[0] == 0:
-        raise _no_rows_error(files)
-    return Table(X=X, y=y, feature_names=features, target_names=targets)
+        raise _no_rows_error(list(stream.files))
+    return Table(
+        X=X, y=y, feature_names=stream.feature_names, target_names=stream.target_names
+    )
 
 
 def read_features(paths, feature_names: list[str] | None, n_features: int) -> Table:

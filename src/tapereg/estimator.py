@@ -22,10 +22,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .errors import CollinearityWarning, ParameterError
-from .exact import solve_least_squares
+from .errors import CollinearityWarning, DataError, ParameterError
+from .exact import solve_least_squares, solve_least_squares_stream
 from .gram import (
     GRAM_MAX_FEATURES,
+    MomentsAccumulator,
     data_moments,
     hessian_spectrum,
     standardization_from_moments,
@@ -34,7 +35,7 @@ from .gram import (
 from .optimizers import OPTIMIZERS
 from .preprocessing import Standardization
 from .statistics import ols_statistics, ols_statistics_from_moments
-from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz
+from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz, batch_lipschitz
 
 SOLVERS = ("gd", "exact")
 # Fitted attributes that only some fits set.
@@ -75,6 +76,25 @@ def _write_scalars(writer, chunk) -> None:
             tf.summary.scalar("gradient_norm", float(norm), step=step)
             tf.summary.scalar("learning_rate", chunk.learning_rate, step=step)
     writer.flush()
+
+
+def _stream_moments(blocks):
+    """The first pass over a stream: float64 moments, refusing non-finite values."""
+    moments = MomentsAccumulator()
+    for block in blocks:
+        X, Y = np.asarray(block[0], np.float64), np.asarray(block[1], np.float64)
+        sample_weight = None if len(block) == 2 else np.asarray(block[2], np.float64)
+        for name, values in (("X", X), ("Y", Y), ("sample_weight", sample_weight)):
+            if values is not None and not np.all(np.isfinite(values)):
+                raise DataError(
+                    f"{name} holds NaN or infinity in block rows "
+                    f"{moments.n_samples}..{moments.n_samples + X.shape[0] - 1}"
+                )
+        moments.add(X, Y, sample_weight)
+    if moments.n_samples == 0:
+        no_rows = getattr(blocks, "no_rows_error", None)
+        raise no_rows() if no_rows else DataError("the stream has no rows")
+    return moments.result()
 
 
 def expected_failed_checks(estimator) -> dict[str, str]:
@@ -194,6 +214,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         error (one value per target), with ``compute_statistics``.
     nobs_, df_model_, df_resid_ : int, float, float
         Observations and degrees of freedom of the model and the residuals.
+    moments_ : tapereg.gram.Moments
+        Only after :meth:`fit_stream`: the float64 moments of [X, Y] its first pass
+        took (means, covariance, row count).
 
     Examples
     --------
@@ -339,7 +362,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self._check_params()
         # A refit must not keep what only the previous fit had (statistics of an
         # unpenalized fit, the engine of a trained one).
-        for name in (*_FIT_DEPENDENT, "target_names_"):
+        for name in (*_FIT_DEPENDENT, "target_names_", "moments_"):
             self.__dict__.pop(name, None)
         target_names = _target_names(y)
         X, y = validate_data(
@@ -358,11 +381,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         if self.solver == "exact":
             solution = self._solve_exact(X, Y, sample_weight)
             coef, intercept = solution.coef, solution.intercept
-            # One pass over the data; there are no epoch losses to record.
-            self.n_iter_, self.loss_curve_ = 1, np.empty(0)
-            self.learning_rate_ = float("nan")
-            self.standardization_ = None
-            self.engine_ = self.optimizer_ = None
+            self._set_exact_attributes()
         else:
             coef, intercept, moments = self._train(X, Y, sample_weight, epoch_callback)
         if self.compute_statistics and self.alpha == 0:
@@ -382,16 +401,98 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.target_names_ = np.asarray(target_names, dtype=object)
         return self
 
+    def fit_stream(self, blocks, *, epoch_callback=None):
+        """Fit on data read a block of rows at a time: files bigger than memory.
+
+        Parameters
+        ----------
+        blocks : re-iterable of (X, Y) or (X, Y, sample_weight) array blocks
+            For example :func:`tapereg.data.open_table`'s stream. It is read several
+            times: once for the float64 moments (which give the standardization,
+            the gram engine's statistics and the OLS inference), once more to cache
+            the training rows for the data engine and mini-batches, or once more
+            for the exact solver's QR. Feature and target names are taken from its
+            ``feature_names`` and ``target_names`` when it has them.
+        epoch_callback : callable, optional
+            As for :meth:`fit`.
+
+        Returns
+        -------
+        self : LinearRegressor
+        """
+        self._check_params()
+        for name in (*_FIT_DEPENDENT, "target_names_", "feature_names_in_", "moments_"):
+            self.__dict__.pop(name, None)
+        moments = self.moments_ = _stream_moments(blocks)
+        n_columns = moments.mean.shape[0]
+        feature_names = getattr(blocks, "feature_names", None)
+        target_names = getattr(blocks, "target_names", None)
+        n_features = (
+            len(feature_names) if feature_names is not None else moments.n_features
+        )
+        n_targets = n_columns - n_features
+        self.n_features_in_ = n_features
+        if feature_names is not None:
+            self.feature_names_in_ = np.asarray(feature_names, dtype=object)
+        if target_names is not None and n_targets > 1:
+            self.target_names_ = np.asarray(target_names, dtype=object)
+
+        if self.solver == "exact":
+            solution = solve_least_squares_stream(
+                blocks,
+                moments,
+                n_features,
+                fit_intercept=self.fit_intercept,
+                alpha=self.alpha,
+            )
+            self._warn_if_collinear(solution, moments.n_samples)
+            coef, intercept = solution.coef, solution.intercept
+            self._set_exact_attributes()
+        else:
+            with contextlib.ExitStack() as closing:
+                callback = self._progress_callback(epoch_callback, closing)
+                coef, intercept, _ = self._train_engines(
+                    None, None, None, callback, stream=blocks, moments=moments
+                )
+        if self.compute_statistics and self.alpha == 0:
+            names = (
+                [str(n) for n in feature_names]
+                if feature_names is not None
+                else [f"x{i}" for i in range(n_features)]
+            )
+            self._set_statistics_attributes(
+                ols_statistics_from_moments(
+                    moments,
+                    coef,
+                    intercept,
+                    fit_intercept=self.fit_intercept,
+                    feature_names=names,
+                )
+            )
+        self.coef_ = coef.T[0] if n_targets == 1 else coef.T
+        self.intercept_ = float(intercept[0]) if n_targets == 1 else intercept
+        return self
+
+    def _set_exact_attributes(self) -> None:
+        # One pass over the data; there are no epoch losses to record.
+        self.n_iter_, self.loss_curve_ = 1, np.empty(0)
+        self.learning_rate_ = float("nan")
+        self.standardization_ = None
+        self.engine_ = self.optimizer_ = None
+
+    def _warn_if_collinear(self, solution, n_samples: int) -> None:
+        if solution.collinear:
+            warnings.warn(
+                self._collinearity_message(solution, n_samples),
+                CollinearityWarning,
+                stacklevel=4,
+            )
+
     def _solve_exact(self, X, Y, sample_weight):
         solution = solve_least_squares(
             X, Y, sample_weight, fit_intercept=self.fit_intercept, alpha=self.alpha
         )
-        if solution.collinear:
-            warnings.warn(
-                self._collinearity_message(solution, X.shape[0]),
-                CollinearityWarning,
-                stacklevel=3,
-            )
+        self._warn_if_collinear(solution, X.shape[0])
         return solution
 
     def _set_statistics(
@@ -546,24 +647,33 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             callback = self._progress_callback(epoch_callback, closing)
             return self._train_engines(X, Y, sample_weight, callback)
 
-    def _train_engines(self, X, Y, sample_weight, callback):
+    def _train_engines(
+        self, X, Y, sample_weight, callback, *, stream=None, moments=None
+    ):
+        """Standardize, pick the step, train; arrays (X, Y) or a ``stream`` of blocks.
+
+        A stream comes with its ``moments`` already taken (its first pass).
+        """
         from .checkpoints import CheckpointPlan
         from .training import fit_gradient_descent, fit_gradient_descent_gram
 
-        n_targets = Y.shape[1]
-        engine = self._resolve_engine(X.shape[1])
-        moments = None
-        if engine == "gram":
+        if stream is None:
+            n_features, n_targets = X.shape[1], Y.shape[1]
+        else:
+            n_features = moments.n_features
+            n_targets = moments.mean.shape[0] - n_features
+        engine = self._resolve_engine(n_features)
+        if engine == "gram" and moments is None:
             # One float64 pass gives the standardization, the statistics the epochs
             # run on, and (later) the OLS inference.
             moments = data_moments(X, Y, sample_weight)
-            if self.standardize:
-                scaling = standardization_from_moments(
-                    moments, X.shape[1], center=self.fit_intercept
-                )
         if not self.standardize:
-            scaling = Standardization.identity(X.shape[1], n_targets)
-        elif moments is None:
+            scaling = Standardization.identity(n_features, n_targets)
+        elif moments is not None:
+            scaling = standardization_from_moments(
+                moments, n_features, center=self.fit_intercept
+            )
+        else:
             scaling = Standardization.fit(
                 X, Y, sample_weight, center=self.fit_intercept
             )
@@ -602,6 +712,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 nesterov=self.nesterov,
                 **options,
             )
+        elif stream is not None:
+            optimizer, result = self._train_stream(stream, moments, scaling, options)
         else:
             dtype = np.dtype(self.dtype)
             if self.standardize:
@@ -628,7 +740,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 weights,
                 learning_rate=learning_rate,
                 batch_size=self.batch_size,
-                seed=int(check_random_state(self.random_state).randint(2**31 - 1)),
+                seed=self._seed(),
                 optimizer=optimizer,
                 momentum=momentum,
                 nesterov=self.nesterov,
@@ -648,6 +760,74 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 stacklevel=3,
             )
         return (*scaling.to_original(result.coef, result.intercept), moments)
+
+    def _seed(self) -> int:
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    def _train_stream(self, stream, moments, scaling, options):
+        """The data engine on a stream: one pass caches the standardized rows in
+        the training dtype, then every epoch reads the cache (tf.data)."""
+        from .streaming import RowCache
+        from .training import fit_gradient_descent_blocks
+
+        dtype = np.dtype(self.dtype)
+        n_features = moments.n_features
+        n_targets = moments.mean.shape[0] - n_features
+        weighted = moments.weighted
+        n_columns = n_features + n_targets + int(weighted)
+        l2 = options["l2"]
+        with RowCache(n_columns, dtype) as cache:
+            largest_row = 0.0  # max s_i·‖a_i‖²/s̄, for the mini-batch step
+            mean_weight = moments.total_weight / moments.n_samples
+            for block in stream:
+                X, Y = block[0], block[1]
+                s = block[2] if weighted else None
+                rows = np.empty((X.shape[0], n_columns), dtype)
+                rows[:, :n_features] = scaling.transform_X(X, dtype)
+                rows[:, n_features : n_features + n_targets] = scaling.transform_y(
+                    Y, dtype
+                )
+                if weighted:
+                    rows[:, -1] = s
+                norms = np.einsum(
+                    "ij,ij->i", rows[:, :n_features], rows[:, :n_features]
+                ) + float(self.fit_intercept)
+                if weighted:
+                    norms = norms * s / mean_weight
+                largest_row = max(largest_row, float(norms.max(initial=0.0)))
+                cache.write(rows)
+            cache.finish()
+            lipschitz = None
+            if self.learning_rate == "auto" and self.optimizer != "adam":
+                lipschitz, _ = hessian_spectrum(
+                    statistics_from_moments(moments, scaling),
+                    fit_intercept=self.fit_intercept,
+                    n_targets=n_targets,
+                )
+                if self.batch_size is not None and self.batch_size < cache.n_rows:
+                    lipschitz = batch_lipschitz(
+                        lipschitz,
+                        2.0 * largest_row / n_targets,
+                        n_samples=cache.n_rows,
+                        batch_size=self.batch_size,
+                    )
+                lipschitz += 0.0 if l2 is None else 2.0 * float(np.max(l2)) / n_targets
+            optimizer, learning_rate, momentum = self._resolve_update(lipschitz, None)
+            result = fit_gradient_descent_blocks(
+                cache,
+                n_features,
+                n_targets,
+                weighted=weighted,
+                total_weight=moments.total_weight,
+                learning_rate=learning_rate,
+                batch_size=self.batch_size,
+                seed=self._seed(),
+                optimizer=optimizer,
+                momentum=momentum,
+                nesterov=self.nesterov,
+                **options,
+            )
+        return optimizer, result
 
     def _progress_callback(self, epoch_callback, closing):
         """Per-epoch reporting for ``verbose``, ``logdir`` and ``epoch_callback``.

@@ -53,40 +53,78 @@ class Moments:
         Σs·a / Σs for the p = n_features + n_targets columns.
     covariance : ndarray of shape (p, p)
         Σs·(a − mean)(a − mean)ᵀ / Σs.
+    n_features : int
+        How many of the p columns are features (the rest are targets).
+    weighted : bool
+        Whether the rows had sample weights.
     """
 
     total_weight: float
     n_samples: int
     mean: np.ndarray
     covariance: np.ndarray
+    n_features: int | None = None
+    weighted: bool = False
+
+
+class MomentsAccumulator:
+    """Adds blocks of rows of ``[X, Y]`` into running float64 moments, one at a time.
+
+    Products are accumulated about a shift (the first block's mean) rather than about
+    0, so data with large offsets keeps its variance: the cancellation in
+    ``E[(a−K)(a−K)ᵀ] − (m−K)(m−K)ᵀ`` is only as large as ``m − K`` is.
+    """
+
+    def __init__(self):
+        self._shift = None
+        self._sums = None
+        self.n_samples = 0
+        self._n_features = None
+        self._weighted = False
+
+    def add(self, X, Y, sample_weight=None) -> None:
+        d, p = X.shape[1], X.shape[1] + Y.shape[1]
+        if X.shape[0] == 0:
+            return
+        block = np.empty((X.shape[0], p + 1))
+        block[:, :d] = X
+        block[:, d:p] = Y
+        if self._shift is None:
+            self._shift = block[:, :p].mean(axis=0)
+            self._sums = np.zeros((p + 1, p + 1))
+        block[:, :p] -= self._shift
+        block[:, p] = 1.0
+        weighted = block if sample_weight is None else sample_weight[:, None] * block
+        self._sums += weighted.T @ block
+        self.n_samples += X.shape[0]
+        self._n_features = d
+        self._weighted = self._weighted or sample_weight is not None
+
+    def result(self) -> Moments:
+        sums, p = self._sums, self._sums.shape[0] - 1
+        total = sums[p, p]
+        offset = sums[:p, p] / total  # mean − shift
+        covariance = sums[:p, :p] / total - np.outer(offset, offset)
+        return Moments(
+            float(total),
+            self.n_samples,
+            self._shift + offset,
+            covariance,
+            self._n_features,
+            self._weighted,
+        )
 
 
 def data_moments(
     X: np.ndarray, Y: np.ndarray, sample_weight: np.ndarray | None = None
 ) -> Moments:
-    """One chunked float64 pass over ``[X, Y]`` for all first and second moments.
-
-    Products are accumulated about a shift (the first chunk's mean) rather than about
-    0, so data with large offsets keeps its variance: the cancellation in
-    ``E[(a−K)(a−K)ᵀ] − (m−K)(m−K)ᵀ`` is only as large as ``m − K`` is.
-    """
-    p = X.shape[1] + Y.shape[1]
-    shift = None
-    sums = np.zeros((p + 1, p + 1))
+    """One chunked float64 pass over ``[X, Y]`` for all first and second moments."""
+    moments = MomentsAccumulator()
     for rows in _chunks(X.shape[0]):
-        block = np.empty((rows.stop - rows.start, p + 1))
-        block[:, : X.shape[1]] = X[rows]
-        block[:, X.shape[1] : p] = Y[rows]
-        if shift is None:
-            shift = block[:, :p].mean(axis=0)
-        block[:, :p] -= shift
-        block[:, p] = 1.0
-        weighted = block if sample_weight is None else sample_weight[rows, None] * block
-        sums += weighted.T @ block
-    total = sums[p, p]
-    offset = sums[:p, p] / total  # mean − shift
-    covariance = sums[:p, :p] / total - np.outer(offset, offset)
-    return Moments(float(total), X.shape[0], shift + offset, covariance)
+        moments.add(
+            X[rows], Y[rows], None if sample_weight is None else sample_weight[rows]
+        )
+    return moments.result()
 
 
 def standardization_from_moments(moments: Moments, n_features: int, *, center: bool):

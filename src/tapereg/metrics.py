@@ -20,3 +20,48 @@ def regression_metrics(
         "mae": float(mean_absolute_error(y_true, y_pred, sample_weight=sample_weight)),
         "r2": float(r2_score(y_true, y_pred, sample_weight=sample_weight)),
     }
+
+
+def regression_metrics_stream(blocks, models) -> list[dict[str, float]]:
+    """:func:`regression_metrics` of each linear model over row blocks, in one pass.
+
+    ``blocks`` yields ``(X, Y)`` or ``(X, Y, sample_weight)``; ``models`` is a list of
+    ``(coef, intercept)`` with coef (n_features, n_targets). The sums are float64,
+    with y's taken about the first block's mean so that R² keeps its digits.
+    """
+    weight, shift = 0.0, None
+    squares = [0.0] * len(models)
+    absolute = [0.0] * len(models)
+    y_sum = y_square = 0.0
+    for block in blocks:
+        X, Y = block[0], block[1]
+        s = block[2] if len(block) == 3 else np.ones(X.shape[0])
+        if shift is None:
+            shift = Y.mean(axis=0)
+        weight += s.sum()
+        centred = Y - shift
+        y_sum = y_sum + s @ centred
+        y_square = y_square + s @ centred**2
+        for k, (coef, intercept) in enumerate(models):
+            residual = X @ coef + intercept - Y
+            squares[k] = squares[k] + s @ residual**2
+            absolute[k] = absolute[k] + s @ np.abs(residual)
+    total_square = y_square - y_sum**2 / weight
+    results = []
+    for square, absolute_sum in zip(squares, absolute, strict=True):
+        mse = float(np.mean(square / weight))
+        # sklearn's r2_score with force_finite: a constant target scores 1 or 0.
+        r2 = np.where(
+            total_square > 0,
+            1 - square / np.where(total_square > 0, total_square, 1.0),
+            np.where(square == 0, 1.0, 0.0),
+        )
+        results.append(
+            {
+                "mse": mse,
+                "rmse": math.sqrt(mse),
+                "mae": float(np.mean(absolute_sum / weight)),
+                "r2": float(np.mean(r2)),
+            }
+        )
+    return results

@@ -33,15 +33,20 @@ def build_report(
     feature_names: list[str],
     target_names: list[str],
     sample_weight: np.ndarray | None = None,
+    metrics: tuple[dict, dict] | None = None,
 ) -> dict:
     """Metrics of the trained and the exact weights on (X, Y), in the ``--json`` layout.
 
-    ``coef`` and ``exact_coef`` have shape (n_features, n_targets).
+    ``coef`` and ``exact_coef`` have shape (n_features, n_targets). Data too big to
+    hold passes ``metrics`` (the trained and the exact model's, already computed)
+    and no X, Y.
     """
-    metrics = regression_metrics(Y, X @ coef + intercept, sample_weight)
-    exact_mse = regression_metrics(Y, X @ exact_coef + exact_intercept, sample_weight)[
-        "mse"
-    ]
+    if metrics is None:
+        metrics = (
+            regression_metrics(Y, X @ coef + intercept, sample_weight),
+            regression_metrics(Y, X @ exact_coef + exact_intercept, sample_weight),
+        )
+    metrics, exact_mse = metrics[0], metrics[1]["mse"]
     coef_out, intercept_out = _shape_for_json(coef, intercept)
     exact_coef_out, exact_intercept_out = _shape_for_json(exact_coef, exact_intercept)
     return {

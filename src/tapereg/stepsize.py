@@ -76,6 +76,14 @@ def minibatch_lipschitz(
     if sample_weight is not None:
         row_norms = row_norms * sample_weight / np.mean(sample_weight)
     l_max = 2.0 * float(np.max(row_norms)) / n_targets
+    return batch_lipschitz(full_lipschitz, l_max, n_samples=n, batch_size=k)
+
+
+def batch_lipschitz(
+    full_lipschitz: float, l_max: float, *, n_samples: int, batch_size: int
+) -> float:
+    """The formula above from its two ingredients (streams get L_max on the fly)."""
+    n, k = n_samples, min(batch_size, n_samples)
     if n == 1:
         return l_max
     return (n * (k - 1)) / (k * (n - 1)) * full_lipschitz + (n - k) / (

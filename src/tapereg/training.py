@@ -29,6 +29,8 @@ RAN_OUT, CONVERGED, DIVERGED = 0, 1, 2
 STILL_RUNNING = -1  # a checkpoint's stop reason while training goes on
 # A loss this many times the first epoch's is divergence even while still finite.
 DIVERGENCE_FACTOR = 1e6
+# Mini-batches from a stream are shuffled within this many blocks of rows.
+SHUFFLE_WINDOW_BLOCKS = 4
 # With progress reporting, chunks grow until one takes about this long.
 CHUNK_SECONDS = 0.2
 
@@ -67,6 +69,20 @@ class MiniBatches(NamedTuple):
     rows: tf.data.Dataset
     batch_size: tf.Tensor
     seed: tf.Tensor
+    # Rows shuffled within a window this long; None for all of them (in memory).
+    window: tf.Tensor | None = None
+
+
+class StreamedBlocks(NamedTuple):
+    """Full-batch data read a block of rows at a time (data bigger than memory).
+
+    ``blocks`` yields ``(X, y)`` or ``(X, y, sample_weight)`` tensors; an epoch adds
+    up each block's gradient, weighted by its share of ``total_weight`` (Σs, or the
+    number of rows), and then makes one update: the full-batch step exactly.
+    """
+
+    blocks: tf.data.Dataset
+    total_weight: tf.Tensor
 
 
 class GramTensors(NamedTuple):
@@ -102,12 +118,25 @@ def _step(model: LinearModel, optimizer, per_target_loss, penalty):
 
     Returns the per-target loss and the gradient's norm (for the training logs).
     """
+    per_target, gradients = _gradients(model, per_target_loss, penalty)
+    return _apply(model, optimizer, per_target, gradients, penalty)
+
+
+def _gradients(model: LinearModel, per_target_loss, penalty):
+    """The per-target loss (L2 penalty included) and its gradient, by the tape."""
     with tf.GradientTape() as tape:
         per_target = per_target_loss()
         if penalty is not None and penalty.l2 is not None:
             per_target += tf.reduce_sum(penalty.l2 * tf.square(model.w), axis=0)
         loss = tf.reduce_mean(per_target)
-    gradients = tape.gradient(loss, model.parameters)
+    gradients = tape.gradient(
+        loss, model.parameters, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return per_target, gradients
+
+
+def _apply(model: LinearModel, optimizer, per_target, gradients, penalty):
+    """The update and the L1 proximal step; the objective and the gradient norm."""
     if penalty is not None and penalty.l1 is not None:
         per_target += tf.reduce_sum(penalty.l1 * tf.abs(model.w), axis=0)
     optimizer.apply(gradients, model.parameters)
@@ -237,15 +266,47 @@ class EpochLoop(tf.Module):
             return _step(self.model, self._optimizer, loss, self._penalty)
         if isinstance(data, MiniBatches):
             return self._minibatch_epoch(data)
+        if isinstance(data, StreamedBlocks):
+            return self._streamed_epoch(data)
         loss = _data_loss(self.model, *data)
         return _step(self.model, self._optimizer, loss, self._penalty)
+
+    def _streamed_epoch(self, data: StreamedBlocks):
+        """One full-batch step, its gradient summed block by block (one tape each)."""
+        model = self.model
+        dtype = model.w.dtype
+        per_target = tf.zeros_like(self.loss_scale)
+        gradients = tuple(tf.zeros_like(p) for p in model.parameters)
+        for block in data.blocks:
+            X, y, sample_weight = block if len(block) == 3 else (*block, None)
+            if sample_weight is None:
+                weight = tf.cast(tf.shape(X)[0], dtype)
+            else:
+                weight = tf.reduce_sum(sample_weight)
+            share = weight / data.total_weight
+            part, block_gradients = _gradients(
+                model,
+                lambda X=X, y=y, s=sample_weight, share=share: (
+                    per_target_mse(y, model(X), s) * share
+                ),
+                None,
+            )
+            per_target += part
+            gradients = tuple(
+                g + h for g, h in zip(gradients, block_gradients, strict=True)
+            )
+        # The penalty depends on the weights only: its own tape, added once.
+        per_target, penalty_gradients = _gradients(
+            model, lambda: per_target, self._penalty
+        )
+        gradients = [g + h for g, h in zip(gradients, penalty_gradients, strict=True)]
+        return _apply(model, self._optimizer, per_target, gradients, self._penalty)
 
     def _minibatch_epoch(self, data: MiniBatches):
         """A step per shuffled batch; the means are weighted by batch weight."""
         order = data.seed * 1_000_003 + self.epoch
-        batches = data.rows.shuffle(data.rows.cardinality(), seed=order).batch(
-            data.batch_size
-        )
+        window = data.rows.cardinality() if data.window is None else data.window
+        batches = data.rows.shuffle(window, seed=order).batch(data.batch_size)
         dtype = self.model.w.dtype
         total = tf.zeros_like(self.loss_scale)
         total_norm = tf.constant(0, dtype=dtype)
@@ -388,6 +449,46 @@ def fit_gradient_descent(
     return _train(data, X.shape[1], y.shape[1], X.dtype, learning_rate, **options)
 
 
+def fit_gradient_descent_blocks(
+    cache,
+    n_features: int,
+    n_targets: int,
+    *,
+    weighted: bool,
+    total_weight: float,
+    learning_rate: float,
+    batch_size: int | None = None,
+    seed: int = 0,
+    **options,
+) -> FitResult:
+    """The data engine on rows streamed from a :class:`~tapereg.streaming.RowCache`.
+
+    Full batch: each epoch sums the blocks' gradients (:class:`StreamedBlocks`), the
+    same step as on the whole array. Mini-batches: the rows of each epoch are
+    shuffled within a window of ``SHUFFLE_WINDOW_BLOCKS`` blocks (seeded by
+    ``seed`` and the epoch) and batched, as tf.data shuffles data it cannot hold.
+    ``options`` are those of :func:`_train`.
+    """
+    d, t = n_features, n_targets
+
+    def split(rows):
+        columns = (rows[:, :d], rows[:, d : d + t])
+        return (*columns, rows[:, d + t]) if weighted else columns
+
+    blocks = cache.blocks(split)
+    dtype = cache.dtype
+    if batch_size is None or batch_size >= cache.n_rows:
+        data = StreamedBlocks(blocks, tf.constant(total_weight, dtype))
+    else:
+        data = MiniBatches(
+            blocks.unbatch(),
+            tf.constant(batch_size, tf.int64),
+            tf.constant(seed, tf.int64),
+            tf.constant(SHUFFLE_WINDOW_BLOCKS * cache.block_rows, tf.int64),
+        )
+    return _train(data, d, t, dtype, learning_rate, **options)
+
+
 def fit_gradient_descent_gram(
     statistics, *, learning_rate: float, dtype="float64", **options
 ) -> FitResult:
@@ -428,7 +529,7 @@ _COMPILED_MAX = 8
 class _Structure(NamedTuple):
     """What a traced loop depends on; fits that share it share the loop."""
 
-    data_kind: str  # "gram", "full" or "batches"
+    data_kind: str  # "gram", "full", "streamed" or "batches"
     dtype: str
     n_features: int
     n_targets: int
@@ -444,6 +545,8 @@ class _Structure(NamedTuple):
 def _data_kind(data) -> str:
     if isinstance(data, GramTensors):
         return "gram"
+    if isinstance(data, StreamedBlocks):
+        return "streamed"
     return "batches" if isinstance(data, MiniBatches) else "full"
 
 
@@ -600,6 +703,9 @@ def _data_digest(data) -> tuple:
     if isinstance(data, MiniBatches):
         first = next(iter(data.rows.batch(4096)))
         return (*(t.numpy() for t in first), int(data.batch_size), int(data.seed))
+    if isinstance(data, StreamedBlocks):
+        first = next(iter(data.blocks))
+        return (*(t[:4096].numpy() for t in first), float(data.total_weight))
     return tuple(
         None if t is None else (tuple(t.shape), t[:4096].numpy()) for t in data
     )
