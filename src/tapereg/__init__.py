@@ -21,6 +21,7 @@ _EXPORTS = {
     "solve_least_squares": "exact",
     "LeastSquaresSolution": "exact",
     "read_table": "data",
+    "open_table": "data",
     "FitDisplay": "plotting",
     "PredictionDisplay": "plotting",
     "LossCurveDisplay": "plotting",

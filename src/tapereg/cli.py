@@ -425,28 +425,36 @@ def _streamed_metrics(stream, models, *, want_sample: bool, sample_rows=20_000):
 
 
 def run_predict_command(args) -> int:
-    from .data import read_features
+    """Predictions a block of rows at a time: files of any size, flat memory."""
+    from .data import open_features
     from .persistence import load
 
     estimator = load(args.model)
     names = getattr(estimator, "feature_names_in_", None)
-    table = read_features(
+    stream = open_features(
         args.data, None if names is None else list(names), estimator.n_features_in_
     )
+    import contextlib
+
     import numpy as np
     import pandas as pd
 
-    predictions = np.atleast_2d(
-        table.X @ np.atleast_2d(estimator.coef_).T + estimator.intercept_
-    ).reshape(table.X.shape[0], -1)
-    frame = pd.DataFrame(predictions, columns=[str(t) for t in estimator.target_names_])
-    if args.out:
-        from ._atomic import atomic_write
+    coef = np.atleast_2d(estimator.coef_).T
+    columns = [str(t) for t in estimator.target_names_]
+    with contextlib.ExitStack() as stack:
+        if args.out:
+            from ._atomic import atomic_write
 
-        with atomic_write(args.out, "w", encoding="utf-8", newline="") as file:
-            frame.to_csv(file, index=False)
-    else:
-        frame.to_csv(sys.stdout, index=False)
+            file = stack.enter_context(
+                atomic_write(args.out, "w", encoding="utf-8", newline="")
+            )
+        else:
+            file = sys.stdout
+        pd.DataFrame(columns=columns).to_csv(file, index=False)
+        for X, _ in stream:
+            predictions = X @ coef + estimator.intercept_
+            frame = pd.DataFrame(predictions.reshape(X.shape[0], -1), columns=columns)
+            frame.to_csv(file, index=False, header=False)
     return ExitStatus.SUCCESS
 
 

@@ -415,13 +415,16 @@ def read_table(paths, target, features=None) -> Table:
     )
 
 
-def read_features(paths, feature_names: list[str] | None, n_features: int) -> Table:
-    """Read the columns a model needs for prediction from CSV or Parquet files.
+def open_features(
+    paths, feature_names: list[str] | None, n_features: int, *, block_bytes=BLOCK_BYTES
+) -> TableStream:
+    """A :class:`TableStream` of the columns a model needs for prediction.
 
     ``paths`` is as for :func:`read_table`. With ``feature_names`` None (a model
     fitted on unnamed arrays) every file must have exactly ``n_features`` columns,
     used in the first file's order; later files must have the same names, so that
-    rows are never matched by position across differently ordered files.
+    rows are never matched by position across differently ordered files. Its blocks'
+    Y has no columns.
     """
     files = _expand_paths(paths)
     headers = [_column_names(path) for path in files]
@@ -436,5 +439,11 @@ def read_features(paths, feature_names: list[str] | None, n_features: int) -> Ta
     feature_names = list(feature_names)
     for path, available in zip(files, headers, strict=True):
         _check_columns(path, available, feature_names, "feature")
-    (X,) = _read_matrices(files, [feature_names])
-    return Table(X=X, y=None, feature_names=feature_names, target_names=[])
+    return TableStream(tuple(files), feature_names, [], block_bytes)
+
+
+def read_features(paths, feature_names: list[str] | None, n_features: int) -> Table:
+    """The columns a model needs, read whole (see :func:`open_features`)."""
+    stream = open_features(paths, feature_names, n_features)
+    (X,) = _read_matrices(list(stream.files), [stream.feature_names])
+    return Table(X=X, y=None, feature_names=stream.feature_names, target_names=[])
