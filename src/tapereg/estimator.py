@@ -33,7 +33,7 @@ from .gram import (
     statistics_from_moments,
 )
 from .optimizers import OPTIMIZERS
-from .preprocessing import Standardization
+from .preprocessing import Standardization, aligned, linear_predictions
 from .statistics import ols_statistics, ols_statistics_from_moments
 from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz, batch_lipschitz
 
@@ -720,9 +720,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 X_train = scaling.transform_X(X, dtype)
                 Y_train = scaling.transform_y(Y, dtype)
             else:
-                X_train = np.ascontiguousarray(X, dtype=dtype)
-                Y_train = np.ascontiguousarray(Y, dtype=dtype)
-            weights = None if sample_weight is None else sample_weight.astype(dtype)
+                X_train, Y_train = aligned(X, dtype), aligned(Y, dtype)
+            weights = None if sample_weight is None else aligned(sample_weight, dtype)
             lipschitz = None
             if self.learning_rate == "auto" and self.optimizer != "adam":
                 lipschitz = auto_lipschitz(
@@ -891,7 +890,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X @ np.asarray(self.coef_, np.float64).T + self.intercept_
+        return linear_predictions(
+            X, np.asarray(self.coef_, np.float64).T, self.intercept_
+        )
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -115,7 +115,15 @@ def solve_least_squares(
         y_mean, _ = weighted_moments(y, sample_weight, center=True)
     else:
         x_mean, y_mean = np.zeros(n_features), np.zeros(n_targets)
-    R = triangular_factor(X - x_mean if fit_intercept else X, y - y_mean, sample_weight)
+    # Centred a chunk at a time: a centred copy of X would double its memory.
+    R = _stacked_factor(
+        (
+            (X[rows], y[rows], None if sample_weight is None else sample_weight[rows])
+            for rows in _chunks(n_samples)
+        ),
+        x_mean,
+        y_mean,
+    )
     total = n_samples if sample_weight is None else float(np.sum(sample_weight))
     return _solve_from_factor(
         R, x_mean, y_mean, n_samples, total, alpha=alpha, rcond=rcond

@@ -11,11 +11,50 @@ from dataclasses import dataclass
 import numpy as np
 
 CHUNK_ROWS = 65536
+# TensorFlow shares the memory of arrays aligned to this many bytes (DLPack) and
+# copies any other (twice, for tf.convert_to_tensor).
+TENSOR_ALIGNMENT = 64
+
+
+def aligned_empty(shape, dtype) -> np.ndarray:
+    """An uninitialised C-contiguous array whose data starts on TENSOR_ALIGNMENT."""
+    dtype = np.dtype(dtype)
+    size = int(np.prod(shape)) * dtype.itemsize
+    raw = np.empty(size + TENSOR_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % TENSOR_ALIGNMENT
+    return raw[start : start + size].view(dtype).reshape(shape)
+
+
+def aligned(array: np.ndarray, dtype) -> np.ndarray:
+    """``array`` as ``dtype``, C-contiguous and aligned: itself if it already is."""
+    if (
+        array.dtype == dtype
+        and array.flags.c_contiguous
+        and array.ctypes.data % TENSOR_ALIGNMENT == 0
+    ):
+        return array
+    out = aligned_empty(array.shape, dtype)
+    for rows in _chunks(array.shape[0]):
+        out[rows] = array[rows]
+    return out
 
 
 def _chunks(n_rows: int, chunk_rows: int = CHUNK_ROWS):
     for start in range(0, n_rows, chunk_rows):
         yield slice(start, min(start + chunk_rows, n_rows))
+
+
+def linear_predictions(X: np.ndarray, coef: np.ndarray, intercept) -> np.ndarray:
+    """``X·coef + intercept`` in float64, a chunk of rows at a time.
+
+    NumPy would otherwise copy a whole float32 X to float64 to multiply it by
+    float64 weights.
+    """
+    coef = np.asarray(coef, np.float64)
+    out = np.empty((X.shape[0], *coef.shape[1:]))
+    for rows in _chunks(X.shape[0]):
+        out[rows] = X[rows] @ coef
+    return out + intercept
 
 
 def weighted_moments(
@@ -80,14 +119,14 @@ class Standardization:
         )
 
     def transform_X(self, X: np.ndarray, dtype) -> np.ndarray:
-        """``(X − x_mean)/x_scale`` as a new C-contiguous array of ``dtype``."""
-        out = np.empty(X.shape, dtype=dtype)
+        """``(X − x_mean)/x_scale`` as a new aligned array of ``dtype``."""
+        out = aligned_empty(X.shape, dtype)
         for rows in _chunks(X.shape[0]):
             out[rows] = (X[rows] - self.x_mean) / self.x_scale
         return out
 
     def transform_y(self, y: np.ndarray, dtype) -> np.ndarray:
-        return np.ascontiguousarray((y - self.y_mean) / self.y_scale, dtype=dtype)
+        return aligned((y - self.y_mean) / self.y_scale, dtype)
 
     def to_original(
         self, coef: np.ndarray, intercept: np.ndarray

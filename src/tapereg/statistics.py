@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .preprocessing import linear_predictions
+
 COLUMNS = ("coef", "std_err", "t", "p_value", "ci_low", "ci_high")
 
 
@@ -76,7 +78,7 @@ def ols_statistics(
     """
     weights = np.ones(X.shape[0]) if sample_weight is None else sample_weight
     total_weight = float(weights.sum())
-    ssr = weights @ (Y - (X @ coef + intercept)) ** 2
+    ssr = weights @ (Y - linear_predictions(X, coef, intercept)) ** 2
     if fit_intercept:
         tss = weights @ (Y - weights @ Y / total_weight) ** 2
     else:

@@ -437,7 +437,7 @@ def fit_gradient_descent(
     n_samples = X.shape[0]
     columns = (X, y) if sample_weight is None else (X, y, sample_weight)
     if batch_size is None or batch_size >= n_samples:
-        data = tuple(tf.convert_to_tensor(c) for c in columns)
+        data = tuple(_shared_tensor(c) for c in columns)
         if sample_weight is None:
             data = (*data, None)
     else:
@@ -447,6 +447,25 @@ def fit_gradient_descent(
             tf.constant(seed, tf.int64),
         )
     return _train(data, X.shape[1], y.shape[1], X.dtype, learning_rate, **options)
+
+
+def _shared_tensor(array: np.ndarray) -> tf.Tensor:
+    """The array as a tensor, sharing its memory when it is aligned (DLPack).
+
+    ``tf.convert_to_tensor`` copies a large array, briefly twice; training data is
+    the largest thing a fit holds, so it is handed over without a copy whenever
+    TensorFlow can take it (C-contiguous, aligned: see ``preprocessing.aligned``).
+    """
+    from .preprocessing import TENSOR_ALIGNMENT
+
+    if (
+        array.flags.c_contiguous
+        and array.ctypes.data % TENSOR_ALIGNMENT == 0
+        and array.dtype in (np.float32, np.float64)
+        and array.size
+    ):
+        return tf.experimental.dlpack.from_dlpack(array.__dlpack__())
+    return tf.convert_to_tensor(array)
 
 
 def fit_gradient_descent_blocks(
