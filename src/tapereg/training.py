@@ -20,6 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from .blocked import blocked_per_target_mse
 from .errors import DivergenceError
 from .losses import per_target_gram_mse, per_target_mse
 from .model import LinearModel
@@ -105,7 +106,12 @@ def train_step(model: LinearModel, optimizer, X, y, sample_weight=None, penalty=
     return _step(model, optimizer, _data_loss(model, X, y, sample_weight), penalty)[0]
 
 
-def _data_loss(model, X, y, sample_weight):
+def _data_loss(model, X, y, sample_weight, *, blocked=False):
+    """The per-target MSE of the model on the rows; ``blocked``: in one cache-blocked
+    pass over X that also makes the gradient (the full-batch epochs' loss, 2-3x
+    faster for narrow X; not under XLA, see :mod:`tapereg.blocked`)."""
+    if blocked:
+        return lambda: blocked_per_target_mse(X, y, model.w, model.b, sample_weight)
     return lambda: per_target_mse(y, model(X), sample_weight)
 
 
@@ -242,6 +248,7 @@ class EpochLoop(tf.Module):
         self.best_loss = tf.Variable(np.inf, dtype=dtype, trainable=False)
         self.first_loss = tf.Variable(np.inf, dtype=dtype, trainable=False)
         self.n_no_improvement = tf.Variable(0, dtype=tf.int32, trainable=False)
+        self._jit_compile = jit_compile
         self.run = compile_function(self._run, jit_compile=jit_compile)
 
     def reset(self, *, tol: float | None, n_iter_no_change: int, loss_scale) -> None:
@@ -268,7 +275,7 @@ class EpochLoop(tf.Module):
             return self._minibatch_epoch(data)
         if isinstance(data, StreamedBlocks):
             return self._streamed_epoch(data)
-        loss = _data_loss(self.model, *data)
+        loss = _data_loss(self.model, *data, blocked=not self._jit_compile)
         return _step(self.model, self._optimizer, loss, self._penalty)
 
     def _streamed_epoch(self, data: StreamedBlocks):
