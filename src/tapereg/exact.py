@@ -60,7 +60,7 @@ def triangular_factor(
             y[rows],
             None if sample_weight is None else sample_weight[rows],
         )
-        for rows in _chunks(X.shape[0])
+        for rows in _chunks(X.shape[0], X.shape[1] + y.shape[1])
     )
 
 
@@ -119,7 +119,7 @@ def solve_least_squares(
     R = _stacked_factor(
         (
             (X[rows], y[rows], None if sample_weight is None else sample_weight[rows])
-            for rows in _chunks(n_samples)
+            for rows in _chunks(n_samples, n_features + n_targets)
         ),
         x_mean,
         y_mean,

@@ -126,7 +126,7 @@ def data_moments(
 ) -> Moments:
     """One chunked float64 pass over ``[X, Y]`` for all first and second moments."""
     moments = MomentsAccumulator()
-    for rows in _chunks(X.shape[0]):
+    for rows in _chunks(X.shape[0], X.shape[1] + Y.shape[1]):
         moments.add(
             X[rows], Y[rows], None if sample_weight is None else sample_weight[rows]
         )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 CHUNK_ROWS = 65536
+CHUNK_BYTES = 16 << 20
 # TensorFlow shares the memory of arrays aligned to this many bytes (DLPack) and
 # copies any other (twice, for tf.convert_to_tensor).
 TENSOR_ALIGNMENT = 64
@@ -34,12 +35,18 @@ def aligned(array: np.ndarray, dtype) -> np.ndarray:
     ):
         return array
     out = aligned_empty(array.shape, dtype)
-    for rows in _chunks(array.shape[0]):
+    for rows in _chunks(array.shape[0], array[:1].size):
         out[rows] = array[rows]
     return out
 
 
-def _chunks(n_rows: int, chunk_rows: int = CHUNK_ROWS):
+def _chunks(n_rows: int, n_columns: int = 1):
+    """Slices of rows that keep a float64 copy of a chunk near CHUNK_BYTES.
+
+    65,536 rows for narrow data, fewer for wide (at 1000 columns a fixed row count
+    would make each chunk's float64 working copy half a gigabyte).
+    """
+    chunk_rows = max(256, min(CHUNK_ROWS, CHUNK_BYTES // (8 * max(n_columns, 1))))
     for start in range(0, n_rows, chunk_rows):
         yield slice(start, min(start + chunk_rows, n_rows))
 
@@ -52,7 +59,7 @@ def linear_predictions(X: np.ndarray, coef: np.ndarray, intercept) -> np.ndarray
     """
     coef = np.asarray(coef, np.float64)
     out = np.empty((X.shape[0], *coef.shape[1:]))
-    for rows in _chunks(X.shape[0]):
+    for rows in _chunks(X.shape[0], X.shape[1]):
         out[rows] = X[rows] @ coef
     return out + intercept
 
@@ -68,11 +75,11 @@ def weighted_moments(
     total = float(np.sum(weights, dtype=np.float64))
     mean = np.zeros(A.shape[1])
     if center:
-        for rows in _chunks(A.shape[0]):
+        for rows in _chunks(A.shape[0], A.shape[1]):
             mean += weights[rows] @ A[rows].astype(np.float64)
         mean /= total
     square = np.zeros(A.shape[1])
-    for rows in _chunks(A.shape[0]):
+    for rows in _chunks(A.shape[0], A.shape[1]):
         deviation = A[rows].astype(np.float64) - mean
         square += weights[rows] @ (deviation * deviation)
     return mean, np.sqrt(square / total)
@@ -121,7 +128,7 @@ class Standardization:
     def transform_X(self, X: np.ndarray, dtype) -> np.ndarray:
         """``(X − x_mean)/x_scale`` as a new aligned array of ``dtype``."""
         out = aligned_empty(X.shape, dtype)
-        for rows in _chunks(X.shape[0]):
+        for rows in _chunks(X.shape[0], X.shape[1]):
             out[rows] = (X[rows] - self.x_mean) / self.x_scale
         return out
 
