@@ -20,6 +20,7 @@ import numpy as np
 from .errors import DataError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+GZIP_MAGIC = b"\x1f\x8b"
 GLOB_CHARACTERS = ("*", "?", "[")
 # Bytes of file read at a time; a block of CSV text becomes about as many bytes of
 # float64, so memory stays near a few times this whatever the file's size.
@@ -87,7 +88,17 @@ def _names(value) -> list[str]:
 
 
 def _is_parquet(path: str) -> bool:
-    return path.lower().endswith(PARQUET_SUFFIXES)
+    """By name, or by content: Parquet files start with ``PAR1`` whatever they are
+    called."""
+    return path.lower().endswith(PARQUET_SUFFIXES) or _starts_with(path, b"PAR1")
+
+
+def _starts_with(path: str, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(magic)) == magic
+    except OSError:
+        return False  # reported where the file is read
 
 
 def _check_is_file(path: str) -> None:
@@ -105,14 +116,15 @@ def _cannot_read(path: str, error: Exception) -> DataError:
 
 
 def _csv_stream(path: str):
-    """The file as a pyarrow input stream, gunzipped when it ends in .gz (any case).
+    """The file as a pyarrow input stream, gunzipped when it ends in .gz (any case)
+    or starts with gzip's magic bytes, whatever its name.
 
     pyarrow's own detection only knows lower-case suffixes; other compressions it
     detects (``.bz2``, ``.zst``, ...) keep working as before.
     """
     import pyarrow as pa
 
-    gzipped = path.lower().endswith(".gz")
+    gzipped = path.lower().endswith(".gz") or _starts_with(path, GZIP_MAGIC)
     return pa.input_stream(path, compression="gzip" if gzipped else "detect")
 
 

@@ -33,7 +33,7 @@ from .gram import (
     statistics_from_moments,
 )
 from .optimizers import OPTIMIZERS
-from .preprocessing import Standardization, aligned, linear_predictions
+from .preprocessing import Standardization, _chunks, aligned, linear_predictions
 from .statistics import ols_statistics, ols_statistics_from_moments
 from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz, batch_lipschitz
 
@@ -76,6 +76,30 @@ def _write_scalars(writer, chunk) -> None:
             tf.summary.scalar("gradient_norm", float(norm), step=step)
             tf.summary.scalar("learning_rate", chunk.learning_rate, step=step)
     writer.flush()
+
+
+def _check_finite(A: np.ndarray, name: str, columns=None) -> None:
+    """Refuse NaN or ±inf in ``A`` with a DataError naming the column and the row.
+
+    A sum per chunk finds the common case (all finite) without a boolean copy of A;
+    only a chunk whose sum is not finite is searched (the sum may also overflow).
+    """
+    A2 = A.reshape(A.shape[0], -1)
+    for rows in _chunks(A2.shape[0], A2.shape[1]):
+        with np.errstate(over="ignore", invalid="ignore"):
+            total = A2[rows].sum(dtype=np.float64)
+        if np.isfinite(total):
+            continue
+        bad = np.argwhere(~np.isfinite(A2[rows]))
+        if bad.size:
+            row, column = int(bad[0][0]) + rows.start, int(bad[0][1])
+            label = columns[column] if columns is not None else column
+            value = A2[row, column]
+            what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+            raise DataError(
+                f"{name} column {label!r}, row {row}: {what} (every value must be a "
+                "finite number)"
+            )
 
 
 def _stream_moments(blocks):
@@ -365,6 +389,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         for name in (*_FIT_DEPENDENT, "target_names_", "moments_"):
             self.__dict__.pop(name, None)
         target_names = _target_names(y)
+        y_values = np.asarray(y)
+        if y_values.dtype.kind == "f" and y_values.ndim in (1, 2) and y_values.size:
+            _check_finite(y_values.reshape(y_values.shape[0], -1), "y", target_names)
         X, y = validate_data(
             self,
             X,
@@ -372,8 +399,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             multi_output=True,
             y_numeric=True,
             dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
         )
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
+        self._check_finite(X, "X")
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
 
@@ -472,6 +501,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.coef_ = coef.T[0] if n_targets == 1 else coef.T
         self.intercept_ = float(intercept[0]) if n_targets == 1 else intercept
         return self
+
+    def _check_finite(self, X, name: str) -> None:
+        names = getattr(self, "feature_names_in_", None)
+        _check_finite(X, name, None if names is None else list(names))
 
     def _set_exact_attributes(self) -> None:
         # One pass over the data; there are no epoch losses to record.
@@ -889,7 +922,14 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validate_data(
+            self,
+            X,
+            reset=False,
+            dtype=[np.float64, np.float32],
+            ensure_all_finite=False,
+        )
+        self._check_finite(X, "X")
         return linear_predictions(
             X, np.asarray(self.coef_, np.float64).T, self.intercept_
         )

@@ -1,0 +1,84 @@
+"""Bad input gets one clear, typed error naming what is wrong and where."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tapereg import DataError, LinearRegressor, TaperegError
+
+
+def data(n=50):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, 3))
+    return X, X @ [1.0, 2.0, 3.0] + 0.5
+
+
+def frame(X):
+    return pd.DataFrame(X, columns=["size", "age", "rooms"])
+
+
+@pytest.mark.parametrize(
+    "spoil, message",
+    [
+        (lambda X, y: X.__setitem__((17, 1), np.nan), r"X column 1, row 17: NaN"),
+        (lambda X, y: X.__setitem__((3, 2), np.inf), r"X column 2, row 3: inf"),
+        (lambda X, y: X.__setitem__((0, 0), -np.inf), r"X column 0, row 0: -inf"),
+        (lambda X, y: y.__setitem__(41, np.nan), r"y column 0, row 41: NaN"),
+    ],
+    ids=["nan-in-X", "inf-in-X", "minus-inf-in-X", "nan-in-y"],
+)
+@pytest.mark.parametrize("solver", ["gd", "exact"])
+def test_non_finite_values_are_named_by_column_and_row(spoil, message, solver):
+    X, y = data()
+    spoil(X, y)
+    with pytest.raises(DataError, match=message) as caught:
+        LinearRegressor(solver=solver).fit(X, y)
+    assert isinstance(caught.value, (TaperegError, ValueError))
+
+
+def test_column_names_are_used_when_there_are_some():
+    X, y = data()
+    X[9, 2] = np.nan
+    with pytest.raises(DataError, match=r"X column 'rooms', row 9: NaN"):
+        LinearRegressor(solver="exact").fit(frame(X), pd.Series(y, name="price"))
+    X[9, 2] = 0.0
+    y[5] = np.inf
+    with pytest.raises(DataError, match=r"y column 'price', row 5: inf"):
+        LinearRegressor(solver="exact").fit(frame(X), pd.Series(y, name="price"))
+
+
+def test_predict_refuses_non_finite_features_by_name():
+    X, y = data()
+    model = LinearRegressor(solver="exact").fit(frame(X), y)
+    X[30, 0] = np.nan
+    with pytest.raises(DataError, match=r"X column 'size', row 30: NaN"):
+        model.predict(frame(X))
+
+
+def test_huge_finite_values_are_not_mistaken_for_infinity():
+    # The chunk's sum overflows to inf, but every value is finite: no error.
+    from tapereg.estimator import _check_finite
+
+    _check_finite(np.full((100, 2), 1e308), "X")
+    with pytest.raises(DataError, match=r"X column 1, row 99: NaN"):
+        huge = np.full((100, 2), 1e308)
+        huge[99, 1] = np.nan
+        _check_finite(huge, "X")
+
+
+@pytest.mark.parametrize("kind", ["gzip", "parquet"])
+def test_files_are_recognised_by_content_whatever_their_name(tmp_path, kind):
+    import gzip
+
+    from tapereg.data import read_table
+
+    X, y = data()
+    table = frame(X).assign(price=y)
+    path = tmp_path / "really.csv"
+    if kind == "gzip":
+        path.write_bytes(gzip.compress(table.to_csv(index=False).encode()))
+    else:
+        table.to_parquet(path)
+    read = read_table(path, "price")
+    np.testing.assert_array_equal(read.X, X)
+    assert read.feature_names == ["size", "age", "rooms"]
