@@ -22,6 +22,8 @@ from .preprocessing import _chunks
 # Above this many features the O(d²) statistics and O(d³) spectrum stop being cheap
 # next to streaming the data; engine="auto" then uses the data engine.
 GRAM_MAX_FEATURES = 1000
+# Curvature below this fraction of the largest counts as none (rounding of zero).
+ZERO_CURVATURE = 1e-12
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,7 @@ def hessian_spectrum(
     n_targets: int,
     l2: np.ndarray | None = None,
 ) -> tuple[float, float]:
-    """Largest and smallest curvature (L, μ) of the loss, exactly, from the moments.
+    """Largest and smallest nonzero curvature (L, μ) of the loss, from the moments.
 
     The Hessian of target k's loss (divided by t, as the mean over targets is) is
     ``2/t·([[xx, x̄], [x̄ᵀ, 1]] + diag(l2_k, 0))``; without an intercept just the xx
@@ -193,6 +195,12 @@ def hessian_spectrum(
     if l2 is not None:
         high[:d], low[:d] = l2.max(axis=1), l2.min(axis=1)
     largest = np.linalg.eigvalsh(hessian + np.diag(high))[-1]
-    smallest = np.linalg.eigvalsh(hessian + np.diag(low))[0]
+    # Directions of zero curvature (a constant column, exactly collinear columns)
+    # never see a gradient, so iterates from 0 stay out of them: the rate is set by
+    # the smallest curvature of the rest. Counting the zeros would make the tuned
+    # momentum ≈ 1, and the largest mode would then never settle.
+    eigenvalues = np.linalg.eigvalsh(hessian + np.diag(low))
+    curved = eigenvalues[eigenvalues > ZERO_CURVATURE * max(largest, 0.0)]
+    smallest = curved[0] if curved.size else 0.0
     scale = 2.0 / n_targets
     return scale * float(largest), scale * max(float(smallest), 0.0)
