@@ -90,7 +90,7 @@ def test_constant_and_collinear_columns_still_reach_the_optimum(engine):
     # gram engine's tuned momentum was ≈ 1 and the fit never settled.
     rng = np.random.default_rng(0)
     X = rng.normal(size=(1000, 4))
-    X[:, 1] = 7.0
+    X[:, 1] = 0.1  # n copies of 0.1 do not sum to n·0.1: a naive mean is off
     X[:, 3] = X[:, 0] + X[:, 2]
     y = X @ [1.0, 2.0, 3.0, 0.0] + rng.normal(size=1000)
     model = LinearRegressor(engine=engine, dtype="float64").fit(X, y)
@@ -99,5 +99,5 @@ def test_constant_and_collinear_columns_still_reach_the_optimum(engine):
     mse = np.mean((model.predict(X) - y) ** 2)
     best = np.mean((exact.predict(X) - y) ** 2)
     assert (mse - best) / best < 1e-8
-    assert model.coef_[1] == 0.0
+    assert abs(model.coef_[1]) < 1e-12
     assert model.n_iter_ < 200

@@ -137,12 +137,12 @@ def data_moments(
 
 def standardization_from_moments(moments: Moments, n_features: int, *, center: bool):
     """The :class:`~tapereg.preprocessing.Standardization` those moments imply."""
-    from .preprocessing import Standardization
+    from .preprocessing import Standardization, is_constant
 
     mean = moments.mean if center else np.zeros_like(moments.mean)
     variance = np.diag(moments.covariance) + (0 if center else moments.mean**2)
     scale = np.sqrt(np.maximum(variance, 0.0))
-    scale[scale == 0] = 1.0  # a constant column stays as it is
+    scale[is_constant(moments.mean, scale)] = 1.0  # a constant column stays as it is
     d = n_features
     return Standardization(mean[:d], scale[:d], mean[d:], scale[d:])
 

@@ -51,6 +51,15 @@ def _chunks(n_rows: int, n_columns: int = 1):
         yield slice(start, min(start + chunk_rows, n_rows))
 
 
+def is_constant(mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Columns whose spread is zero, or only the rounding of their mean.
+
+    The mean of n copies of 0.1 is not exactly 0.1, so a constant column can show a
+    spread of about 1e-17: dividing by it would blow rounding up to unit size.
+    """
+    return scale <= 64 * np.finfo(np.float64).eps * np.abs(mean)
+
+
 def linear_predictions(X: np.ndarray, coef: np.ndarray, intercept) -> np.ndarray:
     """``X·coef + intercept`` in float64, a chunk of rows at a time.
 
@@ -74,10 +83,13 @@ def weighted_moments(
     weights = np.ones(A.shape[0]) if sample_weight is None else sample_weight
     total = float(np.sum(weights, dtype=np.float64))
     mean = np.zeros(A.shape[1])
-    if center:
+    if center and A.shape[0]:
+        # Summed about the first row, so a constant column's mean is exactly its
+        # value (n copies of 0.1 do not sum to n·0.1) and large offsets cancel.
+        shift = A[0].astype(np.float64)
         for rows in _chunks(A.shape[0], A.shape[1]):
-            mean += weights[rows] @ A[rows].astype(np.float64)
-        mean /= total
+            mean += weights[rows] @ (A[rows].astype(np.float64) - shift)
+        mean = shift + mean / total
     square = np.zeros(A.shape[1])
     for rows in _chunks(A.shape[0], A.shape[1]):
         deviation = A[rows].astype(np.float64) - mean
@@ -110,9 +122,13 @@ class Standardization:
     ) -> Standardization:
         x_mean, x_scale = weighted_moments(X, sample_weight, center=center)
         y_mean, y_scale = weighted_moments(y, sample_weight, center=center)
-        # A constant column cannot be scaled to unit variance; leave it as it is.
-        x_scale[x_scale == 0] = 1.0
-        y_scale[y_scale == 0] = 1.0
+        # A constant column cannot be scaled to unit variance; leave it as it is,
+        # centred on its own value, so that it trains as exact zeros.
+        for A, mean, scale in ((X, x_mean, x_scale), (y, y_mean, y_scale)):
+            constant = is_constant(mean, scale)
+            scale[constant] = 1.0
+            if center and A.shape[0]:
+                mean[constant] = A[0, constant]
         return cls(x_mean, x_scale, y_mean, y_scale)
 
     @classmethod
