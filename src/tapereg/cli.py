@@ -195,7 +195,7 @@ def run_demo_command(args) -> int:
 def run_fit_command(args) -> int:
     import warnings
 
-    from .data import open_table, read_table
+    from .data import open_table
 
     if args.summary and args.alpha:
         raise ParameterError(
@@ -203,7 +203,7 @@ def run_fit_command(args) -> int:
         )
     stream = open_table(args.data, args.target, args.features)
     streamed = args.stream or stream.estimated_bytes() > _in_memory_budget()
-    table = None if streamed else read_table(args.data, args.target, args.features)
+    table = None if streamed else stream.read()
     if args.solver == "gd":
         _quiet_tensorflow()
     import numpy as np

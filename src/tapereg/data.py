@@ -355,6 +355,14 @@ class TableStream:
             if X.shape[0]:
                 yield X, Y
 
+    def read(self) -> Table:
+        """All the rows at once, as a :class:`Table`."""
+        groups = [self.feature_names, self.target_names]
+        X, y = _read_matrices(list(self.files), groups)
+        if X.shape[0] == 0:
+            raise self.no_rows_error()
+        return Table(X, y, self.feature_names, self.target_names)
+
     def no_rows_error(self) -> DataError:
         """The error for files that hold a header but no rows."""
         return _no_rows_error(list(self.files))
@@ -416,15 +424,7 @@ def read_table(paths, target, features=None) -> Table:
     -------
     Table
     """
-    stream = open_table(paths, target, features)
-    X, y = _read_matrices(
-        list(stream.files), [stream.feature_names, stream.target_names]
-    )
-    if X.shape[0] == 0:
-        raise _no_rows_error(list(stream.files))
-    return Table(
-        X=X, y=y, feature_names=stream.feature_names, target_names=stream.target_names
-    )
+    return open_table(paths, target, features).read()
 
 
 def open_features(

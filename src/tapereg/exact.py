@@ -46,24 +46,6 @@ class LeastSquaresSolution:
     gram_inverse: np.ndarray
 
 
-def triangular_factor(
-    X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
-) -> np.ndarray:
-    """R of the QR factorisation of ``√s ⊙ [X, y]``, one chunk of rows at a time.
-
-    Stacking the running R on each new chunk and re-factoring keeps RᵀR equal to
-    AᵀSA exactly in exact arithmetic. Returns a square (p, p) array, p = d + t.
-    """
-    return _stacked_factor(
-        (
-            X[rows],
-            y[rows],
-            None if sample_weight is None else sample_weight[rows],
-        )
-        for rows in _chunks(X.shape[0], X.shape[1] + y.shape[1])
-    )
-
-
 def _stacked_factor(blocks, x_shift=0.0, y_shift=0.0) -> np.ndarray:
     """R of ``√s ⊙ [X − x_shift, Y − y_shift]`` over blocks ``(X, Y, s)``."""
     R = None
