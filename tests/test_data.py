@@ -54,8 +54,8 @@ def test_missing_column_lists_the_available_ones(tmp_path, frame):
         ("x,y\n1,2\n,3\n", r"column 'x', row 2: missing value"),
         ("x,y\n1,2\n2,inf\n", r"column 'y', row 2: inf is not a finite number"),
         ("x,y\n", "no data rows"),
-        ("", "cannot read it"),
-        ("x,y\n1,2\n3\n", "cannot read it"),
+        ("", "the file is empty"),
+        ("x,y\n1,2\n3\n", "row 2: 1 value where the header names 2 columns"),
     ],
 )
 def test_bad_cells_are_named_by_column_and_row(tmp_path, body, message):

@@ -198,7 +198,7 @@ def test_collinear_columns_warn_with_the_exact_solver():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((50, 2))
     X = np.column_stack([X, X[:, 0]])
-    with pytest.warns(CollinearityWarning, match="x0, x2"):
+    with pytest.warns(CollinearityWarning, match="'x0', 'x2'"):
         LinearRegressor(solver="exact").fit(X, X[:, 0] + X[:, 1])
 
 

@@ -1,10 +1,18 @@
 """Bad input gets one clear, typed error naming what is wrong and where."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
-from tapereg import DataError, LinearRegressor, TaperegError
+from tapereg import (
+    CollinearityWarning,
+    ConstantColumnWarning,
+    DataError,
+    LinearRegressor,
+    TaperegError,
+)
 
 
 def data(n=50):
@@ -93,9 +101,20 @@ def test_constant_and_collinear_columns_still_reach_the_optimum(engine):
     X[:, 1] = 0.1  # n copies of 0.1 do not sum to n·0.1: a naive mean is off
     X[:, 3] = X[:, 0] + X[:, 2]
     y = X @ [1.0, 2.0, 3.0, 0.0] + rng.normal(size=1000)
-    model = LinearRegressor(engine=engine, dtype="float64").fit(X, y)
-    with pytest.warns(UserWarning, match="collinear"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = LinearRegressor(engine=engine, dtype="float64").fit(X, y)
         exact = LinearRegressor(solver="exact").fit(X, y)
+    messages = [(w.category, str(w.message)) for w in caught]
+    constant = (ConstantColumnWarning, "column 'x1' is constant; its coefficient is 0")
+    # The data engine has no second moments: it cannot see the collinearity.
+    collinear = (
+        CollinearityWarning,
+        "columns 'x0', 'x2', 'x3' are collinear (linearly dependent); the "
+        "minimum-norm solution is returned",
+    )
+    expected = [constant, collinear] if engine == "gram" else [constant]
+    assert messages == [*expected, constant, collinear]
     mse = np.mean((model.predict(X) - y) ** 2)
     best = np.mean((exact.predict(X) - y) ** 2)
     assert (mse - best) / best < 1e-8

@@ -35,6 +35,8 @@ _EXPORTS = {
     "ExportError": "errors",
     "export_saved_model": "export",
     "CollinearityWarning": "errors",
+    "ConstantColumnWarning": "errors",
+    "ConstantTargetWarning": "errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

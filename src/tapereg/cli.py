@@ -201,7 +201,9 @@ def run_fit_command(args) -> int:
         raise ParameterError(
             "--summary is for ordinary least squares; drop --alpha to get it"
         )
-    stream = open_table(args.data, args.target, args.features)
+    # Unstandardized float32 training takes the values as they are: they must fit.
+    fits = "float32" if args.dtype == "float32" and not args.standardize else None
+    stream = open_table(args.data, args.target, args.features, fits=fits)
     streamed = args.stream or stream.estimated_bytes() > _in_memory_budget()
     table = None if streamed else stream.read()
     if args.solver == "gd":
@@ -721,7 +723,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args))
     except TaperegError as error:
-        print(f"tapereg: error: {error}", file=sys.stderr)
+        one_line = " ".join(str(error).split())  # one line, whatever the message
+        print(f"tapereg: error: {one_line}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     except BrokenPipeError:
         # The reader went away (``tapereg predict ... | head``): stop quietly.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,10 @@ from .errors import DataError
 PARQUET_SUFFIXES = (".parquet", ".pq")
 GZIP_MAGIC = b"\x1f\x8b"
 GLOB_CHARACTERS = ("*", "?", "[")
+# pyarrow's message for a row with the wrong number of values (it gives no number).
+RAGGED_ROW = re.compile(
+    r"CSV parse error: Expected (\d+) columns, got (\d+): (.*)", re.S
+)
 # Bytes of file read at a time; a block of CSV text becomes about as many bytes of
 # float64, so memory stays near a few times this whatever the file's size.
 BLOCK_BYTES = 16 << 20
@@ -128,11 +133,12 @@ def _csv_stream(path: str):
     return pa.input_stream(path, compression="gzip" if gzipped else "detect")
 
 
-def _column_names(path: str) -> list[str]:
-    """The file's column names, read without reading all of its data.
+def _column_names(path: str) -> tuple[list[str], list[str]]:
+    """The file's column names, and those pandas marked as its index (Parquet).
 
-    For Parquet that is the footer; for CSV the header and the first block. A UTF-8
-    byte order mark and CRLF line endings are handled by pyarrow's CSV parser.
+    Read without reading the data: for Parquet the footer, for CSV the header and
+    the first block. A UTF-8 byte order mark and CRLF line endings are handled by
+    pyarrow's CSV parser.
     """
     import pyarrow as pa
 
@@ -142,15 +148,41 @@ def _column_names(path: str) -> list[str]:
             import pyarrow.parquet as pq
 
             with pq.ParquetFile(path) as parquet:
-                return list(parquet.schema_arrow.names)
+                schema = parquet.schema_arrow
+            return list(schema.names), _pandas_index_columns(schema)
         import pyarrow.csv as pcsv
 
+        # Only the header line: a bad row is reported, with its number, when read.
         with _csv_stream(path) as stream:
-            names = list(pcsv.open_csv(stream).schema.names)
+            header, rest = _header_line(stream)
+        if not header.strip():
+            if rest.strip():
+                raise DataError(f"{path}: line 1 is blank; it must name the columns")
+            raise DataError(f"{path}: the file is empty")
+        names = list(pcsv.read_csv(pa.py_buffer(header)).schema.names)
+    except UnicodeDecodeError:
+        raise DataError(
+            f"{path}: the first line is not UTF-8 text; is this a CSV file?"
+        ) from None
     except (pa.ArrowException, OSError) as error:
         raise _cannot_read(path, error) from error
     _check_header(path, names)
-    return names
+    return names, []
+
+
+def _pandas_index_columns(schema) -> list[str]:
+    """The columns pandas' ``to_parquet`` stored its index in; [] if the file's
+    "pandas" metadata is absent or not what pandas writes (it is only a hint)."""
+    import json
+
+    raw = (schema.metadata or {}).get(b"pandas")
+    try:
+        index = json.loads(raw)["index_columns"] if raw else []
+    except (ValueError, TypeError, KeyError):
+        return []
+    if not isinstance(index, list):
+        return []
+    return [c for c in index if isinstance(c, str) and c in schema.names]
 
 
 def _check_header(path: str, names: list[str]) -> None:
@@ -198,6 +230,8 @@ def _file_blocks(path: str, names: list[str], block_bytes: int):
         options = pcsv.ConvertOptions(include_columns=names)
         with _csv_stream(path) as stream:
             header, rest = _header_line(stream)
+            lines = 0  # lines of data before this block (every one a row)
+            blank = None  # row number of a blank line: allowed only at the end
             while True:
                 data = stream.read(block_bytes)
                 text = rest + data
@@ -206,14 +240,75 @@ def _file_blocks(path: str, names: list[str], block_bytes: int):
                     rest = text  # one line longer than a block: read on
                     continue
                 body, rest = text[:cut], text[cut:]
-                if body.strip():
-                    yield pcsv.read_csv(
-                        pa.py_buffer(header + body), convert_options=options
-                    )
+                if blank is not None and body.strip():
+                    raise _blank_line_error(path, blank)
+                offset = _blank_line_offset(body)
+                if offset >= 0:
+                    blank = lines + body.count(b"\n", 0, offset) + 1
+                    if body[offset:].strip():
+                        raise _blank_line_error(path, blank)
+                    body = body[:offset]
+                if body:
+                    yield _parse_csv_block(path, header, body, lines, options)
+                    lines += body.count(b"\n")
                 if not data:
                     return
     except (pa.ArrowException, OSError) as error:
         raise _cannot_read(path, error) from error
+
+
+def _blank_line_offset(body: bytes) -> int:
+    """Where the first empty line of a block of whole lines starts, or -1."""
+    if body.startswith((b"\n", b"\r\n")):
+        return 0
+    found = [p + 1 for p in (body.find(b"\n\n"), body.find(b"\n\r\n")) if p >= 0]
+    return min(found, default=-1)
+
+
+def _blank_line_error(path: str, row: int) -> DataError:
+    # Skipping it would silently renumber every later row in our messages.
+    return DataError(
+        f"{path}, line {row + 1}: blank line between data rows (only the end of a "
+        "file may have blank lines)"
+    )
+
+
+def _parse_csv_block(path: str, header: bytes, body: bytes, lines: int, options):
+    """Parse a block of whole lines behind the header; a row with the wrong number
+    of values is named by its row number (pyarrow's message has no number)."""
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    try:
+        return pcsv.read_csv(pa.py_buffer(header + body), convert_options=options)
+    except pa.ArrowInvalid as error:
+        ragged = RAGGED_ROW.match(str(error))
+        if not ragged:
+            raise
+    expected, actual, text = ragged.groups()
+    row = _row_of_line(body, text, lines)
+    where = f"{path}, row {row}" if row else f"{path}: a row ({text[:40]!r})"
+    raise DataError(
+        f"{where}: {actual} value{'' if actual == '1' else 's'} where the header "
+        f"names {expected} columns"
+    )
+
+
+def _row_of_line(body: bytes, text: str, lines: int) -> int | None:
+    """The row number of the first line of ``body`` that is ``text``, if found."""
+    line = text.encode()
+    position = -1
+    while True:
+        position = body.find(line, position + 1)
+        if position < 0:
+            return None
+        end = position + len(line)
+        if (position == 0 or body[position - 1] == 10) and body[end : end + 1] in (
+            b"\n",
+            b"\r",
+            b"",
+        ):
+            return lines + body.count(b"\n", 0, position) + 1
 
 
 def _header_line(stream) -> tuple[bytes, bytes]:
@@ -246,10 +341,13 @@ def _check_columns(
             raise DataError(f"{path}: column '{name}' appears {count} times")
 
 
-def _column_as_float(path: str, table, name: str, first_row: int = 0) -> np.ndarray:
+def _column_as_float(
+    path: str, table, name: str, first_row: int = 0, fits=None
+) -> np.ndarray:
     """One column as float64, refusing missing, non-numeric and non-finite cells.
 
-    ``first_row`` is the number of the file's rows before this table's first.
+    ``first_row`` is the number of the file's rows before this table's first; with
+    ``fits`` (a float dtype) a value beyond that dtype's range is refused too.
     """
     import pyarrow as pa
 
@@ -261,7 +359,7 @@ def _column_as_float(path: str, table, name: str, first_row: int = 0) -> np.ndar
     if column.null_count:
         nulls = column.is_null().to_numpy(zero_copy_only=False)
         row = first_row + int(np.flatnonzero(nulls)[0]) + 1
-        raise DataError(f"{where}, row {row}: missing value")
+        raise DataError(f"{where}, row {row}: missing value (empty, NA or NaN)")
     if not (
         pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
@@ -275,6 +373,15 @@ def _column_as_float(path: str, table, name: str, first_row: int = 0) -> np.ndar
             f"{where}, row {first_row + bad[0] + 1}: {values[bad[0]]} is not a "
             "finite number"
         )
+    if fits is not None and values.size:
+        largest = float(np.finfo(fits).max)
+        if np.abs(values).max() > largest:
+            row = int(np.flatnonzero(np.abs(values) > largest)[0])
+            raise DataError(
+                f"{where}, row {first_row + row + 1}: {values[row]:.6g} overflows "
+                f"{np.dtype(fits)}, the training dtype; train in float64 or "
+                "standardize the features"
+            )
     return values
 
 
@@ -290,13 +397,19 @@ def _raise_first_bad_text(where: str, values: list, first_row: int) -> None:
     raise DataError(f"{where} holds text, not numbers")
 
 
-def _as_matrix(path: str, table, names: list[str], first_row: int) -> np.ndarray:
+def _as_matrix(
+    path: str, table, names: list[str], first_row: int, fits=None
+) -> np.ndarray:
     if not names or table.num_rows == 0:
         return np.empty((table.num_rows, len(names)))
-    return np.column_stack([_column_as_float(path, table, n, first_row) for n in names])
+    return np.column_stack(
+        [_column_as_float(path, table, n, first_row, fits) for n in names]
+    )
 
 
-def _matrix_blocks(files: list[str], groups: list[list[str]], block_bytes: int):
+def _matrix_blocks(
+    files: list[str], groups: list[list[str]], block_bytes: int, fits=None
+):
     """For each block of rows of the files, one float64 matrix per group of columns.
 
     Each block is converted on its own, so cell errors name the file and the row
@@ -306,17 +419,33 @@ def _matrix_blocks(files: list[str], groups: list[list[str]], block_bytes: int):
     for path in files:
         first_row = 0
         for table in _file_blocks(path, needed, block_bytes):
-            yield [_as_matrix(path, table, names, first_row) for names in groups]
+            yield [_as_matrix(path, table, names, first_row, fits) for names in groups]
             first_row += table.num_rows
 
 
-def _read_matrices(files: list[str], groups: list[list[str]]) -> list[np.ndarray]:
+def _read_matrices(
+    files: list[str], groups: list[list[str]], fits=None
+) -> list[np.ndarray]:
     """For each group of column names, its float64 matrix over all files' rows."""
     parts: list[list[np.ndarray]] = [[np.empty((0, len(g)))] for g in groups]
-    for block in _matrix_blocks(files, groups, BLOCK_BYTES):
+    for block in _matrix_blocks(files, groups, BLOCK_BYTES, fits):
         for part, matrix in zip(parts, block, strict=True):
             part.append(matrix)
     return [np.concatenate(part) for part in parts]
+
+
+def _refuse_index_column(path: str, features: list[str]) -> None:
+    """Refuse a first column with no name, as pandas' ``to_csv`` writes its index.
+
+    Training on row numbers is never what was meant; the user names the features
+    or rewrites the file. (Parquet marks pandas' index; it is skipped, not refused.)
+    """
+    if features and (features[0] == "" or features[0].startswith("Unnamed: ")):
+        raise DataError(
+            f"{path}: the first column has no name ({features[0]!r}): it looks like "
+            "an index written by pandas' to_csv; write the file with index=False, "
+            "or name the feature columns (features=, --features)"
+        )
 
 
 def _no_rows_error(files: list[str]) -> DataError:
@@ -342,23 +471,28 @@ class TableStream:
     feature_names, target_names : list of str
     block_bytes : int
         About how many bytes of file each block is read from.
+    fits : str or None
+        A float dtype every value must fit in (training in float32 without
+        standardization), or None.
     """
 
     files: tuple[str, ...]
     feature_names: list[str]
     target_names: list[str]
     block_bytes: int = BLOCK_BYTES
+    fits: str | None = None
 
     def __iter__(self):
         groups = [self.feature_names, self.target_names]
-        for X, Y in _matrix_blocks(list(self.files), groups, self.block_bytes):
+        files = list(self.files)
+        for X, Y in _matrix_blocks(files, groups, self.block_bytes, self.fits):
             if X.shape[0]:
                 yield X, Y
 
     def read(self) -> Table:
         """All the rows at once, as a :class:`Table`."""
         groups = [self.feature_names, self.target_names]
-        X, y = _read_matrices(list(self.files), groups)
+        X, y = _read_matrices(list(self.files), groups, self.fits)
         if X.shape[0] == 0:
             raise self.no_rows_error()
         return Table(X, y, self.feature_names, self.target_names)
@@ -387,24 +521,28 @@ class TableStream:
         return total
 
 
-def open_table(paths, target, features=None, *, block_bytes=BLOCK_BYTES) -> TableStream:
+def open_table(
+    paths, target, features=None, *, block_bytes=BLOCK_BYTES, fits=None
+) -> TableStream:
     """Check the files' headers and return a :class:`TableStream` of their columns.
 
     ``paths``, ``target`` and ``features`` are as for :func:`read_table`; only the
-    headers are read here.
+    headers are read here. With ``fits`` (say ``"float32"``) a value beyond that
+    dtype's range is a DataError naming its cell.
     """
     files = _expand_paths(paths)
-    headers = [_column_names(path) for path in files]
+    headers, indexes = zip(*(_column_names(path) for path in files), strict=True)
     targets = _names(target)
     if features is None:
-        features = [c for c in headers[0] if c not in targets]
+        features = [c for c in headers[0] if c not in (*targets, *indexes[0])]
+        _refuse_index_column(files[0], features)
     features = _names(features)
     if not features:
         raise DataError(f"{files[0]}: no feature columns besides the target")
     for path, available in zip(files, headers, strict=True):
         _check_columns(path, available, targets, "target")
         _check_columns(path, available, features, "feature")
-    return TableStream(tuple(files), features, targets, block_bytes)
+    return TableStream(tuple(files), features, targets, block_bytes, fits)
 
 
 def read_table(paths, target, features=None) -> Table:
@@ -439,7 +577,10 @@ def open_features(
     Y has no columns.
     """
     files = _expand_paths(paths)
-    headers = [_column_names(path) for path in files]
+    headers = [
+        [c for c in names if c not in index]
+        for names, index in (_column_names(path) for path in files)
+    ]
     if feature_names is None:
         for path, available in zip(files, headers, strict=True):
             if len(available) != n_features:

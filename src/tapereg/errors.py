@@ -34,3 +34,12 @@ class ExportError(TaperegError):
 
 class CollinearityWarning(UserWarning):
     """Columns of X are linearly dependent; the minimum-norm solution is used."""
+
+
+class ConstantColumnWarning(CollinearityWarning):
+    """A feature column is constant: beside the intercept it carries nothing, and
+    its coefficient is 0."""
+
+
+class ConstantTargetWarning(UserWarning):
+    """A target column is constant: every coefficient is 0 and R² is undefined."""

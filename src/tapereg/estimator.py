@@ -22,12 +22,19 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .errors import CollinearityWarning, DataError, ParameterError
+from .errors import (
+    CollinearityWarning,
+    ConstantColumnWarning,
+    ConstantTargetWarning,
+    DataError,
+    ParameterError,
+)
 from .exact import solve_least_squares, solve_least_squares_stream
 from .gram import (
     GRAM_MAX_FEATURES,
     MomentsAccumulator,
     data_moments,
+    dependent_columns,
     hessian_spectrum,
     standardization_from_moments,
     statistics_from_moments,
@@ -78,42 +85,111 @@ def _write_scalars(writer, chunk) -> None:
     writer.flush()
 
 
-def _check_finite(A: np.ndarray, name: str, columns=None) -> None:
-    """Refuse NaN or ±inf in ``A`` with a DataError naming the column and the row.
+def _validated(estimator, *args, **kwargs):
+    """sklearn's ``validate_data``, its ValueErrors (wrong number or names of
+    features, text, wrong shapes) raised as our DataError with the same message."""
+    try:
+        return validate_data(estimator, *args, **kwargs)
+    except ValueError as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(_one_line(str(error))) from None
+
+
+def _one_line(message: str) -> str:
+    """sklearn's multi-line feature-name message as one line: lists run on."""
+    parts: list[str] = []
+    for line in message.strip().splitlines():
+        if line.startswith("- ") and parts:
+            parts[-1] += (" " if parts[-1].endswith(":") else ", ") + line[2:]
+        elif line.strip():
+            parts.append(line.strip())
+    return " ".join(p if p.endswith(".") else p + "." for p in parts)
+
+
+def _first_non_finite(A: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first NaN or ±inf in a 2-D array, or None.
 
     A sum per chunk finds the common case (all finite) without a boolean copy of A;
     only a chunk whose sum is not finite is searched (the sum may also overflow).
     """
-    A2 = A.reshape(A.shape[0], -1)
-    for rows in _chunks(A2.shape[0], A2.shape[1]):
+    for rows in _chunks(A.shape[0], A.shape[1]):
         with np.errstate(over="ignore", invalid="ignore"):
-            total = A2[rows].sum(dtype=np.float64)
+            total = A[rows].sum(dtype=np.float64)
         if np.isfinite(total):
             continue
-        bad = np.argwhere(~np.isfinite(A2[rows]))
+        bad = np.argwhere(~np.isfinite(A[rows]))
         if bad.size:
-            row, column = int(bad[0][0]) + rows.start, int(bad[0][1])
-            label = columns[column] if columns is not None else column
-            value = A2[row, column]
-            what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
-            raise DataError(
-                f"{name} column {label!r}, row {row}: {what} (every value must be a "
-                "finite number)"
-            )
+            return int(bad[0][0]) + rows.start, int(bad[0][1])
+    return None
+
+
+def _label(columns, column: int):
+    return columns[column] if columns is not None else column
+
+
+def _check_finite(A: np.ndarray, name: str, columns=None, first_row: int = 0) -> None:
+    """Refuse NaN or ±inf in ``A`` with a DataError naming the column and the row."""
+    A2 = A.reshape(A.shape[0], -1)
+    found = _first_non_finite(A2)
+    if found is not None:
+        row, column = found
+        value = A2[row, column]
+        what = "NaN" if np.isnan(value) else ("inf" if value > 0 else "-inf")
+        raise DataError(
+            f"{name} column {_label(columns, column)!r}, row {first_row + row}: "
+            f"{what} (every value must be a finite number)"
+        )
+
+
+def _check_fits_dtype(
+    cast: np.ndarray,
+    original: np.ndarray,
+    name: str,
+    columns=None,
+    *,
+    first_row: int = 0,
+    standardized: bool,
+) -> None:
+    """Refuse a value that became ±inf when cast to the (float32) training dtype."""
+    if cast.dtype == np.float64:
+        return
+    cast2 = cast.reshape(cast.shape[0], -1)
+    found = _first_non_finite(cast2)
+    if found is not None:
+        row, column = found
+        value = original.reshape(original.shape[0], -1)[row, column]
+        hint = "" if standardized else ", or standardize the features"
+        raise DataError(
+            f"{name} column {_label(columns, column)!r}, row {first_row + row}: "
+            f"{value:.6g} overflows {cast.dtype}, the training dtype; use "
+            f"dtype='float64' (--dtype float64){hint}"
+        )
+
+
+def _some_names(names, columns, prefix: str) -> str:
+    """Up to 10 column names (``x3`` for unnamed columns), comma-separated."""
+    labels = [
+        repr(str(names[c]) if names is not None else f"{prefix}{c}") for c in columns
+    ]
+    return ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
 
 
 def _stream_moments(blocks):
     """The first pass over a stream: float64 moments, refusing non-finite values."""
     moments = MomentsAccumulator()
+    features = getattr(blocks, "feature_names", None)
+    targets = getattr(blocks, "target_names", None)
     for block in blocks:
         X, Y = np.asarray(block[0], np.float64), np.asarray(block[1], np.float64)
         sample_weight = None if len(block) == 2 else np.asarray(block[2], np.float64)
-        for name, values in (("X", X), ("Y", Y), ("sample_weight", sample_weight)):
-            if values is not None and not np.all(np.isfinite(values)):
-                raise DataError(
-                    f"{name} holds NaN or infinity in block rows "
-                    f"{moments.n_samples}..{moments.n_samples + X.shape[0] - 1}"
-                )
+        for name, values, columns in (
+            ("X", X, features),
+            ("y", Y, targets),
+            ("sample_weight", sample_weight, None),
+        ):
+            if values is not None:
+                _check_finite(values, name, columns, first_row=moments.n_samples)
         moments.add(X, Y, sample_weight)
     if moments.n_samples == 0:
         no_rows = getattr(blocks, "no_rows_error", None)
@@ -392,7 +468,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         y_values = np.asarray(y)
         if y_values.dtype.kind == "f" and y_values.ndim in (1, 2) and y_values.size:
             _check_finite(y_values.reshape(y_values.shape[0], -1), "y", target_names)
-        X, y = validate_data(
+        X, y = _validated(
             self,
             X,
             y,
@@ -403,6 +479,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         )
         Y = y.reshape(-1, 1) if y.ndim == 1 else y
         self._check_finite(X, "X")
+        self._target_names = target_names
         if sample_weight is not None:
             sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
 
@@ -465,6 +542,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(feature_names, dtype=object)
         if target_names is not None and n_targets > 1:
             self.target_names_ = np.asarray(target_names, dtype=object)
+        self._target_names = target_names
 
         if self.solver == "exact":
             solution = solve_least_squares_stream(
@@ -474,7 +552,14 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 fit_intercept=self.fit_intercept,
                 alpha=self.alpha,
             )
-            self._warn_if_collinear(solution, moments.n_samples)
+            self._warn_about_columns(
+                moments.n_samples,
+                n_features,
+                standardization_from_moments(
+                    moments, n_features, center=self.fit_intercept
+                ),
+                solution.collinear,
+            )
             coef, intercept = solution.coef, solution.intercept
             self._set_exact_attributes()
         else:
@@ -513,11 +598,60 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.standardization_ = None
         self.engine_ = self.optimizer_ = None
 
-    def _warn_if_collinear(self, solution, n_samples: int) -> None:
-        if solution.collinear:
+    def _warn_about_columns(self, n_samples, n_features, scaling, collinear=()):
+        """Warn about too few rows, constant columns and collinear features.
+
+        ``scaling`` is a Standardization that measured its columns (None: nothing
+        is known); ``collinear`` the indices of dependent columns, constant ones
+        included or not.
+        """
+        n_parameters = n_features + int(self.fit_intercept)
+        if self.alpha == 0 and n_samples < n_parameters:
             warnings.warn(
-                self._collinearity_message(solution, n_samples),
+                f"{n_samples} sample{'s' if n_samples != 1 else ''} "
+                f"(row{'s' if n_samples != 1 else ''}) for {n_parameters} "
+                f"parameters ({n_features} coefficient{'s' if n_features != 1 else ''}"
+                f"{' + intercept' if self.fit_intercept else ''}) per target: the "
+                "least-squares fit is not determined, and the minimum-norm solution "
+                "is returned; add rows, use fewer features, or set alpha > 0",
                 CollinearityWarning,
+                stacklevel=4,
+            )
+            return
+        if scaling is None or scaling.x_constant is None:
+            return
+        names = getattr(self, "feature_names_in_", None)
+        features = [str(n) for n in names] if names is not None else None
+        constant = np.flatnonzero(scaling.x_constant)
+        if constant.size:
+            shown = _some_names(features, constant, "x")
+            many = constant.size > 1
+            value = "zero" if not self.fit_intercept else "constant"
+            warnings.warn(
+                f"column{'s' if many else ''} {shown} {'are' if many else 'is'} "
+                f"{value}; {'their coefficients are' if many else 'its coefficient is'}"
+                " 0",
+                ConstantColumnWarning,
+                stacklevel=4,
+            )
+        dependent = [c for c in collinear if not scaling.x_constant[c]]
+        if dependent:
+            warnings.warn(
+                f"columns {_some_names(features, dependent, 'x')} are collinear "
+                "(linearly dependent); the minimum-norm solution is returned",
+                CollinearityWarning,
+                stacklevel=4,
+            )
+        targets = getattr(self, "_target_names", None)
+        n_targets = len(scaling.y_constant)
+        if targets is None:
+            targets = ["y"] if n_targets == 1 else [f"y{j}" for j in range(n_targets)]
+        for j in np.flatnonzero(scaling.y_constant):
+            value = scaling.y_mean[j] if self.fit_intercept else 0.0
+            warnings.warn(
+                f"target {targets[j]!r} is constant (every value is {value:.6g}): "
+                "every coefficient is 0 and R² is undefined",
+                ConstantTargetWarning,
                 stacklevel=4,
             )
 
@@ -525,7 +659,13 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         solution = solve_least_squares(
             X, Y, sample_weight, fit_intercept=self.fit_intercept, alpha=self.alpha
         )
-        self._warn_if_collinear(solution, X.shape[0])
+        # One more pass (cheap beside the QR) tells constant columns apart.
+        self._warn_about_columns(
+            X.shape[0],
+            X.shape[1],
+            Standardization.fit(X, Y, sample_weight, center=self.fit_intercept),
+            solution.collinear,
+        )
         return solution
 
     def _set_statistics(
@@ -619,23 +759,6 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             names=["target", "term"],
         )
 
-    def _collinearity_message(self, solution, n_samples: int) -> str:
-        n_features = len(solution.coef)
-        if n_samples <= n_features:
-            return (
-                f"X has {n_samples} rows for {n_features} columns (rank "
-                f"{solution.rank}); the minimum-norm solution is returned"
-            )
-        names = getattr(self, "feature_names_in_", None)
-        columns = [
-            str(names[i]) if names is not None else f"x{i}" for i in solution.collinear
-        ]
-        shown = ", ".join(columns[:10]) + (", ..." if len(columns) > 10 else "")
-        return (
-            f"columns {shown} are collinear (rank {solution.rank} of {n_features}); "
-            "the minimum-norm solution is returned"
-        )
-
     def _resolve_engine(self, n_features: int) -> str:
         if self.engine == "gram" and self.batch_size is not None:
             raise ParameterError(
@@ -710,6 +833,24 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             scaling = Standardization.fit(
                 X, Y, sample_weight, center=self.fit_intercept
             )
+        measured = scaling
+        if moments is not None and not self.standardize:
+            measured = standardization_from_moments(
+                moments, n_features, center=self.fit_intercept
+            )
+        self._warn_about_columns(
+            moments.n_samples if X is None else X.shape[0],
+            n_features,
+            measured,
+            ()
+            if moments is None
+            else dependent_columns(
+                moments,
+                n_features,
+                center=self.fit_intercept,
+                skip=measured.x_constant,
+            ),
+        )
         l1, l2 = self._penalty_weights(scaling, n_targets)
         options = dict(
             fit_intercept=self.fit_intercept,
@@ -730,6 +871,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         if engine == "gram":
             # Every epoch now costs O(d²) and the spectrum O(d³), whatever n is.
             statistics = statistics_from_moments(moments, scaling)
+            self._check_statistics_fit_dtype(statistics)
             lipschitz, mu = hessian_spectrum(
                 statistics,
                 fit_intercept=self.fit_intercept,
@@ -753,7 +895,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 X_train = scaling.transform_X(X, dtype)
                 Y_train = scaling.transform_y(Y, dtype)
             else:
-                X_train, Y_train = aligned(X, dtype), aligned(Y, dtype)
+                with np.errstate(over="ignore"):  # an overflow is refused next
+                    X_train, Y_train = aligned(X, dtype), aligned(Y, dtype)
+            self._check_fits_dtype(X_train, X, Y_train, Y)
             weights = None if sample_weight is None else aligned(sample_weight, dtype)
             lipschitz = None
             if self.learning_rate == "auto" and self.optimizer != "adam":
@@ -780,18 +924,66 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             )
         self.engine_, self.optimizer_ = engine, optimizer
         self.n_iter_ = result.n_iter
-        self.loss_curve_ = result.loss_history.astype(np.float64)
+        # A loss written through the moments can round to -1e-14 at a perfect fit.
+        self.loss_curve_ = np.maximum(result.loss_history.astype(np.float64), 0.0)
         self.learning_rate_ = result.learning_rate
         self.standardization_ = scaling if self.standardize else None
         if self.tol is not None and not result.converged:
+            losses = result.loss_history
+            gap = ""
+            if len(losses) > 1 and losses[-2] > 0:
+                step = (losses[-2] - losses[-1]) / losses[-2]
+                gap = (
+                    f"; the last epoch lowered it by {step:.2g}, relative, "
+                    f"against tol={self.tol:g}"
+                )
             warnings.warn(
                 f"training stopped at max_iter={self.max_iter} while the loss was "
-                f"still falling (last loss {result.loss_history[-1]:.6g}); raise "
+                f"still falling (last loss {losses[-1]:.6g}{gap}); raise "
                 "max_iter, or use solver='exact'",
                 ConvergenceWarning,
                 stacklevel=3,
             )
         return (*scaling.to_original(result.coef, result.intercept), moments)
+
+    def _check_fits_dtype(self, X_train, X, Y_train, Y, *, first_row: int = 0):
+        """Refuse values that overflowed when cast to the training dtype."""
+        names = getattr(self, "feature_names_in_", None)
+        for cast, original, name, columns in (
+            (X_train, X, "X", None if names is None else list(names)),
+            (Y_train, Y, "y", self._target_names),
+        ):
+            _check_fits_dtype(
+                cast,
+                original,
+                name,
+                columns,
+                first_row=first_row,
+                standardized=self.standardize,
+            )
+
+    def _check_statistics_fit_dtype(self, statistics) -> None:
+        """The gram engine trains on second moments: they must fit the dtype too.
+
+        ``|xxᵢⱼ| ≤ √(xxᵢᵢ·xxⱼⱼ)``, and so on, so checking the diagonals is enough.
+        """
+        dtype = np.dtype(self.dtype)
+        if dtype == np.float64:
+            return
+        largest = float(np.finfo(dtype).max)
+        names = getattr(self, "feature_names_in_", None)
+        for name, diagonal, columns in (
+            ("X", np.diag(statistics.xx), names),
+            ("y", statistics.yy, self._target_names),
+        ):
+            if diagonal.size and np.max(diagonal) > largest:
+                column = int(np.argmax(diagonal))
+                raise DataError(
+                    f"{name} column {_label(columns, column)!r}: its mean square "
+                    f"{diagonal[column]:.3g} overflows {dtype}, the training dtype; "
+                    "standardize the features (the default) or use dtype='float64' "
+                    "(--dtype float64)"
+                )
 
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(2**31 - 1))
@@ -815,12 +1007,20 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 X, Y = block[0], block[1]
                 s = block[2] if weighted else None
                 rows = np.empty((X.shape[0], n_columns), dtype)
-                rows[:, :n_features] = scaling.transform_X(X, dtype)
-                rows[:, n_features : n_features + n_targets] = scaling.transform_y(
-                    Y, dtype
-                )
+                with np.errstate(over="ignore"):  # an overflow is refused below
+                    rows[:, :n_features] = scaling.transform_X(X, dtype)
+                    rows[:, n_features : n_features + n_targets] = scaling.transform_y(
+                        Y, dtype
+                    )
                 if weighted:
                     rows[:, -1] = s
+                self._check_fits_dtype(
+                    rows[:, :n_features],
+                    X,
+                    rows[:, n_features : n_features + n_targets],
+                    Y,
+                    first_row=cache.n_rows,
+                )
                 norms = np.einsum(
                     "ij,ij->i", rows[:, :n_features], rows[:, :n_features]
                 ) + float(self.fit_intercept)
@@ -883,7 +1083,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
         def callback(chunk):
             first = chunk.first
-            for k, loss in enumerate(chunk.losses, start=first):
+            for k, loss in enumerate(np.maximum(chunk.losses, 0.0), start=first):
                 if bar is not None:
                     bar(k, float(loss))
                 elif self.verbose:
@@ -922,7 +1122,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = validate_data(
+        X = _validated(
             self,
             X,
             reset=False,

@@ -142,9 +142,42 @@ def standardization_from_moments(moments: Moments, n_features: int, *, center: b
     mean = moments.mean if center else np.zeros_like(moments.mean)
     variance = np.diag(moments.covariance) + (0 if center else moments.mean**2)
     scale = np.sqrt(np.maximum(variance, 0.0))
-    scale[is_constant(moments.mean, scale)] = 1.0  # a constant column stays as it is
+    constant = is_constant(mean, scale)
+    scale[constant] = 1.0  # a constant column stays as it is
     d = n_features
-    return Standardization(mean[:d], scale[:d], mean[d:], scale[d:])
+    return Standardization(
+        mean[:d], scale[:d], mean[d:], scale[d:], constant[:d], constant[d:]
+    )
+
+
+def dependent_columns(
+    moments: Moments, n_features: int, *, center: bool, skip=None
+) -> tuple[int, ...]:
+    """The columns of X in an exact linear dependence, found from the moments.
+
+    The correlation matrix (second moments without an intercept) of the columns
+    not in ``skip`` (the constant ones, reported on their own) has a zero
+    eigenvalue per dependence; the columns with weight in those eigenvectors are
+    the dependent ones. "Zero" is relative to the largest, at the 1e-12 float64
+    moments can resolve. O(d³), a small part of a gram fit.
+    """
+    d = n_features
+    second = moments.covariance[:d, :d]
+    if not center:
+        second = second + np.outer(moments.mean[:d], moments.mean[:d])
+    keep = np.ones(d, bool) if skip is None else ~np.asarray(skip, bool)
+    columns = np.flatnonzero(keep)
+    if columns.size < 2:
+        return ()
+    scale = np.sqrt(np.diag(second)[columns])
+    correlation = second[np.ix_(columns, columns)] / np.outer(scale, scale)
+    eigenvalues = np.linalg.eigvalsh(correlation)
+    zero = eigenvalues <= ZERO_CURVATURE * eigenvalues[-1]
+    if not zero.any():
+        return ()
+    _, vectors = np.linalg.eigh(correlation)
+    weight = np.linalg.norm(vectors[:, : int(zero.sum())], axis=1)
+    return tuple(int(c) for c in columns[weight > 1e-6])
 
 
 def statistics_from_moments(moments: Moments, scaling) -> GramStatistics:

@@ -18,7 +18,10 @@ def regression_metrics(
         "mse": mse,
         "rmse": math.sqrt(mse),
         "mae": float(mean_absolute_error(y_true, y_pred, sample_weight=sample_weight)),
-        "r2": float(r2_score(y_true, y_pred, sample_weight=sample_weight)),
+        # R² of one row is undefined (sklearn would warn and give NaN).
+        "r2": float(r2_score(y_true, y_pred, sample_weight=sample_weight))
+        if len(y_true) > 1
+        else math.nan,
     }
 
 

@@ -6,7 +6,7 @@ copied whole to float64.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -110,6 +110,9 @@ class Standardization:
     x_scale: np.ndarray
     y_mean: np.ndarray
     y_scale: np.ndarray
+    # Which columns were found constant (None when not measured: identity, loaded).
+    x_constant: np.ndarray | None = field(default=None, compare=False, repr=False)
+    y_constant: np.ndarray | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def fit(
@@ -124,12 +127,14 @@ class Standardization:
         y_mean, y_scale = weighted_moments(y, sample_weight, center=center)
         # A constant column cannot be scaled to unit variance; leave it as it is,
         # centred on its own value, so that it trains as exact zeros.
+        constants = []
         for A, mean, scale in ((X, x_mean, x_scale), (y, y_mean, y_scale)):
             constant = is_constant(mean, scale)
             scale[constant] = 1.0
             if center and A.shape[0]:
                 mean[constant] = A[0, constant]
-        return cls(x_mean, x_scale, y_mean, y_scale)
+            constants.append(constant)
+        return cls(x_mean, x_scale, y_mean, y_scale, *constants)
 
     @classmethod
     def identity(cls, n_features: int, n_targets: int) -> Standardization:

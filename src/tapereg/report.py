@@ -9,6 +9,9 @@ import numpy as np
 
 from .metrics import regression_metrics
 
+# 1 − R² of the exact fit below which the data lie on the model to rounding.
+PERFECT_FIT = 1e-12
+
 
 def _shape_for_json(coef: np.ndarray, intercept: np.ndarray):
     """Weights (d, t) as sklearn shapes: (d,) and a float for one target."""
@@ -46,7 +49,11 @@ def build_report(
             regression_metrics(Y, X @ coef + intercept, sample_weight),
             regression_metrics(Y, X @ exact_coef + exact_intercept, sample_weight),
         )
-    metrics, exact_mse = metrics[0], metrics[1]["mse"]
+    # When the data lie on the model (exact R² = 1 to rounding), the exact MSE is
+    # rounding noise and a ratio to it means nothing.
+    exact_mse = metrics[1]["mse"]
+    perfect = exact_mse == 0 or 1 - metrics[1]["r2"] < PERFECT_FIT
+    metrics = metrics[0]
     coef_out, intercept_out = _shape_for_json(coef, intercept)
     exact_coef_out, exact_intercept_out = _shape_for_json(exact_coef, exact_intercept)
     return {
@@ -63,7 +70,7 @@ def build_report(
             "mse": exact_mse,
         },
         "relative_excess_mse": (
-            (metrics["mse"] - exact_mse) / exact_mse if exact_mse > 0 else None
+            None if perfect else (metrics["mse"] - exact_mse) / exact_mse
         ),
         "optimizer": optimizer,
         "learning_rate": learning_rate,
@@ -97,12 +104,18 @@ def format_coefficients(report: dict) -> str:
     return "\n".join(lines)
 
 
+def _epochs(n: int) -> str:
+    return f"{n} epoch" if n == 1 else f"{n} epochs"
+
+
 def format_summary(report: dict) -> str:
     """Metrics, the gap to the exact optimum, and how training went."""
     m = report["metrics"]
     excess = report["relative_excess_mse"]
     gap = (
-        "" if excess is None else f"; trained MSE exceeds it by {excess:.3g} (relative)"
+        " (the data lie exactly on the model)"
+        if excess is None
+        else f"; trained MSE exceeds it by {excess:.3g} (relative)"
     )
     rate = report["learning_rate"]
     rate_text = "" if rate is None else f", learning rate {rate:.4g}"
@@ -113,7 +126,7 @@ def format_summary(report: dict) -> str:
         + (
             "exact solver, one pass over the data"
             if report["optimizer"] == "exact"
-            else f"{report['n_iter']} epochs ({report['optimizer']}{rate_text}"
+            else f"{_epochs(report['n_iter'])} ({report['optimizer']}{rate_text}"
             + (f", {report['engine']} engine)" if report.get("engine") else ")")
         )
         + f" in {report['seconds']:.3g} s"
