@@ -188,16 +188,6 @@ def test_fit_reaches_the_least_squares_optimum(params, max_condition, atol, data
     check_reaches_the_optimum(params, X, Y, atol)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "training.EpochLoop stops once loss <= tol * first_loss (the 'near-perfect "
-        "fit' rule): with R² above 1 - 1e-8 it stops while the loss still falls "
-        "fast, at an MSE up to ~1e-8·var(y), several times the optimum's, with "
-        "coefficients several standard errors from the least-squares ones"
-    ),
-)
 @pytest.mark.parametrize(
     "params", [{}, {"engine": "data", "dtype": "float64"}], ids=["defaults", "data"]
 )

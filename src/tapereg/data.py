@@ -240,21 +240,32 @@ def _file_blocks(path: str, names: list[str], block_bytes: int):
                     rest = text  # one line longer than a block: read on
                     continue
                 body, rest = text[:cut], text[cut:]
-                if blank is not None and body.strip():
+                end = _end_of_data(body)
+                if end == 0:  # nothing but line ends
+                    if body and blank is None:
+                        blank = lines + 1
+                elif blank is not None:
                     raise _blank_line_error(path, blank)
-                offset = _blank_line_offset(body)
-                if offset >= 0:
-                    blank = lines + body.count(b"\n", 0, offset) + 1
-                    if body[offset:].strip():
-                        raise _blank_line_error(path, blank)
-                    body = body[:offset]
-                if body:
-                    yield _parse_csv_block(path, header, body, lines, options)
-                    lines += body.count(b"\n")
+                else:
+                    table = _parse_csv_block(
+                        path, header, memoryview(body)[:end], lines, options
+                    )
+                    yield table
+                    if body.count(b"\n", end) > 1:  # blank lines after the data
+                        blank = lines + table.num_rows + 1
+                    lines += table.num_rows
                 if not data:
                     return
     except (pa.ArrowException, OSError) as error:
         raise _cannot_read(path, error) from error
+
+
+def _end_of_data(body: bytes) -> int:
+    """The length of ``body`` without the line ends it finishes with."""
+    end = len(body)
+    while end and body[end - 1] in (10, 13):  # a loop of one or two, usually
+        end -= 1
+    return end
 
 
 def _blank_line_offset(body: bytes) -> int:
@@ -273,19 +284,30 @@ def _blank_line_error(path: str, row: int) -> DataError:
     )
 
 
-def _parse_csv_block(path: str, header: bytes, body: bytes, lines: int, options):
-    """Parse a block of whole lines behind the header; a row with the wrong number
-    of values is named by its row number (pyarrow's message has no number)."""
+def _parse_csv_block(path: str, header: bytes, body, lines: int, options):
+    """Parse whole lines (a memoryview, without the last line end) behind the
+    header. Empty lines are kept as rows, so row numbers stay line numbers and a
+    blank line inside the data is found without scanning for it; a row with the
+    wrong number of values is named by its number (pyarrow's message has none)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
+    parse = pcsv.ParseOptions(ignore_empty_lines=False)
     try:
-        return pcsv.read_csv(pa.py_buffer(header + body), convert_options=options)
+        return pcsv.read_csv(
+            pa.py_buffer(b"".join((header, body, b"\n"))),
+            parse_options=parse,
+            convert_options=options,
+        )
     except pa.ArrowInvalid as error:
         ragged = RAGGED_ROW.match(str(error))
         if not ragged:
             raise
     expected, actual, text = ragged.groups()
+    body = bytes(body)
+    if not text.strip("\r"):
+        offset = _blank_line_offset(body)
+        raise _blank_line_error(path, lines + body.count(b"\n", 0, offset) + 1)
     row = _row_of_line(body, text, lines)
     where = f"{path}, row {row}" if row else f"{path}: a row ({text[:40]!r})"
     raise DataError(
@@ -358,8 +380,12 @@ def _column_as_float(
         _raise_first_bad_text(where, column.to_pylist(), first_row)
     if column.null_count:
         nulls = column.is_null().to_numpy(zero_copy_only=False)
-        row = first_row + int(np.flatnonzero(nulls)[0]) + 1
-        raise DataError(f"{where}, row {row}: missing value (empty, NA or NaN)")
+        index = int(np.flatnonzero(nulls)[0])
+        if _is_blank_row(path, table, index):
+            raise _blank_line_error(path, first_row + index + 1)
+        raise DataError(
+            f"{where}, row {first_row + index + 1}: missing value (empty, NA or NaN)"
+        )
     if not (
         pa.types.is_integer(kind)
         or pa.types.is_floating(kind)
@@ -383,6 +409,15 @@ def _column_as_float(
                 "standardize the features"
             )
     return values
+
+
+def _is_blank_row(path: str, table, index: int) -> bool:
+    """Whether row ``index`` of a CSV block is an empty line (every column null)."""
+    return (
+        table.num_columns > 1
+        and not _is_parquet(path)
+        and all(not table.column(c)[index].is_valid for c in table.column_names)
+    )
 
 
 def _raise_first_bad_text(where: str, values: list, first_row: int) -> None:

@@ -85,6 +85,11 @@ def _write_scalars(writer, chunk) -> None:
     writer.flush()
 
 
+# Beyond this condition number (about 1/(100·ε) in float64) gradient descent
+# cannot resolve the smallest curvature: the fit stalls far from the optimum.
+MAX_CONDITION = 1e12
+
+
 def _validated(estimator, *args, **kwargs):
     """sklearn's ``validate_data``, its ValueErrors (wrong number or names of
     features, text, wrong shapes) raised as our DataError with the same message."""
@@ -203,13 +208,24 @@ def expected_failed_checks(estimator) -> dict[str, str]:
     For ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``
     (scikit-learn 1.6 replaced the ``_xfail_checks`` tag with this argument).
     """
-    if estimator.solver == "exact" or estimator.engine != "data":
+    if estimator.solver == "exact":
         return {}
+    if estimator.engine != "data":
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "the check's problem has fewer rows than parameters, so both fits "
+                "interpolate; the gram engine trains on moments, whose loss cannot "
+                "resolve predictions finer than about 1e-8, and the weighted and "
+                "repeated-row fits end 4e-9 apart against the check's atol 1e-9 "
+                "(they passed while a perfect-fit rule stopped both earlier, the "
+                "rule that left near-perfect real fits short of their optimum)"
+            ),
+        }
     return {
         "check_sample_weight_equivalence_on_dense_data": (
             "float32 gradient descent on the data stops at its tolerance, so weighted "
-            "and repeated-row fits agree to about 1e-6, not to the check's 1e-7; the "
-            "gram engine (float64) and solver='exact' pass"
+            "and repeated-row fits agree to about 1e-6, not to the check's 1e-7; "
+            "solver='exact' passes"
         ),
     }
 
@@ -871,13 +887,26 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         if engine == "gram":
             # Every epoch now costs O(d²) and the spectrum O(d³), whatever n is.
             statistics = statistics_from_moments(moments, scaling)
-            self._check_statistics_fit_dtype(statistics)
             lipschitz, mu = hessian_spectrum(
                 statistics,
                 fit_intercept=self.fit_intercept,
                 n_targets=n_targets,
                 l2=l2,
             )
+            # Unstandardized, the second moments alone can put the problem beyond
+            # what the spectrum (and gradient descent) can resolve.
+            curvatures = np.append(np.diag(statistics.xx), float(self.fit_intercept))
+            curvatures = curvatures[curvatures > 0]
+            spread = curvatures.max() / curvatures.min() if curvatures.size else 1.0
+            if not self.standardize and spread > MAX_CONDITION:
+                warnings.warn(
+                    f"the loss's curvature ranges over a factor {spread:.3g} "
+                    "(features on very different scales): gradient descent cannot "
+                    "reach the optimum at this precision; standardize the features "
+                    "(the default) or use solver='exact'",
+                    ConvergenceWarning,
+                    stacklevel=4,
+                )
             optimizer, learning_rate, momentum = self._resolve_update(lipschitz, mu)
             result = fit_gradient_descent_gram(
                 statistics,
@@ -961,29 +990,6 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 first_row=first_row,
                 standardized=self.standardize,
             )
-
-    def _check_statistics_fit_dtype(self, statistics) -> None:
-        """The gram engine trains on second moments: they must fit the dtype too.
-
-        ``|xxᵢⱼ| ≤ √(xxᵢᵢ·xxⱼⱼ)``, and so on, so checking the diagonals is enough.
-        """
-        dtype = np.dtype(self.dtype)
-        if dtype == np.float64:
-            return
-        largest = float(np.finfo(dtype).max)
-        names = getattr(self, "feature_names_in_", None)
-        for name, diagonal, columns in (
-            ("X", np.diag(statistics.xx), names),
-            ("y", statistics.yy, self._target_names),
-        ):
-            if diagonal.size and np.max(diagonal) > largest:
-                column = int(np.argmax(diagonal))
-                raise DataError(
-                    f"{name} column {_label(columns, column)!r}: its mean square "
-                    f"{diagonal[column]:.3g} overflows {dtype}, the training dtype; "
-                    "standardize the features (the default) or use dtype='float64' "
-                    "(--dtype float64)"
-                )
 
     def _seed(self) -> int:
         return int(check_random_state(self.random_state).randint(2**31 - 1))

@@ -170,6 +170,8 @@ def _statistics(
     from scipy import stats
 
     k_constant = int(fit_intercept)
+    # An SSR written through the moments can round below 0 at a perfect fit.
+    ssr = np.maximum(ssr, 0.0)
     # NumPy scalars so that a fit with no residual degrees of freedom gives inf/NaN
     # statistics (as statsmodels does) instead of a ZeroDivisionError.
     df_model = np.float64(rank)

@@ -7,6 +7,13 @@ step: the whole fit is one call when nobody needs progress, and a few calls with
 progress. Early-stopping state and settings live in variables, so chunking does not
 change a bit of the result, and a loop traced once is kept (by the structure of the
 problem) and reused by later fits. Nothing here prints or touches files.
+
+Determinism: on CPU every op used here (matmul, reductions, the sequential tf.data
+pipelines) gives the same bits on every run, so a fit with a seed repeats bit for
+bit without ``tf.config.experimental.enable_op_determinism()``. That switch is not
+turned on: it changed no bit of any fit, and it is process-wide (it makes every
+unseeded random op in the user's program raise). Mini-batch order depends on the
+fit's seed alone, never on ``tf.random.set_seed`` (see :func:`_seeded_shuffle`).
 """
 
 from __future__ import annotations
@@ -84,6 +91,10 @@ class StreamedBlocks(NamedTuple):
 
     blocks: tf.data.Dataset
     total_weight: tf.Tensor
+
+
+# Rounding jitter of the gram engine's loss, in ε of the first loss (see _run).
+GRAM_LOSS_JITTER = 16
 
 
 class GramTensors(NamedTuple):
@@ -208,6 +219,30 @@ def make_train_step(
     return compile_function(step, jit_compile=jit_compile) if compiled else step
 
 
+@tf.autograph.experimental.do_not_convert
+def _seeded_shuffle(rows: tf.data.Dataset, window, seed) -> tf.data.Dataset:
+    """``rows.shuffle(window, seed=seed)``, in an order that ``seed`` alone decides.
+
+    ``Dataset.shuffle`` pairs its seed with the graph-level seed, which a traced
+    function takes from ``tf.random.set_seed`` when it is traced. So a user's
+    ``tf.random.set_seed`` changed the order that a ``random_state`` gives, and only
+    for loops traced after the call (traced loops are cached), and
+    ``tf.random.set_seed(0)`` made tracing fail (TensorFlow compares the tensor
+    seed with 0 in Python). Building the shuffle with the graph seed unset pairs
+    the seed with TensorFlow's fixed default graph seed instead: the order every
+    fit got without a global seed. (A loop run eagerly, under
+    ``tf.config.run_functions_eagerly``, still pairs it with the global seed.)
+    """
+    if tf.executing_eagerly():
+        return rows.shuffle(window, seed=seed)
+    graph = tf.compat.v1.get_default_graph()
+    saved, graph.seed = graph.seed, None
+    try:
+        return rows.shuffle(window, seed=seed)
+    finally:
+        graph.seed = saved
+
+
 class EpochLoop(tf.Module):
     """Runs epochs of the train step inside one compiled function.
 
@@ -243,7 +278,8 @@ class EpochLoop(tf.Module):
         )
         self.n_iter_no_change = tf.Variable(n_iter_no_change, dtype=tf.int32)
         self.loss_scale = tf.Variable(tf.constant(loss_scale, dtype=dtype))
-        self._rise_tolerance = float(np.sqrt(np.finfo(dtype.as_numpy_dtype).eps))
+        self._epsilon = float(np.finfo(dtype.as_numpy_dtype).eps)
+        self._rise_tolerance = float(np.sqrt(self._epsilon))
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
         self.best_loss = tf.Variable(np.inf, dtype=dtype, trainable=False)
         self.first_loss = tf.Variable(np.inf, dtype=dtype, trainable=False)
@@ -313,7 +349,7 @@ class EpochLoop(tf.Module):
         """A step per shuffled batch; the means are weighted by batch weight."""
         order = data.seed * 1_000_003 + self.epoch
         window = data.rows.cardinality() if data.window is None else data.window
-        batches = data.rows.shuffle(window, seed=order).batch(data.batch_size)
+        batches = _seeded_shuffle(data.rows, window, order).batch(data.batch_size)
         dtype = self.model.w.dtype
         total = tf.zeros_like(self.loss_scale)
         total_norm = tf.constant(0, dtype=dtype)
@@ -352,8 +388,14 @@ class EpochLoop(tf.Module):
                 # Settled: the loss neither fell below the best by more than tol
                 # (relative) nor rose above it by more than √ε; a rising loss means a
                 # momentum method is still swinging, not that it has converged.
-                improved = loss < self.best_loss * (1 - self.tol)
-                rising = loss > self.best_loss * (1 + self._rise_tolerance)
+                # The gram loss, yy − 2wᵀxy + wᵀxxw, is a difference: near a
+                # near-perfect fit it jitters by a few ε·yy (yy ≈ the first loss),
+                # and that jitter is neither an improvement nor a swing.
+                jitter = 0.0
+                if isinstance(data, GramTensors):
+                    jitter = GRAM_LOSS_JITTER * self._epsilon * self.first_loss
+                improved = loss < self.best_loss * (1 - self.tol) - jitter
+                rising = loss > self.best_loss * (1 + self._rise_tolerance) + jitter
                 self.n_no_improvement.assign(
                     tf.where(improved or rising, 0, self.n_no_improvement + 1)
                 )
@@ -366,9 +408,11 @@ class EpochLoop(tf.Module):
                 break
             settled = self.n_no_improvement >= self.n_iter_no_change
             if self._uses_tol:
-                # A (near-)perfect fit: the loss has fallen to tol of where it began,
-                # while its relative decrease may never drop below tol.
-                settled = settled or loss <= self.tol * self.first_loss
+                # A perfect fit: the residuals have fallen to tol of where they
+                # began (the loss to tol²), while the loss's relative decrease may
+                # never drop below tol. (At tol·first, a fit with R² > 1 − tol
+                # stopped short of its optimum.)
+                settled = settled or loss <= self.tol * self.tol * self.first_loss
             if settled:
                 reason = tf.constant(CONVERGED)
                 break
