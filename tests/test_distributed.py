@@ -66,3 +66,89 @@ def test_sharded_blocks_split_a_stream_round_robin():
     assert seen == [[0, 3, 6], [1, 4], [2, 5]]
     with pytest.raises(ValueError, match="worker index 3"):
         ShardedBlocks(blocks, 3, 3)
+
+
+# -- two real workers on loopback ----------------------------------------------------
+
+WORKER = """
+import json, sys
+import numpy as np
+from tapereg import LinearRegressor
+from tapereg.data import open_table
+from tapereg.distributed import ShardedBlocks, resolve_strategy, worker_index
+
+index, count = worker_index(resolve_strategy("multi-worker"))
+blocks = ShardedBlocks(open_table(sys.argv[1], "y", block_bytes=4096), index, count)
+model = LinearRegressor(strategy="multi-worker", dtype="float64").fit_stream(blocks)
+rows = sum(X.shape[0] for X, _ in blocks)
+print(json.dumps({"index": index, "count": count, "rows": rows,
+                  "coef": model.coef_.tolist(), "intercept": model.intercept_,
+                  "nobs": model.nobs_, "n_iter": model.n_iter_}))
+"""
+
+
+def _free_ports(n):
+    import socket
+
+    sockets = [socket.socket() for _ in range(n)]
+    for s in sockets:
+        s.bind(("127.0.0.1", 0))
+    ports = [s.getsockname()[1] for s in sockets]
+    for s in sockets:
+        s.close()
+    return ports
+
+
+def _start_workers(script, args, n=2):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(n)]}
+    return [
+        subprocess.Popen(
+            [sys.executable, "-c", script, *args],
+            env={
+                **os.environ,
+                "TF_CONFIG": json.dumps(
+                    {"cluster": cluster, "task": {"type": "worker", "index": i}}
+                ),
+                "TF_CPP_MIN_LOG_LEVEL": "2",
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(n)
+    ]
+
+
+def test_two_workers_on_the_gram_engine_equal_one_process(tmp_path):
+    import json
+
+    import pandas as pd
+
+    from tapereg import LinearRegressor
+
+    X, y, _ = correlated_problem(2001, 3, seed=7)  # an odd number of rows
+    X = X * [1.0, 100.0, 0.01] + [0.0, 5.0, -3.0]
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+    path = tmp_path / "d.csv"
+    frame.to_csv(path, index=False)
+    workers = _start_workers(WORKER, [str(path)])
+    outputs = []
+    for process in workers:
+        out, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err[-2000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    single = LinearRegressor(dtype="float64").fit(frame[["a", "b", "c"]], frame.y)
+    assert sorted(o["index"] for o in outputs) == [0, 1]
+    rows = [o["rows"] for o in outputs]
+    assert sum(rows) == 2001 and rows[0] != rows[1]  # shards of different sizes
+    for o in outputs:
+        assert o["nobs"] == 2001
+        np.testing.assert_allclose(o["coef"], single.coef_, rtol=1e-4)
+        np.testing.assert_allclose(o["intercept"], single.intercept_, rtol=1e-4)
+    # Both workers pooled the same moments, so they trained identically.
+    assert outputs[0]["coef"] == outputs[1]["coef"]

@@ -18,6 +18,74 @@ import numpy as np
 
 from .gram import Moments
 
+STRATEGIES = ("none", "mirrored", "multi-worker")
+# Seconds a collective may wait for a peer before it fails (a dead worker).
+COLLECTIVE_TIMEOUT = 30.0
+_created: dict = {}  # TensorFlow allows one multi-worker strategy per process
+
+
+def resolve_strategy(strategy):
+    """A ``tf.distribute.Strategy`` for a name (None for "none"), or the one given.
+
+    "multi-worker" reads the cluster from ``TF_CONFIG``; its collectives time out
+    after ``COLLECTIVE_TIMEOUT`` seconds, so a dead worker stops the others with an
+    error instead of a hang.
+    """
+    if strategy is None or strategy == "none":
+        return None
+    if not isinstance(strategy, str):
+        return strategy
+    if strategy not in _created:
+        import tensorflow as tf
+
+        if strategy == "mirrored":
+            _created[strategy] = tf.distribute.MirroredStrategy()
+        else:
+            options = tf.distribute.experimental.CommunicationOptions(
+                timeout_seconds=COLLECTIVE_TIMEOUT
+            )
+            _created[strategy] = tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=options
+            )
+    return _created[strategy]
+
+
+def worker_index(strategy) -> tuple[int, int]:
+    """(this worker's index, the number of workers); (0, 1) without a cluster."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or resolver.task_type is None:
+        return 0, 1
+    spec = resolver.cluster_spec().as_dict()
+    workers = len(spec.get("worker", [])) + len(spec.get("chief", []))
+    index = resolver.task_id + (
+        len(spec.get("chief", [])) if resolver.task_type == "worker" else 0
+    )
+    return int(index), max(int(workers), 1)
+
+
+def strategy_sum(strategy) -> Callable[[np.ndarray], np.ndarray]:
+    """A ``sum_across`` that adds a float64 array over the strategy's workers.
+
+    Each worker contributes its array once, whatever its number of local replicas
+    (every local replica holds the same array, so the replica sum is divided by
+    their number).
+    """
+    import tensorflow as tf
+
+    local_replicas = len(strategy.extended.worker_devices)
+
+    @tf.function  # eagerly, the collective strategy warns of its overhead
+    def reduce(value):
+        return strategy.reduce(
+            tf.distribute.ReduceOp.SUM, strategy.run(lambda: value), axis=None
+        )
+
+    def sum_across(array: np.ndarray) -> np.ndarray:
+        total = reduce(tf.constant(np.asarray(array, np.float64)))
+        return total.numpy() / local_replicas
+
+    return sum_across
+
 
 class ShardedBlocks:
     """The blocks of a re-iterable stream that belong to worker ``index`` of

@@ -22,6 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from .distributed import STRATEGIES
 from .errors import (
     CollinearityWarning,
     ConstantColumnWarning,
@@ -180,8 +181,11 @@ def _some_names(names, columns, prefix: str) -> str:
     return ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
 
 
-def _stream_moments(blocks):
-    """The first pass over a stream: float64 moments, refusing non-finite values."""
+def _stream_moments(blocks, *, allow_empty: bool = False):
+    """The first pass over a stream: float64 moments, refusing non-finite values.
+
+    With ``allow_empty`` a stream without rows (a worker's empty shard) gives None.
+    """
     moments = MomentsAccumulator()
     features = getattr(blocks, "feature_names", None)
     targets = getattr(blocks, "target_names", None)
@@ -197,6 +201,8 @@ def _stream_moments(blocks):
                 _check_finite(values, name, columns, first_row=moments.n_samples)
         moments.add(X, Y, sample_weight)
     if moments.n_samples == 0:
+        if allow_empty:
+            return None
         no_rows = getattr(blocks, "no_rows_error", None)
         raise no_rows() if no_rows else DataError("the stream has no rows")
     return moments.result()
@@ -303,6 +309,13 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         settings; another problem's checkpoint is refused). A resumed fit ends with
         the same coefficients as an uninterrupted one (mini-batches included: the
         order of epoch k depends only on the seed and k).
+    strategy : None, "none", "mirrored", "multi-worker" or tf.distribute.Strategy
+        Train across workers: each worker calls ``fit``/``fit_stream`` on its own
+        shard of the rows (``tapereg.distributed.ShardedBlocks``), and the gram
+        engine pools the shards' moments with two all-reduces, so every worker
+        trains on the moments of all rows. "multi-worker" reads the cluster from
+        ``TF_CONFIG``. For now only the gram engine (solver="gd", full batch, up to
+        1000 features) runs across workers.
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).
@@ -367,6 +380,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         checkpoint_dir=None,
         checkpoint_every=100,
         resume=False,
+        strategy=None,
     ):
         self.learning_rate = learning_rate
         self.max_iter = max_iter
@@ -390,6 +404,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.resume = resume
+        self.strategy = strategy
 
     def _check_params(self) -> None:
         """Raise ParameterError naming the first parameter with an unusable value."""
@@ -437,6 +452,19 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             bad("alpha", "a number >= 0")
         if not (is_real(self.l1_ratio) and 0 <= self.l1_ratio <= 1):
             bad("l1_ratio", "a number in [0, 1]")
+        if isinstance(self.strategy, str) and self.strategy not in STRATEGIES:
+            bad(
+                "strategy",
+                f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy",
+            )
+        if self._distributed and (
+            self.solver != "gd" or self.engine == "data" or self.batch_size is not None
+        ):
+            raise ParameterError(
+                f"strategy={self.strategy!r} trains the gram engine (solver='gd', "
+                "full batch); the data engine, mini-batches and the exact solver "
+                "across workers are not implemented yet"
+            )
         if self._l1_strength > 0 and self.solver == "exact":
             raise ParameterError(
                 "solver='exact' solves ridge only (l1_ratio=0); an L1 penalty "
@@ -453,6 +481,25 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             dtype_name = None
         if dtype_name not in DTYPES:
             bad("dtype", '"float32" or "float64"')
+
+    @property
+    def _distributed(self) -> bool:
+        return self.strategy is not None and not (
+            isinstance(self.strategy, str) and self.strategy == "none"
+        )
+
+    def _pooled(self, local, n_columns: int, n_features: int):
+        """The moments of every worker's rows (``local`` alone when not
+        distributed): two all-reduces, once per fit; the epochs then need none."""
+        if not self._distributed:
+            return local
+        from .distributed import pooled_moments, resolve_strategy, strategy_sum
+
+        strategy = resolve_strategy(self.strategy)
+        moments = pooled_moments(local, n_columns, n_features, strategy_sum(strategy))
+        if moments.n_samples == 0:
+            raise DataError("no worker has any rows")
+        return moments
 
     @property
     def _l1_strength(self) -> float:
@@ -545,10 +592,27 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self._check_params()
         for name in (*_FIT_DEPENDENT, "target_names_", "feature_names_in_", "moments_"):
             self.__dict__.pop(name, None)
-        moments = self.moments_ = _stream_moments(blocks)
-        n_columns = moments.mean.shape[0]
         feature_names = getattr(blocks, "feature_names", None)
         target_names = getattr(blocks, "target_names", None)
+        if self._distributed:
+            # A worker's shard may be empty; the pooled moments are all rows'.
+            local = _stream_moments(
+                blocks,
+                allow_empty=feature_names is not None and target_names is not None,
+            )
+            n_features_known = (
+                local.n_features if local is not None else len(feature_names)
+            )
+            n_columns_known = (
+                local.mean.shape[0]
+                if local is not None
+                else len(feature_names) + len(target_names)
+            )
+            moments = self._pooled(local, n_columns_known, n_features_known)
+        else:
+            moments = _stream_moments(blocks)
+        self.moments_ = moments
+        n_columns = moments.mean.shape[0]
         n_features = (
             len(feature_names) if feature_names is not None else moments.n_features
         )
@@ -835,10 +899,18 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             n_features = moments.n_features
             n_targets = moments.mean.shape[0] - n_features
         engine = self._resolve_engine(n_features)
+        if engine == "data" and self._distributed:
+            raise ParameterError(
+                f"{n_features} features put this fit on the data engine, which "
+                f"strategy={self.strategy!r} does not run yet (the gram engine "
+                "takes up to 1000)"
+            )
         if engine == "gram" and moments is None:
             # One float64 pass gives the standardization, the statistics the epochs
-            # run on, and (later) the OLS inference.
-            moments = data_moments(X, Y, sample_weight)
+            # run on, and (later) the OLS inference; across workers, their sum.
+            moments = self._pooled(
+                data_moments(X, Y, sample_weight), n_features + n_targets, n_features
+            )
         if not self.standardize:
             scaling = Standardization.identity(n_features, n_targets)
         elif moments is not None:
