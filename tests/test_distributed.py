@@ -152,3 +152,96 @@ def test_two_workers_on_the_gram_engine_equal_one_process(tmp_path):
         np.testing.assert_allclose(o["intercept"], single.intercept_, rtol=1e-4)
     # Both workers pooled the same moments, so they trained identically.
     assert outputs[0]["coef"] == outputs[1]["coef"]
+
+
+def _cli_workers(tmp_path, args, n=2):
+    """``tapereg`` started on n workers, each in its own folder with the files."""
+    import json
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(n)]}
+    processes = []
+    for i in range(n):
+        folder = tmp_path / f"worker{i}"
+        folder.mkdir()
+        for name in ("d1.csv", "d2.csv"):
+            shutil.copy(tmp_path / name, folder / name)
+        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+        env["TF_CONFIG"] = json.dumps(
+            {"cluster": cluster, "task": {"type": "worker", "index": i}}
+        )
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "tapereg", *args],
+                cwd=folder,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    return processes
+
+
+@pytest.fixture
+def two_files(tmp_path):
+    import pandas as pd
+
+    X, y, _ = correlated_problem(2001, 3, seed=11)
+    frame = pd.DataFrame(X * [1.0, 100.0, 0.01], columns=["a", "b", "c"]).assign(y=y)
+    frame.iloc[:1001].to_csv(tmp_path / "d1.csv", index=False)  # shards of 1001
+    frame.iloc[1001:].to_csv(tmp_path / "d2.csv", index=False)  # and 1000 rows
+    return tmp_path
+
+
+def test_cli_on_two_workers_equals_one_process(two_files):
+    import json
+    import subprocess
+    import sys
+
+    args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet"]
+    workers = _cli_workers(
+        two_files, [*args, "--strategy", "multi-worker", "--save", "m.json"]
+    )
+    outputs = [process.communicate(timeout=240) for process in workers]
+    for process, (_, err) in zip(workers, outputs, strict=True):
+        assert process.returncode == 0, err[-2000:]
+        assert err.strip() == ""
+    chief = json.loads(outputs[0][0])
+    assert outputs[1][0] == ""  # the other worker prints nothing
+    assert (two_files / "worker0" / "m.json").exists()
+    assert not (two_files / "worker1" / "m.json").exists()
+    single = subprocess.run(
+        [sys.executable, "-m", "tapereg", *args],
+        cwd=two_files,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    alone = json.loads(single.stdout)
+    assert chief["strategy"] == "multi-worker"
+    np.testing.assert_allclose(chief["coef"], alone["coef"], rtol=1e-4)
+    np.testing.assert_allclose(chief["intercept"], alone["intercept"], rtol=1e-4)
+    for key in ("mse", "mae", "r2"):
+        np.testing.assert_allclose(
+            chief["metrics"][key], alone["metrics"][key], rtol=1e-9
+        )
+
+
+def test_a_dead_worker_stops_the_other_with_one_line(two_files):
+    import time
+
+    args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--strategy", "multi-worker"]
+    workers = _cli_workers(two_files, args)
+    started = time.monotonic()
+    workers[1].kill()
+    _, err = workers[0].communicate(timeout=90)
+    elapsed = time.monotonic() - started
+    workers[1].communicate()
+    assert workers[0].returncode == 2, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("tapereg: error: the cluster failed")
+    assert elapsed < 60

@@ -33,6 +33,7 @@ _EXPORTS = {
     "DivergenceError": "errors",
     "ModelFileError": "errors",
     "ExportError": "errors",
+    "ClusterError": "errors",
     "export_saved_model": "export",
     "CollinearityWarning": "errors",
     "ConstantColumnWarning": "errors",

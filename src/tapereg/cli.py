@@ -15,7 +15,7 @@ import os
 import sys
 
 from . import __version__
-from .errors import ParameterError, TaperegError
+from .errors import ClusterError, ParameterError, TaperegError
 from .optimizers import OPTIMIZERS
 
 
@@ -193,6 +193,23 @@ def run_demo_command(args) -> int:
 
 
 def run_fit_command(args) -> int:
+    if args.strategy != "multi-worker":
+        return _fit(args)
+    _quiet_tensorflow()
+    import tensorflow as tf
+
+    try:
+        return _fit(args)
+    except tf.errors.OpError as error:
+        # A dead or unreachable worker: TensorFlow's collectives and heartbeats say
+        # so with an OpError; one line, not its traceback.
+        reason = str(error).strip().splitlines()[0][:300] if str(error) else ""
+        raise ClusterError(
+            f"the cluster failed ({type(error).__name__}): {reason}"
+        ) from None
+
+
+def _fit(args) -> int:
     import warnings
 
     from .data import open_table
@@ -204,7 +221,31 @@ def run_fit_command(args) -> int:
     # Unstandardized float32 training takes the values as they are: they must fit.
     fits = "float32" if args.dtype == "float32" and not args.standardize else None
     stream = open_table(args.data, args.target, args.features, fits=fits)
-    streamed = args.stream or stream.estimated_bytes() > _in_memory_budget()
+    strategy, chief, sum_across = None, True, None
+    if args.strategy != "none":
+        if args.solver == "exact" or args.batch_size is not None:
+            raise ParameterError(
+                f"--strategy {args.strategy} trains the gram engine for now; drop "
+                "--solver exact and --batch-size"
+            )
+        # Before any TensorFlow op: collectives are configured at start-up.
+        _quiet_tensorflow()
+        from .distributed import (
+            resolve_strategy,
+            shard_of,
+            strategy_sum,
+            worker_index,
+        )
+
+        strategy = resolve_strategy(args.strategy)
+        index, count = worker_index(strategy)
+        chief, sum_across = index == 0, strategy_sum(strategy)
+        stream = shard_of(stream, index, count)
+    streamed = (
+        args.stream
+        or strategy is not None
+        or stream.estimated_bytes() > _in_memory_budget()
+    )
     table = None if streamed else stream.read()
     if args.solver == "gd":
         _quiet_tensorflow()
@@ -239,7 +280,10 @@ def run_fit_command(args) -> int:
         checkpoint_dir=args.checkpoint_dir,
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
+        strategy=strategy,
     )
+    if not chief:  # the chief alone logs and keeps checkpoints
+        estimator.set_params(logdir=None, checkpoint_dir=None)
     from .progress import EpochProgress
 
     # rows/s only where every epoch streams the rows; a gram epoch costs O(d²).
@@ -260,13 +304,14 @@ def run_fit_command(args) -> int:
         ) as progress,
     ):
         warnings.simplefilter("always")
-        callback = None if args.quiet else progress
+        callback = None if args.quiet or not chief else progress
         if table is None:
             estimator.fit_stream(stream, epoch_callback=callback)
         else:
             estimator.fit(*_as_frames(table), epoch_callback=callback)
     seconds = time.perf_counter() - started
-    _warnings_to_stderr(w for w in caught if issubclass(w.category, UserWarning))
+    if chief:
+        _warnings_to_stderr(w for w in caught if issubclass(w.category, UserWarning))
 
     coef = np.atleast_2d(estimator.coef_).T
     intercept = np.atleast_1d(estimator.intercept_)
@@ -277,7 +322,11 @@ def run_fit_command(args) -> int:
     sample = table
     if table is None:
         metrics, sample = _streamed_metrics(
-            stream, [(coef, intercept), reference], want_sample=bool(args.plot)
+            stream,
+            [(coef, intercept), reference],
+            want_sample=bool(args.plot) and chief,
+            shift=None if sum_across is None else estimator.moments_.mean[n_features:],
+            sum_across=sum_across,
         )
     else:
         metrics = None
@@ -300,6 +349,9 @@ def run_fit_command(args) -> int:
     )
     report["engine"] = estimator.engine_ if args.solver == "gd" else None
     report["streamed"] = table is None
+    report["strategy"] = args.strategy
+    if not chief:
+        return ExitStatus.SUCCESS  # the other workers print and write nothing
     report["exact"]["problem"] = (
         "least squares"
         if not args.alpha
@@ -385,9 +437,18 @@ def _exact_reference(args, estimator, table, stream, ridge_alpha):
     return exact.coef, exact.intercept
 
 
-def _streamed_metrics(stream, models, *, want_sample: bool, sample_rows=20_000):
+def _streamed_metrics(
+    stream,
+    models,
+    *,
+    want_sample: bool,
+    sample_rows=20_000,
+    shift=None,
+    sum_across=None,
+):
     """Metrics of each model in one more pass; with ``want_sample``, a uniform
-    random sample of rows (seeded) for the plot, kept while passing."""
+    random sample of rows (seeded) for the plot, kept while passing. Across
+    workers, ``shift`` and ``sum_across`` as for ``regression_metrics_stream``."""
     import numpy as np
 
     from .data import Table
@@ -409,7 +470,9 @@ def _streamed_metrics(stream, models, *, want_sample: bool, sample_rows=20_000):
                     kept[:] = [(keys[order], Xs, Ys)]
             yield X, Y
 
-    metrics = regression_metrics_stream(passing(), models)
+    metrics = regression_metrics_stream(
+        passing(), models, shift=shift, sum_across=sum_across
+    )
     sample = None
     if want_sample:
         keys = np.concatenate([k for k, _, _ in kept])
@@ -577,6 +640,15 @@ def _add_training_flags(parser) -> None:
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed for mini-batch shuffling"
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=["none", "mirrored", "multi-worker"],
+        default="none",
+        help="tf.distribute strategy; multi-worker: run this command on every "
+        "worker of the cluster in TF_CONFIG, each reads its shard of DATA (files, "
+        "or blocks of rows) and worker 0 prints and writes (for now, the gram "
+        "engine only)",
     )
     parser.add_argument(
         "--stream",

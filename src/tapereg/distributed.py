@@ -41,6 +41,7 @@ def resolve_strategy(strategy):
         if strategy == "mirrored":
             _created[strategy] = tf.distribute.MirroredStrategy()
         else:
+            _configure_heartbeats()
             options = tf.distribute.experimental.CommunicationOptions(
                 timeout_seconds=COLLECTIVE_TIMEOUT
             )
@@ -48,6 +49,52 @@ def resolve_strategy(strategy):
                 communication_options=options
             )
     return _created[strategy]
+
+
+HEARTBEAT_TIMEOUT_MS = 3000
+REGISTER_TIMEOUT_MS = 20000
+
+
+def _configure_heartbeats() -> None:
+    """Make a dead worker an error within seconds, not a hang.
+
+    By default a worker whose peer dies before they have all connected waits
+    forever. TensorFlow's coordination service can time out registration and watch
+    heartbeats, but only through its (private) context API, which must be set
+    before the strategy is built; where that API is missing we go on without it
+    and the collective timeout still bounds a dead peer once training has started.
+    """
+    import json
+    import os
+
+    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
+    n_workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+    if n_workers < 2:
+        return
+    try:
+        from tensorflow.compiler.xla.tsl.protobuf import (
+            coordination_config_pb2 as coordination,
+        )
+        from tensorflow.python.eager import context
+
+        leader = "chief" if "chief" in cluster else "worker"
+        jobs = [
+            coordination.CoordinatedJob(name=job, num_tasks=len(cluster[job]))
+            for job in ("chief", "worker")
+            if cluster.get(job)
+        ]
+        context.context().configure_coordination_service(
+            service_type="standalone",
+            service_leader=f"/job:{leader}/replica:0/task:0",
+            heartbeat_timeout_in_ms=HEARTBEAT_TIMEOUT_MS,
+            cluster_register_timeout_in_ms=REGISTER_TIMEOUT_MS,
+            coordinated_jobs=jobs,
+        )
+        # Without the barrier the leader still waits forever for a dead peer.
+        config = context.context()._coordination_service_config
+        config.cluster_register_with_barrier = True
+    except (ImportError, AttributeError, ValueError, RuntimeError):
+        pass
 
 
 def worker_index(strategy) -> tuple[int, int]:
@@ -108,6 +155,18 @@ class ShardedBlocks:
 
     def __getattr__(self, name):
         return getattr(self.blocks, name)
+
+
+def shard_of(stream, index: int, count: int):
+    """Worker ``index``'s part of a TableStream: whole files when there are at
+    least as many files as workers, otherwise every ``count``-th block of rows."""
+    import dataclasses
+
+    if count == 1:
+        return stream
+    if len(stream.files) >= count:
+        return dataclasses.replace(stream, files=stream.files[index::count])
+    return ShardedBlocks(stream, index, count)
 
 
 def pooled_moments(

@@ -32,6 +32,10 @@ class ExportError(TaperegError):
     """An export directory cannot be written (it holds something else)."""
 
 
+class ClusterError(TaperegError):
+    """Training across workers failed: a worker died or could not be reached."""
+
+
 class CollinearityWarning(UserWarning):
     """Columns of X are linearly dependent; the minimum-norm solution is used."""
 

@@ -25,17 +25,22 @@ def regression_metrics(
     }
 
 
-def regression_metrics_stream(blocks, models) -> list[dict[str, float]]:
+def regression_metrics_stream(
+    blocks, models, *, shift=None, sum_across=None
+) -> list[dict[str, float]]:
     """:func:`regression_metrics` of each linear model over row blocks, in one pass.
 
     ``blocks`` yields ``(X, Y)`` or ``(X, Y, sample_weight)``; ``models`` is a list of
     ``(coef, intercept)`` with coef (n_features, n_targets). The sums are float64,
-    with y's taken about the first block's mean so that R² keeps its digits.
+    with y's taken about ``shift`` (default: the first block's mean) so that R²
+    keeps its digits. Across workers, each passes its shard, the same ``shift`` and
+    a ``sum_across`` that adds the sums over workers.
     """
-    weight, shift = 0.0, None
-    squares = [0.0] * len(models)
-    absolute = [0.0] * len(models)
-    y_sum = y_square = 0.0
+    n_targets = np.atleast_2d(models[0][0]).shape[1]
+    weight = 0.0
+    squares = [np.zeros(n_targets) for _ in models]
+    absolute = [np.zeros(n_targets) for _ in models]
+    y_sum, y_square = np.zeros(n_targets), np.zeros(n_targets)
     for block in blocks:
         X, Y = block[0], block[1]
         s = block[2] if len(block) == 3 else np.ones(X.shape[0])
@@ -49,6 +54,15 @@ def regression_metrics_stream(blocks, models) -> list[dict[str, float]]:
             residual = X @ coef + intercept - Y
             squares[k] = squares[k] + s @ residual**2
             absolute[k] = absolute[k] + s @ np.abs(residual)
+    if sum_across is not None:
+        packed = sum_across(
+            np.concatenate([[weight], y_sum, y_square, *squares, *absolute])
+        )
+        weight = float(packed[0])
+        parts = packed[1:].reshape(-1, n_targets)
+        y_sum, y_square = parts[0], parts[1]
+        squares = list(parts[2 : 2 + len(models)])
+        absolute = list(parts[2 + len(models) :])
     total_square = y_square - y_sum**2 / weight
     results = []
     for square, absolute_sum in zip(squares, absolute, strict=True):
