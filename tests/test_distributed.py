@@ -245,3 +245,29 @@ def test_a_dead_worker_stops_the_other_with_one_line(two_files):
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("tapereg: error: the cluster failed")
     assert elapsed < 60
+
+
+def test_resume_from_the_chiefs_checkpoint_continues(two_files):
+    import json
+
+    base = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet"]
+    budget = ["--tol", "none", "--strategy", "multi-worker"]
+    checkpoints = ["--checkpoint-dir", str(two_files / "ck"), "--checkpoint-every", "2"]
+
+    def run(folder_suffix, *extra):
+        folder = two_files / folder_suffix
+        folder.mkdir()
+        for name in ("d1.csv", "d2.csv"):
+            (folder / name).write_bytes((two_files / name).read_bytes())
+        workers = _cli_workers(folder, [*base, *budget, *extra])
+        outputs = [process.communicate(timeout=240) for process in workers]
+        for process, (_, err) in zip(workers, outputs, strict=True):
+            assert process.returncode == 0, err[-2000:]
+        return json.loads(outputs[0][0])
+
+    run("first", "--epochs", "4", *checkpoints)  # as if stopped after 4 epochs
+    resumed = run("resumed", "--epochs", "9", *checkpoints, "--resume")
+    straight = run("straight", "--epochs", "9")
+    assert resumed["n_iter"] == straight["n_iter"] == 9
+    assert resumed["coef"] == straight["coef"]
+    assert resumed["intercept"] == straight["intercept"]

@@ -282,8 +282,11 @@ def _fit(args) -> int:
         resume=args.resume,
         strategy=strategy,
     )
-    if not chief:  # the chief alone logs and keeps checkpoints
-        estimator.set_params(logdir=None, checkpoint_dir=None)
+    if not chief:
+        # The chief alone logs and keeps checkpoints. The gram engine's epochs need
+        # no collectives, so the others train from the start, to the same result
+        # (a resumed fit ends with the uninterrupted fit's coefficients).
+        estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
     from .progress import EpochProgress
 
     # rows/s only where every epoch streams the rows; a gram epoch costs O(d²).
