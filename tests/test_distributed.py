@@ -271,3 +271,25 @@ def test_resume_from_the_chiefs_checkpoint_continues(two_files):
     assert resumed["n_iter"] == straight["n_iter"] == 9
     assert resumed["coef"] == straight["coef"]
     assert resumed["intercept"] == straight["intercept"]
+
+
+def test_mirrored_strategy_on_one_machine_equals_no_strategy():
+    from tapereg import LinearRegressor
+
+    X, y, _ = correlated_problem(500, 4, seed=2)
+    mirrored = LinearRegressor(strategy="mirrored", dtype="float64").fit(X, y)
+    alone = LinearRegressor(dtype="float64").fit(X, y)
+    np.testing.assert_allclose(mirrored.coef_, alone.coef_, rtol=1e-12)
+    assert mirrored.nobs_ == 500
+
+
+def test_strategy_refuses_what_it_cannot_run_yet():
+    from tapereg import LinearRegressor
+    from tapereg.errors import ParameterError
+
+    X, y, _ = correlated_problem(50, 2, seed=2)
+    for params in ({"engine": "data"}, {"batch_size": 8}, {"solver": "exact"}):
+        with pytest.raises(ParameterError, match="not implemented yet"):
+            LinearRegressor(strategy="mirrored", **params).fit(X, y)
+    with pytest.raises(ParameterError, match="strategy must be one of"):
+        LinearRegressor(strategy="tpu").fit(X, y)
