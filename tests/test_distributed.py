@@ -99,22 +99,26 @@ def _free_ports(n):
     return ports
 
 
-def _start_workers(script, args, n=2):
+def _start_workers(command, n=2, folders=None):
+    """``python *command`` on n workers of a loopback cluster (free ports, TF_CONFIG),
+    each in its own folder when ``folders`` is given."""
     import json
     import os
     import subprocess
     import sys
 
     cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(n)]}
+    # As a user runs it: without TF_CPP_MIN_LOG_LEVEL the CLI quiets TensorFlow.
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
     return [
         subprocess.Popen(
-            [sys.executable, "-c", script, *args],
+            [sys.executable, *command],
+            cwd=None if folders is None else folders[i],
             env={
-                **os.environ,
+                **env,
                 "TF_CONFIG": json.dumps(
                     {"cluster": cluster, "task": {"type": "worker", "index": i}}
                 ),
-                "TF_CPP_MIN_LOG_LEVEL": "2",
             },
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -136,7 +140,7 @@ def test_two_workers_on_the_gram_engine_equal_one_process(tmp_path):
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
     path = tmp_path / "d.csv"
     frame.to_csv(path, index=False)
-    workers = _start_workers(WORKER, [str(path)])
+    workers = _start_workers(["-c", WORKER, str(path)])
     outputs = []
     for process in workers:
         out, err = process.communicate(timeout=240)
@@ -156,34 +160,16 @@ def test_two_workers_on_the_gram_engine_equal_one_process(tmp_path):
 
 def _cli_workers(tmp_path, args, n=2):
     """``tapereg`` started on n workers, each in its own folder with the files."""
-    import json
-    import os
     import shutil
-    import subprocess
-    import sys
 
-    cluster = {"worker": [f"127.0.0.1:{p}" for p in _free_ports(n)]}
-    processes = []
+    folders = []
     for i in range(n):
         folder = tmp_path / f"worker{i}"
         folder.mkdir()
         for name in ("d1.csv", "d2.csv"):
             shutil.copy(tmp_path / name, folder / name)
-        env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-        env["TF_CONFIG"] = json.dumps(
-            {"cluster": cluster, "task": {"type": "worker", "index": i}}
-        )
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "tapereg", *args],
-                cwd=folder,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-            )
-        )
-    return processes
+        folders.append(folder)
+    return _start_workers(["-m", "tapereg", *args], n, folders)
 
 
 @pytest.fixture

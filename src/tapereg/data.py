@@ -136,9 +136,9 @@ def _csv_stream(path: str):
 def _column_names(path: str) -> tuple[list[str], list[str]]:
     """The file's column names, and those pandas marked as its index (Parquet).
 
-    Read without reading the data: for Parquet the footer, for CSV the header and
-    the first block. A UTF-8 byte order mark and CRLF line endings are handled by
-    pyarrow's CSV parser.
+    Read without reading the data: for Parquet the footer, for CSV the header line
+    alone. A UTF-8 byte order mark and CRLF line endings are handled by pyarrow's
+    CSV parser.
     """
     import pyarrow as pa
 
@@ -268,14 +268,6 @@ def _end_of_data(body: bytes) -> int:
     return end
 
 
-def _blank_line_offset(body: bytes) -> int:
-    """Where the first empty line of a block of whole lines starts, or -1."""
-    if body.startswith((b"\n", b"\r\n")):
-        return 0
-    found = [p + 1 for p in (body.find(b"\n\n"), body.find(b"\n\r\n")) if p >= 0]
-    return min(found, default=-1)
-
-
 def _blank_line_error(path: str, row: int) -> DataError:
     # Skipping it would silently renumber every later row in our messages.
     return DataError(
@@ -286,9 +278,10 @@ def _blank_line_error(path: str, row: int) -> DataError:
 
 def _parse_csv_block(path: str, header: bytes, body, lines: int, options):
     """Parse whole lines (a memoryview, without the last line end) behind the
-    header. Empty lines are kept as rows, so row numbers stay line numbers and a
-    blank line inside the data is found without scanning for it; a row with the
-    wrong number of values is named by its number (pyarrow's message has none)."""
+    header. Empty lines are kept as rows of nulls, so row numbers stay line numbers
+    and a blank line inside the data is found where its nulls are (see
+    :func:`_is_blank_row`) without scanning for it; a row with the wrong number of
+    values is named by its number (pyarrow's message has none)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -304,11 +297,7 @@ def _parse_csv_block(path: str, header: bytes, body, lines: int, options):
         if not ragged:
             raise
     expected, actual, text = ragged.groups()
-    body = bytes(body)
-    if not text.strip("\r"):
-        offset = _blank_line_offset(body)
-        raise _blank_line_error(path, lines + body.count(b"\n", 0, offset) + 1)
-    row = _row_of_line(body, text, lines)
+    row = _row_of_line(bytes(body), text, lines)
     where = f"{path}, row {row}" if row else f"{path}: a row ({text[:40]!r})"
     raise DataError(
         f"{where}: {actual} value{'' if actual == '1' else 's'} where the header "
@@ -399,10 +388,10 @@ def _column_as_float(
             f"{where}, row {first_row + bad[0] + 1}: {values[bad[0]]} is not a "
             "finite number"
         )
-    if fits is not None and values.size:
-        largest = float(np.finfo(fits).max)
-        if np.abs(values).max() > largest:
-            row = int(np.flatnonzero(np.abs(values) > largest)[0])
+    if fits is not None:
+        beyond = np.flatnonzero(np.abs(values) > np.finfo(fits).max)
+        if beyond.size:
+            row = int(beyond[0])
             raise DataError(
                 f"{where}, row {first_row + row + 1}: {values[row]:.6g} overflows "
                 f"{np.dtype(fits)}, the training dtype; train in float64 or "

@@ -5,9 +5,11 @@ is a sum over rows (moments, loss and gradient), so a shard's partial sums are
 added across workers (an all-reduce) and every worker then holds the same numbers
 a single process would have computed, up to the order of the additions.
 
-This module holds the pieces that do not depend on the transport: which rows a
-worker reads, and how per-shard moments are pooled given a ``sum_across`` that adds
-a NumPy array over all workers.
+Which rows a worker reads (:class:`ShardedBlocks`, :func:`shard_of`) and how
+per-shard moments are pooled (:func:`pooled_moments`) do not depend on the
+transport: they take a ``sum_across`` that adds a NumPy array over all workers.
+The transport is TensorFlow's: :func:`resolve_strategy` builds the
+``tf.distribute`` strategy and :func:`strategy_sum` its all-reduce.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ from .gram import Moments
 STRATEGIES = ("none", "mirrored", "multi-worker")
 # Seconds a collective may wait for a peer before it fails (a dead worker).
 COLLECTIVE_TIMEOUT = 30.0
+# How fast a dead worker is noticed: missed heartbeats, and peers that never join.
+HEARTBEAT_TIMEOUT_MS = 3000
+REGISTER_TIMEOUT_MS = 20000
 _created: dict = {}  # TensorFlow allows one multi-worker strategy per process
 
 
@@ -49,10 +54,6 @@ def resolve_strategy(strategy):
                 communication_options=options
             )
     return _created[strategy]
-
-
-HEARTBEAT_TIMEOUT_MS = 3000
-REGISTER_TIMEOUT_MS = 20000
 
 
 def _configure_heartbeats() -> None:

@@ -594,23 +594,16 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.__dict__.pop(name, None)
         feature_names = getattr(blocks, "feature_names", None)
         target_names = getattr(blocks, "target_names", None)
+        # Across workers a shard may be empty (given the names, its sizes are
+        # known); the pooled moments are all rows'.
+        named = feature_names is not None and target_names is not None
+        moments = _stream_moments(blocks, allow_empty=self._distributed and named)
         if self._distributed:
-            # A worker's shard may be empty; the pooled moments are all rows'.
-            local = _stream_moments(
-                blocks,
-                allow_empty=feature_names is not None and target_names is not None,
-            )
-            n_features_known = (
-                local.n_features if local is not None else len(feature_names)
-            )
-            n_columns_known = (
-                local.mean.shape[0]
-                if local is not None
-                else len(feature_names) + len(target_names)
-            )
-            moments = self._pooled(local, n_columns_known, n_features_known)
-        else:
-            moments = _stream_moments(blocks)
+            if moments is None:
+                sizes = len(feature_names) + len(target_names), len(feature_names)
+            else:
+                sizes = moments.mean.shape[0], moments.n_features
+            moments = self._pooled(moments, *sizes)
         self.moments_ = moments
         n_columns = moments.mean.shape[0]
         n_features = (
