@@ -223,10 +223,10 @@ def _fit(args) -> int:
     stream = open_table(args.data, args.target, args.features, fits=fits)
     strategy, chief, sum_across = None, True, None
     if args.strategy != "none":
-        if args.solver == "exact" or args.batch_size is not None:
+        if args.solver == "exact":
             raise ParameterError(
-                f"--strategy {args.strategy} trains the gram engine for now; drop "
-                "--solver exact and --batch-size"
+                f"--strategy {args.strategy} trains by gradient descent; drop "
+                "--solver exact (the exact solver across workers is not implemented)"
             )
         # Before any TensorFlow op: collectives are configured at start-up.
         _quiet_tensorflow()
@@ -283,9 +283,10 @@ def _fit(args) -> int:
         strategy=strategy,
     )
     if not chief:
-        # The chief alone logs and keeps checkpoints. The gram engine's epochs need
-        # no collectives, so the others train from the start, to the same result
-        # (a resumed fit ends with the uninterrupted fit's coefficients).
+        # The chief alone logs and keeps checkpoints. A resumed fit continues from
+        # the chief's checkpoint: on the data engine every worker starts from the
+        # state the chief restored (an all-reduce); the gram engine's epochs need
+        # no collectives, so the others train them again, to the same result.
         estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
     from .progress import EpochProgress
 
@@ -650,8 +651,8 @@ def _add_training_flags(parser) -> None:
         default="none",
         help="tf.distribute strategy; multi-worker: run this command on every "
         "worker of the cluster in TF_CONFIG, each reads its shard of DATA (files, "
-        "or blocks of rows) and worker 0 prints and writes (for now, the gram "
-        "engine only)",
+        "or blocks of rows) and worker 0 prints and writes; see "
+        "docs/distributed.md",
     )
     parser.add_argument(
         "--stream",

@@ -27,6 +27,7 @@ COLLECTIVE_TIMEOUT = 30.0
 HEARTBEAT_TIMEOUT_MS = 3000
 REGISTER_TIMEOUT_MS = 20000
 _created: dict = {}  # TensorFlow allows one multi-worker strategy per process
+_sums: dict = {}  # id(strategy) -> (strategy, its sum_across), traced once
 
 
 def resolve_strategy(strategy):
@@ -118,21 +119,57 @@ def strategy_sum(strategy) -> Callable[[np.ndarray], np.ndarray]:
     (every local replica holds the same array, so the replica sum is divided by
     their number).
     """
+    if id(strategy) in _sums and _sums[id(strategy)][0] is strategy:
+        return _sums[id(strategy)][1]
     import tensorflow as tf
 
     local_replicas = len(strategy.extended.worker_devices)
 
-    @tf.function  # eagerly, the collective strategy warns of its overhead
+    # Traced (eagerly, the collective strategy warns of its overhead) once for
+    # every length: arrays travel flattened.
+    @tf.function(reduce_retracing=True)
     def reduce(value):
         return strategy.reduce(
             tf.distribute.ReduceOp.SUM, strategy.run(lambda: value), axis=None
         )
 
     def sum_across(array: np.ndarray) -> np.ndarray:
-        total = reduce(tf.constant(np.asarray(array, np.float64)))
-        return total.numpy() / local_replicas
+        array = np.asarray(array, np.float64)
+        total = reduce(tf.constant(array.ravel()))
+        return total.numpy().reshape(array.shape) / local_replicas
 
+    _sums[id(strategy)] = (strategy, sum_across)
     return sum_across
+
+
+class Across:
+    """What a worker needs from the others, given the strategy: sums, maxima and
+    the mini-batch plan every worker follows. Each call is one all-reduce, so
+    every worker must make the same calls in the same order."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+        self.index, self.count = worker_index(strategy)
+        self.sum = strategy_sum(strategy)
+
+    def maximum(self, value: float) -> float:
+        """The largest of the workers' values (a sum of one-hot vectors)."""
+        slots = np.zeros(self.count)
+        slots[self.index] = value
+        return float(self.sum(slots).max())
+
+    def batches(self, n_local: int, n_all: int, batch_size: int) -> tuple[int, int]:
+        """(this worker's rows per step, steps per epoch) for mini-batches of about
+        ``batch_size`` rows over all workers.
+
+        An epoch takes ⌈n_all/batch_size⌉ steps and each worker gives each step an
+        equal part of its rows, so shards of different sizes end together and a
+        step's batch is about ``batch_size`` rows; workers whose rows run out
+        early give empty batches to the last steps.
+        """
+        steps = -(-n_all // batch_size)
+        local = max(1, -(-n_local // steps))
+        return local, round(self.maximum(-(-n_local // local)))
 
 
 class ShardedBlocks:

@@ -181,6 +181,15 @@ def _some_names(names, columns, prefix: str) -> str:
     return ", ".join(labels[:10]) + (", ..." if len(labels) > 10 else "")
 
 
+def _largest_row(X, sample_weight, moments, fit_intercept: bool) -> float:
+    """max_i s_i·‖a_i‖²/s̄ over these rows (a = [x, 1]), s̄ the mean weight of all
+    rows: the largest one-row curvature, for the mini-batch step."""
+    norms = np.einsum("ij,ij->i", X, X, dtype=np.float64) + float(fit_intercept)
+    if sample_weight is not None:
+        norms = norms * sample_weight / (moments.total_weight / moments.n_samples)
+    return float(norms.max(initial=0.0))
+
+
 def _stream_moments(blocks, *, allow_empty: bool = False):
     """The first pass over a stream: float64 moments, refusing non-finite values.
 
@@ -457,13 +466,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 "strategy",
                 f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy",
             )
-        if self._distributed and (
-            self.solver != "gd" or self.engine == "data" or self.batch_size is not None
-        ):
+        if self._distributed and self.solver != "gd":
             raise ParameterError(
-                f"strategy={self.strategy!r} trains the gram engine (solver='gd', "
-                "full batch); the data engine, mini-batches and the exact solver "
-                "across workers are not implemented yet"
+                f"strategy={self.strategy!r} trains by gradient descent "
+                "(solver='gd'); the exact solver across workers is not implemented"
             )
         if self._l1_strength > 0 and self.solver == "exact":
             raise ParameterError(
@@ -892,15 +898,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             n_features = moments.n_features
             n_targets = moments.mean.shape[0] - n_features
         engine = self._resolve_engine(n_features)
-        if engine == "data" and self._distributed:
-            raise ParameterError(
-                f"{n_features} features put this fit on the data engine, which "
-                f"strategy={self.strategy!r} does not run yet (the gram engine "
-                "takes up to 1000)"
-            )
-        if engine == "gram" and moments is None:
+        if (engine == "gram" or self._distributed) and moments is None:
             # One float64 pass gives the standardization, the statistics the epochs
-            # run on, and (later) the OLS inference; across workers, their sum.
+            # run on, and (later) the OLS inference; across workers, their sum
+            # (which also gives every worker the same standardization and step).
             moments = self._pooled(
                 data_moments(X, Y, sample_weight), n_features + n_targets, n_features
             )
@@ -948,6 +949,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 str(self.checkpoint_dir), self.checkpoint_every, resume=self.resume
             ),
         )
+        if engine == "data" and self._distributed:
+            from .distributed import resolve_strategy
+
+            # Every step all-reduces the workers' loss and gradient sums.
+            options["strategy"] = resolve_strategy(self.strategy)
 
         if engine == "gram":
             # Every epoch now costs O(d²) and the spectrum O(d³), whatever n is.
@@ -994,7 +1000,16 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self._check_fits_dtype(X_train, X, Y_train, Y)
             weights = None if sample_weight is None else aligned(sample_weight, dtype)
             lipschitz = None
-            if self.learning_rate == "auto" and self.optimizer != "adam":
+            batches = {"batch_size": self.batch_size}
+            if self._distributed:
+                lipschitz = self._lipschitz_from_moments(
+                    moments,
+                    scaling,
+                    l2,
+                    _largest_row(X_train, weights, moments, self.fit_intercept),
+                )
+                batches = self._shard_batches(X_train.shape[0], moments.n_samples)
+            elif self.learning_rate == "auto" and self.optimizer != "adam":
                 lipschitz = auto_lipschitz(
                     X_train,
                     weights,
@@ -1009,7 +1024,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 Y_train,
                 weights,
                 learning_rate=learning_rate,
-                batch_size=self.batch_size,
+                **batches,
                 seed=self._seed(),
                 optimizer=optimizer,
                 momentum=momentum,
@@ -1073,7 +1088,6 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         l2 = options["l2"]
         with RowCache(n_columns, dtype) as cache:
             largest_row = 0.0  # max s_i·‖a_i‖²/s̄, for the mini-batch step
-            mean_weight = moments.total_weight / moments.n_samples
             for block in stream:
                 X, Y = block[0], block[1]
                 s = block[2] if weighted else None
@@ -1092,29 +1106,21 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                     Y,
                     first_row=cache.n_rows,
                 )
-                norms = np.einsum(
-                    "ij,ij->i", rows[:, :n_features], rows[:, :n_features]
-                ) + float(self.fit_intercept)
-                if weighted:
-                    norms = norms * s / mean_weight
-                largest_row = max(largest_row, float(norms.max(initial=0.0)))
+                largest_row = max(
+                    largest_row,
+                    _largest_row(
+                        rows[:, :n_features],
+                        s,
+                        moments,
+                        self.fit_intercept,
+                    ),
+                )
                 cache.write(rows)
             cache.finish()
-            lipschitz = None
-            if self.learning_rate == "auto" and self.optimizer != "adam":
-                lipschitz, _ = hessian_spectrum(
-                    statistics_from_moments(moments, scaling),
-                    fit_intercept=self.fit_intercept,
-                    n_targets=n_targets,
-                )
-                if self.batch_size is not None and self.batch_size < cache.n_rows:
-                    lipschitz = batch_lipschitz(
-                        lipschitz,
-                        2.0 * largest_row / n_targets,
-                        n_samples=cache.n_rows,
-                        batch_size=self.batch_size,
-                    )
-                lipschitz += 0.0 if l2 is None else 2.0 * float(np.max(l2)) / n_targets
+            lipschitz = self._lipschitz_from_moments(moments, scaling, l2, largest_row)
+            batches = {"batch_size": self.batch_size}
+            if self._distributed:
+                batches = self._shard_batches(cache.n_rows, moments.n_samples)
             optimizer, learning_rate, momentum = self._resolve_update(lipschitz, None)
             result = fit_gradient_descent_blocks(
                 cache,
@@ -1123,7 +1129,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 weighted=weighted,
                 total_weight=moments.total_weight,
                 learning_rate=learning_rate,
-                batch_size=self.batch_size,
+                **batches,
                 seed=self._seed(),
                 optimizer=optimizer,
                 momentum=momentum,
@@ -1131,6 +1137,46 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 **options,
             )
         return optimizer, result
+
+    def _lipschitz_from_moments(self, moments, scaling, l2, largest_row: float):
+        """The L behind ``learning_rate="auto"`` from the (pooled) moments: the
+        exact full-batch constant, the larger one of a random batch for
+        mini-batches (from the largest row's, over every worker's rows), plus the
+        L2 penalty's curvature. None when the step is not automatic."""
+        if self.learning_rate != "auto" or self.optimizer == "adam":
+            return None
+        n_features = moments.n_features
+        n_targets = moments.mean.shape[0] - n_features
+        lipschitz, _ = hessian_spectrum(
+            statistics_from_moments(moments, scaling),
+            fit_intercept=self.fit_intercept,
+            n_targets=n_targets,
+        )
+        n_rows = moments.n_samples
+        if self.batch_size is not None and self.batch_size < n_rows:
+            if self._distributed:
+                largest_row = self._across().maximum(largest_row)
+            lipschitz = batch_lipschitz(
+                lipschitz,
+                2.0 * largest_row / n_targets,
+                n_samples=n_rows,
+                batch_size=self.batch_size,
+            )
+        return lipschitz + (0.0 if l2 is None else 2.0 * float(np.max(l2)) / n_targets)
+
+    def _shard_batches(self, n_local: int, n_all: int) -> dict:
+        """Across workers, mini-batches as every worker takes them: this worker's
+        rows per step and the steps per epoch (the same on every worker); none
+        (full batch) when ``batch_size`` is unset or covers every row."""
+        if self.batch_size is None or self.batch_size >= n_all:
+            return {"batch_size": None}
+        local, steps = self._across().batches(n_local, n_all, self.batch_size)
+        return {"batch_size": local, "steps": steps}
+
+    def _across(self):
+        from .distributed import Across, resolve_strategy
+
+        return Across(resolve_strategy(self.strategy))
 
     def _progress_callback(self, epoch_callback, closing):
         """Per-epoch reporting for ``verbose``, ``logdir`` and ``epoch_callback``.

@@ -41,6 +41,8 @@ DIVERGENCE_FACTOR = 1e6
 SHUFFLE_WINDOW_BLOCKS = 4
 # With progress reporting, chunks grow until one takes about this long.
 CHUNK_SECONDS = 0.2
+# Across workers chunks cannot follow a clock (each worker's would differ).
+DISTRIBUTED_CHUNK = 16
 
 
 def compile_function(fn, *, jit_compile: bool = False):
@@ -79,6 +81,9 @@ class MiniBatches(NamedTuple):
     seed: tf.Tensor
     # Rows shuffled within a window this long; None for all of them (in memory).
     window: tf.Tensor | None = None
+    # Across workers, every worker makes this many steps an epoch (each with its
+    # own ``batch_size`` of rows, padded with empty batches); None: one process.
+    steps: tf.Tensor | None = None
 
 
 class StreamedBlocks(NamedTuple):
@@ -266,9 +271,11 @@ class EpochLoop(tf.Module):
         loss_scale,
         penalty: Penalty | None = None,
         jit_compile: bool = False,
+        strategy=None,
     ):
         super().__init__()
         dtype = model.w.dtype
+        self._strategy = strategy
         self.model = model
         self._optimizer = optimizer
         self._penalty = penalty
@@ -287,6 +294,22 @@ class EpochLoop(tf.Module):
         self._jit_compile = jit_compile
         self.run = compile_function(self._run, jit_compile=jit_compile)
 
+    @property
+    def distributed(self) -> bool:
+        return self._strategy is not None
+
+    def state(self) -> list[tf.Variable]:
+        """The variables a resumed fit continues from (as in a checkpoint)."""
+        return [
+            self.model.w,
+            self.model.b,
+            self.epoch,
+            self.best_loss,
+            self.first_loss,
+            self.n_no_improvement,
+            *self._optimizer.slots,
+        ]
+
     def reset(self, *, tol: float | None, n_iter_no_change: int, loss_scale) -> None:
         """Start a new fit: new settings, early-stopping state back to the start."""
         if (tol is not None) != self._uses_tol:
@@ -304,6 +327,8 @@ class EpochLoop(tf.Module):
 
         For mini-batches both are means over the batches, weighted by batch weight.
         """
+        if self._strategy is not None:
+            return self._distributed_epoch(data)
         if isinstance(data, GramTensors):
             loss = _gram_loss(self.model, data)
             return _step(self.model, self._optimizer, loss, self._penalty)
@@ -371,6 +396,121 @@ class EpochLoop(tf.Module):
             total_weight += batch_weight
         return total / total_weight, total_norm / total_weight
 
+    # Across workers (a strategy): each worker's tape gives the sums over its own
+    # rows, Σs·r² per target, their gradient and Σs; one all-reduce of the three,
+    # packed in one vector, gives every worker the sums over all rows, and the same
+    # update. (Sums, not means: a worker's share may be an empty batch.)
+
+    def _distributed_epoch(self, data):
+        if isinstance(data, MiniBatches):
+            return self._distributed_minibatch_epoch(data)
+        if isinstance(data, StreamedBlocks):
+            sums = self._zero_sums()
+            for block in data.blocks:
+                X, y, sample_weight = block if len(block) == 3 else (*block, None)
+                sums = _added(sums, self._local_sums(X, y, sample_weight))
+        else:
+            X, y, sample_weight = data
+            weight = _weight_of(X, sample_weight)
+            sums = _summed_gradients(
+                self.model,
+                lambda: (
+                    _data_loss(
+                        self.model, X, y, sample_weight, blocked=not self._jit_compile
+                    )()
+                    * weight
+                ),
+                weight,
+            )
+        return self._joint_step(sums)[:2]
+
+    def _distributed_minibatch_epoch(self, data: MiniBatches):
+        """``data.steps`` steps on every worker; each joins the workers' batches."""
+        order = data.seed * 1_000_003 + self.epoch
+        window = data.rows.cardinality() if data.window is None else data.window
+        empty = tuple(
+            tf.zeros([0, *spec.shape], spec.dtype) for spec in data.rows.element_spec
+        )
+        batches = iter(
+            _seeded_shuffle(data.rows, window, order)
+            .batch(data.batch_size)
+            .concatenate(tf.data.Dataset.from_tensors(empty).repeat())
+        )
+        dtype = self.model.w.dtype
+        total = tf.zeros_like(self.loss_scale)
+        total_norm = tf.constant(0, dtype=dtype)
+        total_weight = tf.constant(0, dtype=dtype)
+        for _ in tf.range(data.steps):
+            batch = next(batches)
+            X, y, sample_weight = batch if len(batch) == 3 else (*batch, None)
+            sums = self._local_sums(X, y, sample_weight)
+            per_target, norm, weight = self._joint_step(sums)
+            total += per_target * weight
+            total_norm += norm * weight
+            total_weight += weight
+        return total / total_weight, total_norm / total_weight
+
+    def _zero_sums(self):
+        zeros = tf.zeros_like(self.loss_scale)
+        return (
+            zeros,
+            tuple(tf.zeros_like(p) for p in self.model.parameters),
+            tf.constant(0, self.model.w.dtype),
+        )
+
+    def _local_sums(self, X, y, sample_weight):
+        """(Σs·r² per target, its gradient, Σs) over these rows, by the tape."""
+        model = self.model
+        if sample_weight is None:
+            weights = tf.ones_like(X[:, :1])
+        else:
+            weights = sample_weight[:, None]
+        return _summed_gradients(
+            model,
+            lambda: tf.reduce_sum(weights * tf.square(model(X) - y), axis=0),
+            tf.reduce_sum(weights),
+        )
+
+    def _joint_step(self, sums):
+        """Add ``sums`` over the workers, divide by the total weight, then the
+        penalty (the same on every worker, its own tape) and the update; returns
+        the objective per target, the gradient's norm and the total weight."""
+        per_target, gradients, weight = sums
+        sizes = [tf.size(per_target)] + [tf.size(g) for g in gradients] + [1]
+        packed = tf.concat(
+            [tf.reshape(per_target, [-1])]
+            + [tf.reshape(g, [-1]) for g in gradients]
+            + [tf.reshape(weight, [1])],
+            axis=0,
+        )
+        parts = tf.split(self._sum_across(packed), sizes)
+        weight = parts[-1][0]
+        per_target = parts[0] / weight
+        gradients = [
+            tf.reshape(g, tf.shape(p)) / weight
+            for g, p in zip(parts[1:-1], self.model.parameters, strict=True)
+        ]
+        per_target, penalty_gradients = _gradients(
+            self.model, lambda: per_target, self._penalty
+        )
+        gradients = [g + h for g, h in zip(gradients, penalty_gradients, strict=True)]
+        per_target, norm = _apply(
+            self.model, self._optimizer, per_target, gradients, self._penalty
+        )
+        return per_target, norm, weight
+
+    def _sum_across(self, values):
+        """The sum of ``values`` over the workers: one all-reduce (each worker's
+        local replicas hold the same values, so their sum is divided by their
+        number)."""
+        strategy = self._strategy
+        total = strategy.reduce(
+            tf.distribute.ReduceOp.SUM,
+            strategy.run(lambda: tf.identity(values)),
+            axis=None,
+        )
+        return total / len(strategy.extended.worker_devices)
+
     def _run(self, n_epochs, data):
         """Run up to ``n_epochs``; return losses, gradient norms, why it stopped."""
         losses = tf.TensorArray(self.loss_scale.dtype, size=0, dynamic_size=True)
@@ -417,6 +557,31 @@ class EpochLoop(tf.Module):
                 reason = tf.constant(CONVERGED)
                 break
         return losses.stack(), norms.stack(), reason
+
+
+def _weight_of(X, sample_weight):
+    if sample_weight is None:
+        return tf.cast(tf.shape(X)[0], X.dtype)
+    return tf.reduce_sum(sample_weight)
+
+
+def _summed_gradients(model, loss_sum, weight):
+    """(per-target ``loss_sum()``, its gradient by the tape, ``weight``)."""
+    with tf.GradientTape() as tape:
+        per_target = loss_sum()
+        loss = tf.reduce_mean(per_target)  # as in _gradients: the targets' mean
+    gradients = tape.gradient(
+        loss, model.parameters, unconnected_gradients=tf.UnconnectedGradients.ZERO
+    )
+    return per_target, tuple(gradients), weight
+
+
+def _added(a, b):
+    return (
+        a[0] + b[0],
+        tuple(x + y for x, y in zip(a[1], b[1], strict=True)),
+        a[2] + b[2],
+    )
 
 
 @dataclass(frozen=True)
@@ -470,6 +635,7 @@ def fit_gradient_descent(
     learning_rate: float,
     batch_size: int | None = None,
     seed: int = 0,
+    steps: int | None = None,
     **options,
 ) -> FitResult:
     """Train a :class:`LinearModel` on arrays with the GradientTape loop (data engine).
@@ -477,8 +643,9 @@ def fit_gradient_descent(
     ``X`` (n_samples, n_features) and ``y`` (n_samples, n_targets) must already have the
     training dtype; they are used as given (no standardization here). Every epoch
     streams them through the tape: one step on the full batch, or one per shuffled
-    mini-batch of ``batch_size`` (seeded by ``seed``). ``options`` are those of
-    :func:`_train`.
+    mini-batch of ``batch_size`` (seeded by ``seed``). Across workers (a
+    ``strategy`` in ``options``) mini-batches take ``steps`` steps an epoch, each
+    with this worker's ``batch_size`` rows. ``options`` are those of :func:`_train`.
 
     Raises
     ------
@@ -487,7 +654,7 @@ def fit_gradient_descent(
     """
     n_samples = X.shape[0]
     columns = (X, y) if sample_weight is None else (X, y, sample_weight)
-    if batch_size is None or batch_size >= n_samples:
+    if steps is None and (batch_size is None or batch_size >= n_samples):
         data = tuple(_shared_tensor(c) for c in columns)
         if sample_weight is None:
             data = (*data, None)
@@ -496,6 +663,7 @@ def fit_gradient_descent(
             tf.data.Dataset.from_tensor_slices(columns),
             tf.constant(batch_size, tf.int64),
             tf.constant(seed, tf.int64),
+            steps=None if steps is None else tf.constant(steps, tf.int64),
         )
     return _train(data, X.shape[1], y.shape[1], X.dtype, learning_rate, **options)
 
@@ -529,6 +697,7 @@ def fit_gradient_descent_blocks(
     learning_rate: float,
     batch_size: int | None = None,
     seed: int = 0,
+    steps: int | None = None,
     **options,
 ) -> FitResult:
     """The data engine on rows streamed from a :class:`~tapereg.streaming.RowCache`.
@@ -537,7 +706,8 @@ def fit_gradient_descent_blocks(
     same step as on the whole array. Mini-batches: the rows of each epoch are
     shuffled within a window of ``SHUFFLE_WINDOW_BLOCKS`` blocks (seeded by
     ``seed`` and the epoch) and batched, as tf.data shuffles data it cannot hold.
-    ``options`` are those of :func:`_train`.
+    ``steps``: as for :func:`fit_gradient_descent`. ``options`` are those of
+    :func:`_train`.
     """
     d, t = n_features, n_targets
 
@@ -547,7 +717,7 @@ def fit_gradient_descent_blocks(
 
     blocks = cache.blocks(split)
     dtype = cache.dtype
-    if batch_size is None or batch_size >= cache.n_rows:
+    if steps is None and (batch_size is None or batch_size >= cache.n_rows):
         data = StreamedBlocks(blocks, tf.constant(total_weight, dtype))
     else:
         data = MiniBatches(
@@ -555,6 +725,7 @@ def fit_gradient_descent_blocks(
             tf.constant(batch_size, tf.int64),
             tf.constant(seed, tf.int64),
             tf.constant(SHUFFLE_WINDOW_BLOCKS * cache.block_rows, tf.int64),
+            None if steps is None else tf.constant(steps, tf.int64),
         )
     return _train(data, d, t, dtype, learning_rate, **options)
 
@@ -610,6 +781,7 @@ class _Structure(NamedTuple):
     has_l2: bool
     uses_tol: bool
     jit_compile: bool
+    strategy: object = None  # a loop that all-reduces works for its strategy only
 
 
 def _data_kind(data) -> str:
@@ -655,6 +827,7 @@ def _build_compiled(structure: _Structure) -> _CompiledFit:
         n_iter_no_change=1,
         loss_scale=np.ones(n_targets),
         jit_compile=structure.jit_compile,
+        strategy=structure.strategy,
     )
     return _CompiledFit(model, update, penalty, loop)
 
@@ -681,6 +854,7 @@ def _train(
     callback=None,
     jit_compile: bool = False,
     checkpoint=None,
+    strategy=None,
 ) -> FitResult:
     """Set up the model, the update and the loop for ``data``, then run the epochs.
 
@@ -689,6 +863,8 @@ def _train(
     skip tracing. ``l1`` and ``l2`` (n_features, n_targets) are the elastic-net
     weights of :class:`Penalty`. ``callback(chunk)`` receives each
     :class:`EpochChunk` as soon as it ends; without one, all epochs run in one call.
+    With a ``strategy`` (a ``tf.distribute.Strategy``) ``data`` is this worker's
+    shard and every step all-reduces the workers' sums (see ``EpochLoop``).
     """
     dtype = tf.as_dtype(dtype)
     structure = _Structure(
@@ -703,6 +879,7 @@ def _train(
         l2 is not None,
         tol is not None,
         jit_compile,
+        strategy,
     )
     with _COMPILED_LOCK:
         compiled = _COMPILED.pop(structure, None)
@@ -745,7 +922,8 @@ def _train(
         from .checkpoints import TrainingCheckpoint, fingerprint
 
         problem = fingerprint(
-            structure,
+            # The strategy's repr holds an address; its kind is what matters.
+            structure._replace(strategy=type(strategy).__name__),
             learning_rate,
             momentum,
             tol,
@@ -758,12 +936,34 @@ def _train(
         )
         saver = TrainingCheckpoint(checkpoint, loop, update, problem)
     try:
-        return _run_epochs(loop, data, max_iter, learning_rate, callback, saver)
+        return _run_epochs(
+            loop, data, max_iter, learning_rate, callback, saver, strategy=strategy
+        )
     finally:
         with _COMPILED_LOCK:
             _COMPILED[structure] = compiled
             while len(_COMPILED) > _COMPILED_MAX:
                 _COMPILED.popitem(last=False)
+
+
+def _start_from_chiefs_state(loop: EpochLoop, strategy, done: int, reason: int):
+    """Give every worker the chief's state: one all-reduce in which the others
+    add zeros. Returns (the chief's epochs so far, its stop reason)."""
+    from .distributed import strategy_sum, worker_index
+
+    chief = worker_index(strategy)[0] == 0
+    state = loop.state()
+    vector = np.concatenate(
+        [[done, reason]] + [np.ravel(v.numpy()).astype(np.float64) for v in state]
+    )
+    vector = strategy_sum(strategy)(vector if chief else np.zeros_like(vector))
+    offset = 2
+    for variable in state:
+        size = int(np.prod(variable.shape))
+        value = vector[offset : offset + size].reshape(variable.shape)
+        variable.assign(value.astype(variable.dtype.as_numpy_dtype))
+        offset += size
+    return round(float(vector[0])), round(float(vector[1]))
 
 
 def _data_digest(data) -> tuple:
@@ -782,12 +982,15 @@ def _data_digest(data) -> tuple:
 
 
 def _run_epochs(
-    loop: EpochLoop, data, max_iter, learning_rate, callback, saver=None
+    loop: EpochLoop, data, max_iter, learning_rate, callback, saver=None, strategy=None
 ) -> FitResult:
     """Call the compiled loop in chunks (one chunk without a callback or checkpoints).
 
     With a checkpoint ``saver`` chunks stay within its interval; a resumed run starts
     from the restored epoch, and one that had already stopped returns at once.
+    Across workers every worker must make the same all-reduces in the same order:
+    all start from the chief's state (restored or not) and run the same chunks,
+    1, 2, 4, … up to ``DISTRIBUTED_CHUNK`` epochs, whatever their callbacks.
     """
     history: list[np.ndarray] = []
     done, chunk, reason = 0, (max_iter if callback is None else 1), RAN_OUT
@@ -799,6 +1002,16 @@ def _run_epochs(
             history, done = [losses], len(losses)
             if stopped == CONVERGED:  # running out of epochs is resumable, this not
                 done, reason = max_iter, stopped
+    if loop.distributed:
+        chunk = 1
+        restored_epochs, stopped = _start_from_chiefs_state(
+            loop, strategy, done, reason
+        )
+        if restored_epochs != done:  # not the chief: its losses stay with it
+            history = [np.full(restored_epochs, np.nan)]
+        done = restored_epochs
+        if stopped == CONVERGED:
+            done, reason = max_iter, stopped
     while done < max_iter:
         n = min(chunk, max_iter - done)
         started = time.perf_counter()
@@ -806,8 +1019,10 @@ def _run_epochs(
         losses, reason = losses.numpy(), int(reason)
         if callback is not None:
             callback(EpochChunk(done, losses, norms.numpy(), float(learning_rate)))
-            if time.perf_counter() - started < CHUNK_SECONDS:
-                chunk *= 2
+        if loop.distributed:
+            chunk = min(2 * chunk, DISTRIBUTED_CHUNK)
+        elif callback is not None and time.perf_counter() - started < CHUNK_SECONDS:
+            chunk *= 2
         history.append(losses)
         done += len(losses)
         if saver is not None and reason != DIVERGED:
