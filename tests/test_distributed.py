@@ -363,6 +363,66 @@ def test_mirrored_strategy_on_one_machine_equals_no_strategy(params, rtol):
     assert mirrored.nobs_ == 500 and mirrored.engine_ == alone.engine_
 
 
+MIRRORED_ON_TWO_DEVICES = """
+import json
+import numpy as np
+import tensorflow as tf
+from conftest import correlated_problem
+
+cpu = tf.config.list_physical_devices("CPU")[0]
+two = [tf.config.LogicalDeviceConfiguration()] * 2
+tf.config.set_logical_device_configuration(cpu, two)
+strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+from tapereg import LinearRegressor
+from tapereg.training import replica_rows
+
+X, y, _ = correlated_problem(1001, 4, seed=2)
+weights = np.random.default_rng(0).uniform(0.5, 2.0, 1001)
+parts = replica_rows(strategy, (X, y))
+result = {"parts": [[v.device[-5:], v.shape[0]] for v in parts[0].values]}
+for name, params in [("gram", {}), ("data", {"engine": "data"}),
+                     ("momentum", {"engine": "data", "optimizer": "momentum"})]:
+    kwargs = dict(dtype="float64", **params)
+    two = LinearRegressor(strategy=strategy, **kwargs).fit(X, y, sample_weight=weights)
+    one = LinearRegressor(**kwargs).fit(X, y, sample_weight=weights)
+    result[name] = [two.coef_.tolist(), one.coef_.tolist(), two.engine_]
+blocks = [(X[k : k + 100], y[k : k + 100, None]) for k in range(0, 1001, 100)]
+kwargs = dict(dtype="float64", engine="data")
+two = LinearRegressor(strategy=strategy, **kwargs).fit_stream(blocks)
+one = LinearRegressor(**kwargs).fit(X, y)
+result["streamed"] = [two.coef_.tolist(), one.coef_.tolist(), two.engine_]
+print(json.dumps(result))
+"""
+
+
+def test_mirrored_strategy_splits_rows_over_two_devices():
+    """MirroredStrategy on two (logical CPU) devices, as on a machine with two
+    GPUs: the data engine's full batch in memory is split by rows, one part on
+    each device, and the fit equals one process's; so do the gram engine and
+    streamed epochs (computed on one device, summed over the replicas once)."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).parent
+    run = subprocess.run(
+        [sys.executable, "-c", MIRRORED_ON_TWO_DEVICES],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env={**os.environ, "PYTHONPATH": str(tests)},
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["parts"] == [["CPU:0", 501], ["CPU:1", 500]]
+    for name in ("gram", "data", "momentum", "streamed"):
+        two, one, engine = result[name]
+        assert engine == ("gram" if name == "gram" else "data")
+        np.testing.assert_allclose(two, one, rtol=1e-6)
+
+
 def test_mirrored_mini_batches_reach_the_least_squares_fit():
     from tapereg import LinearRegressor
 

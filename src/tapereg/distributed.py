@@ -130,7 +130,11 @@ def strategy_sum(strategy) -> Callable[[np.ndarray], np.ndarray]:
     @tf.function(reduce_retracing=True)
     def reduce(value):
         return strategy.reduce(
-            tf.distribute.ReduceOp.SUM, strategy.run(lambda: value), axis=None
+            # identity: one tensor per replica (one tensor shared by all is not
+            # a per-replica value, and cannot be reduced with several replicas)
+            tf.distribute.ReduceOp.SUM,
+            strategy.run(lambda: tf.identity(value)),
+            axis=None,
         )
 
     def sum_across(array: np.ndarray) -> np.ndarray:

@@ -411,18 +411,36 @@ class EpochLoop(tf.Module):
                 sums = _added(sums, self._local_sums(X, y, sample_weight))
         else:
             X, y, sample_weight = data
-            weight = _weight_of(X, sample_weight)
-            sums = _summed_gradients(
-                self.model,
-                lambda: (
-                    _data_loss(
-                        self.model, X, y, sample_weight, blocked=not self._jit_compile
-                    )()
-                    * weight
-                ),
-                weight,
-            )
+            if isinstance(X, tf.distribute.DistributedValues):
+                # Rows split over this worker's devices (replica_rows): each
+                # replica's sums are packed where they are made, and one reduce
+                # adds the parts of every replica on every worker.
+                packed = self._strategy.reduce(
+                    tf.distribute.ReduceOp.SUM,
+                    self._strategy.run(
+                        lambda X, y, s: _packed(self._full_batch_sums(X, y, s)),
+                        args=(X, y, sample_weight),
+                    ),
+                    axis=None,
+                )
+                return self._update_from(packed)[:2]
+            sums = self._full_batch_sums(X, y, sample_weight)
         return self._joint_step(sums)[:2]
+
+    def _full_batch_sums(self, X, y, sample_weight):
+        """The sums over in-memory rows, in the cache-blocked pass (its mean
+        times the weight)."""
+        weight = _weight_of(X, sample_weight)
+        return _summed_gradients(
+            self.model,
+            lambda: (
+                _data_loss(
+                    self.model, X, y, sample_weight, blocked=not self._jit_compile
+                )()
+                * weight
+            ),
+            weight,
+        )
 
     def _distributed_minibatch_epoch(self, data: MiniBatches):
         """``data.steps`` steps on every worker; each joins the workers' batches."""
@@ -475,27 +493,25 @@ class EpochLoop(tf.Module):
         """Add ``sums`` over the workers, divide by the total weight, then the
         penalty (the same on every worker, its own tape) and the update; returns
         the objective per target, the gradient's norm and the total weight."""
-        per_target, gradients, weight = sums
-        sizes = [tf.size(per_target)] + [tf.size(g) for g in gradients] + [1]
-        packed = tf.concat(
-            [tf.reshape(per_target, [-1])]
-            + [tf.reshape(g, [-1]) for g in gradients]
-            + [tf.reshape(weight, [1])],
-            axis=0,
-        )
-        parts = tf.split(self._sum_across(packed), sizes)
+        return self._update_from(self._sum_across(_packed(sums)))
+
+    def _update_from(self, packed):
+        """The update from the sums over all rows, packed as :func:`_packed`."""
+        model = self.model
+        sizes = [tf.size(self.loss_scale)] + [tf.size(p) for p in model.parameters]
+        parts = tf.split(packed, [*sizes, 1])
         weight = parts[-1][0]
         per_target = parts[0] / weight
         gradients = [
             tf.reshape(g, tf.shape(p)) / weight
-            for g, p in zip(parts[1:-1], self.model.parameters, strict=True)
+            for g, p in zip(parts[1:-1], model.parameters, strict=True)
         ]
         per_target, penalty_gradients = _gradients(
-            self.model, lambda: per_target, self._penalty
+            model, lambda: per_target, self._penalty
         )
         gradients = [g + h for g, h in zip(gradients, penalty_gradients, strict=True)]
         per_target, norm = _apply(
-            self.model, self._optimizer, per_target, gradients, self._penalty
+            model, self._optimizer, per_target, gradients, self._penalty
         )
         return per_target, norm, weight
 
@@ -574,6 +590,17 @@ def _summed_gradients(model, loss_sum, weight):
         loss, model.parameters, unconnected_gradients=tf.UnconnectedGradients.ZERO
     )
     return per_target, tuple(gradients), weight
+
+
+def _packed(sums):
+    """(per-target sums, gradients, weight) as one vector: one all-reduce."""
+    per_target, gradients, weight = sums
+    return tf.concat(
+        [tf.reshape(per_target, [-1])]
+        + [tf.reshape(g, [-1]) for g in gradients]
+        + [tf.reshape(weight, [1])],
+        axis=0,
+    )
 
 
 def _added(a, b):
@@ -655,7 +682,11 @@ def fit_gradient_descent(
     n_samples = X.shape[0]
     columns = (X, y) if sample_weight is None else (X, y, sample_weight)
     if steps is None and (batch_size is None or batch_size >= n_samples):
-        data = tuple(_shared_tensor(c) for c in columns)
+        strategy = options.get("strategy")
+        if strategy is not None and len(strategy.extended.worker_devices) > 1:
+            data = replica_rows(strategy, columns)
+        else:
+            data = tuple(_shared_tensor(c) for c in columns)
         if sample_weight is None:
             data = (*data, None)
     else:
@@ -666,6 +697,27 @@ def fit_gradient_descent(
             steps=None if steps is None else tf.constant(steps, tf.int64),
         )
     return _train(data, X.shape[1], y.shape[1], X.dtype, learning_rate, **options)
+
+
+def replica_rows(strategy, columns) -> tuple:
+    """Arrays split by rows over this worker's devices (the replicas of a
+    ``MirroredStrategy`` on several GPUs), one part on each: full-batch epochs
+    then compute each part's sums on its own device.
+    """
+    devices = strategy.extended.worker_devices
+    parts = [np.array_split(c, len(devices)) for c in columns]
+
+    def on_device(k, context):
+        local = context.replica_id_in_sync_group % len(devices)
+        with tf.device(devices[local]):
+            return tf.identity(parts[k][local])
+
+    def column(k):
+        return strategy.experimental_distribute_values_from_function(
+            lambda context: on_device(k, context)
+        )
+
+    return tuple(column(k) for k in range(len(columns)))
 
 
 def _shared_tensor(array: np.ndarray) -> tf.Tensor:
@@ -976,8 +1028,14 @@ def _data_digest(data) -> tuple:
     if isinstance(data, StreamedBlocks):
         first = next(iter(data.blocks))
         return (*(t[:4096].numpy() for t in first), float(data.total_weight))
+    local = [
+        t
+        if t is None or not isinstance(t, tf.distribute.DistributedValues)
+        else t.values[0]  # replica_rows: the first device's part
+        for t in data
+    ]
     return tuple(
-        None if t is None else (tuple(t.shape), t[:4096].numpy()) for t in data
+        None if t is None else (tuple(t.shape), t[:4096].numpy()) for t in local
     )
 
 
