@@ -241,9 +241,11 @@ def _fit(args) -> int:
         index, count = worker_index(strategy)
         chief, sum_across = index == 0, strategy_sum(strategy)
         stream = shard_of(stream, index, count)
+    # A worker of a cluster streams its shard; one machine's devices (mirrored)
+    # share its memory, so they read it whole when it fits, as without a strategy.
     streamed = (
         args.stream
-        or strategy is not None
+        or args.strategy == "multi-worker"
         or stream.estimated_bytes() > _in_memory_budget()
     )
     table = None if streamed else stream.read()
