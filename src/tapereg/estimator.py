@@ -320,11 +320,14 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         order of epoch k depends only on the seed and k).
     strategy : None, "none", "mirrored", "multi-worker" or tf.distribute.Strategy
         Train across workers: each worker calls ``fit``/``fit_stream`` on its own
-        shard of the rows (``tapereg.distributed.ShardedBlocks``), and the gram
-        engine pools the shards' moments with two all-reduces, so every worker
-        trains on the moments of all rows. "multi-worker" reads the cluster from
-        ``TF_CONFIG``. For now only the gram engine (solver="gd", full batch, up to
-        1000 features) runs across workers.
+        shard of the rows (``tapereg.distributed.ShardedBlocks``). The shards'
+        moments are pooled with two all-reduces (the gram engine's statistics, the
+        standardization and the step size of all rows); the data engine then
+        all-reduces the shards' loss and gradient sums at every full-batch epoch
+        or mini-batch step, so every worker makes the single-process update.
+        "multi-worker" reads the cluster from ``TF_CONFIG``; "mirrored" uses the
+        devices of one machine (the data engine's in-memory full batch is split
+        by rows over them). Not with solver="exact".
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).

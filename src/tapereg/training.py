@@ -6,7 +6,9 @@ the update. :class:`EpochLoop` runs any number of epochs inside one compiled fun
 step: the whole fit is one call when nobody needs progress, and a few calls with
 progress. Early-stopping state and settings live in variables, so chunking does not
 change a bit of the result, and a loop traced once is kept (by the structure of the
-problem) and reused by later fits. Nothing here prints or touches files.
+problem) and reused by later fits. Across workers (a ``tf.distribute`` strategy) each
+update all-reduces the shards' loss and gradient sums inside the same compiled loop.
+Nothing here prints or touches files.
 
 Determinism: on CPU every op used here (matmul, reductions, the sequential tf.data
 pipelines) gives the same bits on every run, so a fit with a seed repeats bit for
@@ -402,6 +404,8 @@ class EpochLoop(tf.Module):
     # update. (Sums, not means: a worker's share may be an empty batch.)
 
     def _distributed_epoch(self, data):
+        """One epoch across workers: the full-batch step from the sums of every
+        shard (streamed block by block, or in memory), or ``data.steps`` steps."""
         if isinstance(data, MiniBatches):
             return self._distributed_minibatch_epoch(data)
         if isinstance(data, StreamedBlocks):
