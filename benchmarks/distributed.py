@@ -3,11 +3,12 @@
 Writes two CSV files (the halves of one problem, one row more in the first), then
 runs ``tapereg fit`` on both files in one process (``--stream``, the reading path the
 workers take) and on a two-worker loopback cluster (``--strategy multi-worker``,
-``TF_CONFIG`` with free ports), for the gram engine, the data engine's full batch and
-mini-batches. Prints a Markdown table: training seconds (the report's, which leave
-out import and reading for the report) and wall seconds of each, the largest
-relative difference between the two runs' coefficients, and each run's MSE and its
-excess over the exact least-squares MSE (relative); then one JSON line.
+``TF_CONFIG`` with free ports), for the gram engine, the data engine's full batch,
+mini-batches and the exact solver. Prints a Markdown table: training seconds (the
+report's, which leave out import and reading for the report) and wall seconds of
+each, the largest relative difference between the two runs' coefficients, and each
+run's MSE and its excess over the exact least-squares MSE (relative); then one JSON
+line.
 
 Both workers share this machine's cores, so this measures correctness and the
 all-reduces' overhead, not a speed-up.
@@ -39,6 +40,7 @@ ENGINES = {
     "gram (default)": [],
     "data, full batch, 20 epochs": ["--engine", "data", "--epochs", "20"],
     "mini-batch 4096, 8 epochs": ["--batch-size", "4096", "--epochs", "8"],
+    "exact solver (blocked QR)": ["--solver", "exact"],
 }
 COMMON = ["--target", "y", "--json", "--quiet", "--tol", "none", "--seed", "0"]
 

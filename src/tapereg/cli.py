@@ -223,11 +223,6 @@ def _fit(args) -> int:
     stream = open_table(args.data, args.target, args.features, fits=fits)
     strategy, chief, sum_across = None, True, None
     if args.strategy != "none":
-        if args.solver == "exact":
-            raise ParameterError(
-                f"--strategy {args.strategy} trains by gradient descent; drop "
-                "--solver exact (the exact solver across workers is not implemented)"
-            )
         # Before any TensorFlow op: collectives are configured at start-up.
         _quiet_tensorflow()
         from .distributed import (

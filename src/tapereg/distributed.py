@@ -3,7 +3,9 @@
 Each worker reads its own shard of the rows. What the engines need from all rows
 is a sum over rows (moments, loss and gradient), so a shard's partial sums are
 added across workers (an all-reduce) and every worker then holds the same numbers
-a single process would have computed, up to the order of the additions.
+a single process would have computed, up to the order of the additions. The exact
+solver's triangular factors are not sums: they are gathered (each worker fills its
+slot of a zero array, and the arrays are summed) and factored once more.
 
 Which rows a worker reads (:class:`ShardedBlocks`, :func:`shard_of`) and how
 per-shard moments are pooled (:func:`pooled_moments`) do not depend on the
@@ -156,11 +158,20 @@ class Across:
         self.index, self.count = worker_index(strategy)
         self.sum = strategy_sum(strategy)
 
+    def gather(self, array) -> np.ndarray:
+        """Every worker's array, stacked in worker order: shape (workers, ...).
+
+        One sum of zero arrays in which each worker fills its own slot (what an
+        all-gather sends, over the all-reduce the strategy already has).
+        """
+        array = np.asarray(array, np.float64)
+        slots = np.zeros((self.count, *array.shape))
+        slots[self.index] = array
+        return self.sum(slots)
+
     def maximum(self, value: float) -> float:
-        """The largest of the workers' values (a sum of one-hot vectors)."""
-        slots = np.zeros(self.count)
-        slots[self.index] = value
-        return float(self.sum(slots).max())
+        """The largest of the workers' values."""
+        return float(self.gather(value).max())
 
     def batches(self, n_local: int, n_all: int, batch_size: int) -> tuple[int, int]:
         """(this worker's rows per step, steps per epoch) for mini-batches of about

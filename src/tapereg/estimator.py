@@ -327,7 +327,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         or mini-batch step, so every worker makes the single-process update.
         "multi-worker" reads the cluster from ``TF_CONFIG``; "mirrored" uses the
         devices of one machine (the data engine's in-memory full batch is split
-        by rows over them). Not with solver="exact".
+        by rows over them). With solver="exact" each worker factors its shard
+        (a blocked QR centred on the pooled means) and the triangular factors are
+        gathered and factored once more: the solution of all rows.
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).
@@ -469,11 +471,6 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 "strategy",
                 f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy",
             )
-        if self._distributed and self.solver != "gd":
-            raise ParameterError(
-                f"strategy={self.strategy!r} trains by gradient descent "
-                "(solver='gd'); the exact solver across workers is not implemented"
-            )
         if self._l1_strength > 0 and self.solver == "exact":
             raise ParameterError(
                 "solver='exact' solves ridge only (l1_ratio=0); an L1 penalty "
@@ -557,12 +554,13 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
         solution = None
         if self.solver == "exact":
-            solution = self._solve_exact(X, Y, sample_weight)
+            solution, moments = self._solve_exact(X, Y, sample_weight)
             coef, intercept = solution.coef, solution.intercept
             self._set_exact_attributes()
         else:
             coef, intercept, moments = self._train(X, Y, sample_weight, epoch_callback)
         if self.compute_statistics and self.alpha == 0:
+            # From the moments where the fit has them (across workers: all rows').
             self._set_statistics(
                 X,
                 Y,
@@ -570,7 +568,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
                 intercept,
                 sample_weight,
                 solution=solution,
-                moments=None if solution is not None else moments,
+                moments=moments,
             )
 
         self.coef_ = coef.T[0] if y.ndim == 1 else coef.T
@@ -627,21 +625,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self._target_names = target_names
 
         if self.solver == "exact":
-            solution = solve_least_squares_stream(
-                blocks,
-                moments,
-                n_features,
-                fit_intercept=self.fit_intercept,
-                alpha=self.alpha,
-            )
-            self._warn_about_columns(
-                moments.n_samples,
-                n_features,
-                standardization_from_moments(
-                    moments, n_features, center=self.fit_intercept
-                ),
-                solution.collinear,
-            )
+            solution = self._solve_exact_stream(blocks, moments, n_features)
             coef, intercept = solution.coef, solution.intercept
             self._set_exact_attributes()
         else:
@@ -738,6 +722,22 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             )
 
     def _solve_exact(self, X, Y, sample_weight):
+        """(solution, moments) for arrays; moments (all workers' rows) only when
+        distributed, where this worker's rows are one shard of a stream."""
+        if self._distributed:
+            n_features, n_columns = X.shape[1], X.shape[1] + Y.shape[1]
+            moments = self._pooled(
+                data_moments(X, Y, sample_weight), n_columns, n_features
+            )
+            blocks = (
+                (
+                    X[rows],
+                    Y[rows],
+                    None if sample_weight is None else sample_weight[rows],
+                )
+                for rows in _chunks(X.shape[0], n_columns)
+            )
+            return self._solve_exact_stream(blocks, moments, n_features), moments
         solution = solve_least_squares(
             X, Y, sample_weight, fit_intercept=self.fit_intercept, alpha=self.alpha
         )
@@ -746,6 +746,27 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             X.shape[0],
             X.shape[1],
             Standardization.fit(X, Y, sample_weight, center=self.fit_intercept),
+            solution.collinear,
+        )
+        return solution, None
+
+    def _solve_exact_stream(self, blocks, moments, n_features: int):
+        """The exact solver's pass over ``blocks`` centred on ``moments``' means;
+        across workers, every shard's factor is gathered into that of all rows."""
+        solution = solve_least_squares_stream(
+            blocks,
+            moments,
+            n_features,
+            fit_intercept=self.fit_intercept,
+            alpha=self.alpha,
+            gather=self._across().gather if self._distributed else None,
+        )
+        self._warn_about_columns(
+            moments.n_samples,
+            n_features,
+            standardization_from_moments(
+                moments, n_features, center=self.fit_intercept
+            ),
             solution.collinear,
         )
         return solution

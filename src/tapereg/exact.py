@@ -5,6 +5,10 @@ gives the triangular factor R of the data without forming XᵀX (whose condition
 is the square of the data's). The solution then comes from an SVD of the column-scaled
 R: stable, and for rank-deficient X the minimum-norm solution in the original units.
 Memory stays at one chunk of rows.
+
+Across workers each one factors its own rows (centred on the means of all rows) and
+the factors are stacked: the R of the stacked factors is the R of all rows (the
+tall-skinny QR's reduction), so no worker sends more than a p x p triangle.
 """
 
 from __future__ import annotations
@@ -46,16 +50,27 @@ class LeastSquaresSolution:
     gram_inverse: np.ndarray
 
 
-def _stacked_factor(blocks, x_shift=0.0, y_shift=0.0) -> np.ndarray:
-    """R of ``√s ⊙ [X − x_shift, Y − y_shift]`` over blocks ``(X, Y, s)``."""
-    R = None
+def _stacked_factor(blocks, n_columns: int, x_shift=0.0, y_shift=0.0) -> np.ndarray:
+    """R (p x p) of ``√s ⊙ [X − x_shift, Y − y_shift]`` over blocks ``(X, Y, s)``;
+    zeros when there are no rows (an empty shard adds nothing to a stack)."""
+    R = np.zeros((0, n_columns))
     for X, y, sample_weight in blocks:
         block = np.hstack([X - x_shift, y - y_shift]).astype(np.float64)
         if sample_weight is not None:
             block *= np.sqrt(sample_weight)[:, None]
-        R = block[:0] if R is None else R
         R = np.linalg.qr(np.vstack([R, block]), mode="r")
-    n_columns = R.shape[1]
+    return _square(R, n_columns)
+
+
+def combine_factors(factors: np.ndarray) -> np.ndarray:
+    """R of the rows of every factor in ``factors`` (k, p, p): the triangular factor
+    of all the rows those factors came from, since ``AᵀA = Σ R_iᵀR_i``."""
+    n_columns = factors.shape[-1]
+    return _square(np.linalg.qr(factors.reshape(-1, n_columns), mode="r"), n_columns)
+
+
+def _square(R: np.ndarray, n_columns: int) -> np.ndarray:
+    """R padded with zero rows to p x p (fewer rows than columns give fewer rows)."""
     square = np.zeros((n_columns, n_columns))
     square[: R.shape[0]] = R
     return square
@@ -103,6 +118,7 @@ def solve_least_squares(
             (X[rows], y[rows], None if sample_weight is None else sample_weight[rows])
             for rows in _chunks(n_samples, n_features + n_targets)
         ),
+        n_features + n_targets,
         x_mean,
         y_mean,
     )
@@ -120,19 +136,28 @@ def solve_least_squares_stream(
     fit_intercept: bool = True,
     alpha: float = 0.0,
     rcond=None,
+    gather=None,
 ) -> LeastSquaresSolution:
-    """:func:`solve_least_squares` over a re-readable source of row blocks.
+    """:func:`solve_least_squares` over a source of row blocks, read once.
 
     ``blocks`` yields ``(X, Y)`` or ``(X, Y, sample_weight)``; ``moments`` (a
     :class:`~tapereg.gram.Moments` of the same rows) gives the means to centre on,
     so this is one more pass, holding one block at a time.
+
+    Across workers, ``blocks`` are this worker's rows, ``moments`` those of every
+    worker's rows, and ``gather`` stacks an array from every worker (shape (k, ...)):
+    the factors of all shards are combined into the factor of all rows, so each
+    worker returns the solution one process would have found on all of them.
     """
     d = n_features
+    n_columns = moments.mean.shape[0]
     if fit_intercept:
         x_mean, y_mean = moments.mean[:d], moments.mean[d:]
     else:
-        x_mean, y_mean = np.zeros(d), np.zeros(moments.mean.shape[0] - d)
-    R = _stacked_factor(_blocks_with_weights(blocks), x_mean, y_mean)
+        x_mean, y_mean = np.zeros(d), np.zeros(n_columns - d)
+    R = _stacked_factor(_blocks_with_weights(blocks), n_columns, x_mean, y_mean)
+    if gather is not None:
+        R = combine_factors(gather(R))
     return _solve_from_factor(
         R,
         x_mean,
