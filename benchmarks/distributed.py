@@ -11,7 +11,9 @@ run's MSE and its excess over the exact least-squares MSE (relative); then one J
 line.
 
 Both workers share this machine's cores, so this measures correctness and the
-all-reduces' overhead, not a speed-up.
+all-reduces' overhead, not a speed-up. Last, how long worker 0 of 1, 2 and 4 takes
+to read its shard of one file (CSV and Parquet), which does shrink with the
+number of workers: the other workers' blocks are skipped without being parsed.
 
     python benchmarks/distributed.py [--rows 1000001] [--features 10]
         [--dir /tmp/tapereg-distributed]
@@ -128,6 +130,51 @@ for name, extra in ENGINES.items():
             "mse": [alone["metrics"]["mse"], chief["metrics"]["mse"]],
         }
     )
+
+
+def shard_reads(path: str) -> list[dict]:
+    """Seconds for worker 0 of n to read its shard of one file (shard_of: the other
+    workers' blocks are skipped unparsed), against reading every block and
+    keeping every n-th (ShardedBlocks), best of two."""
+    from tapereg.data import open_table
+    from tapereg.distributed import ShardedBlocks, shard_of
+
+    def best(shard) -> float:
+        times = []
+        for _ in range(2):
+            started = time.perf_counter()
+            for _block in shard:
+                pass
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    stream = open_table(path, "y")
+    rows = []
+    for count in (1, 2, 4):
+        rows.append(
+            {
+                "workers": count,
+                "shard_of_s": best(shard_of(stream, 0, count)),
+                "every_block_s": best(ShardedBlocks(stream, 0, count)),
+            }
+        )
+    return rows
+
+
+def parquet_copy(path: str) -> str:
+    """The CSV file as Parquet, in row groups of 65,536 rows."""
+    import pyarrow.parquet as pq
+
+    target = path.replace(".csv", ".parquet")
+    pq.write_table(pcsv.read_csv(path), target, row_group_size=65_536)
+    return target
+
+
+reads = {
+    "CSV": shard_reads(files[0]),
+    "Parquet": shard_reads(parquet_copy(files[0])),
+}
+csv_megabytes = os.path.getsize(files[0]) / 1e6
 shutil.rmtree(args.dir, ignore_errors=True)
 
 print(
@@ -146,4 +193,16 @@ for r in results:
         f"{r['coef_difference']:.2g} | {r['mse'][0]:.10g} / {r['mse'][1]:.10g} | "
         f"{r['excess_mse'][0]:.2g} / {r['excess_mse'][1]:.2g} |"
     )
-print(json.dumps(results))
+print(
+    f"\nWorker 0 of n reading its shard of one file ({csv_megabytes:.0f} MB of CSV, "
+    "the same rows in Parquet), seconds:\n"
+)
+print("| file | workers | shard_of | every block parsed, every n-th kept | ratio |")
+print("|---|---:|---:|---:|---:|")
+for kind, rows in reads.items():
+    for r in rows:
+        print(
+            f"| {kind} | {r['workers']} | {r['shard_of_s']:.2f} | "
+            f"{r['every_block_s']:.2f} | {r['every_block_s'] / r['shard_of_s']:.1f} |"
+        )
+print(json.dumps({"fits": results, "shard_reads": reads}))

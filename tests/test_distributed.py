@@ -135,6 +135,143 @@ def test_exact_solver_across_weighted_shards_equals_all_rows():
         assert solution.rank == whole.rank == 4
 
 
+def _numbered_csv(path, n_rows, newline="\n", bad_row=None):
+    """A CSV whose column ``i`` numbers its rows (1-based), ``x`` and ``y`` values;
+    row ``bad_row`` (if any) holds text in ``x``."""
+    lines = ["i,x,y"] + [
+        f"{k},{'oops' if k == bad_row else 0.5 * k},{k % 7}"
+        for k in range(1, n_rows + 1)
+    ]
+    path.write_bytes(newline.join(lines).encode() + newline.encode())
+    return path
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"], ids=["LF", "CRLF"])
+def test_shard_of_one_file_deals_its_blocks_evenly_unparsed(tmp_path, newline):
+    """Three workers on one CSV: each block of the stream goes to one worker, in
+    order, the shards within one block of each other; every row once."""
+    from tapereg.data import open_table
+    from tapereg.distributed import shard_of
+
+    path = _numbered_csv(tmp_path / "d.csv", 20001, newline)
+    stream = open_table(path, "y", block_bytes=8192)
+    blocks = [X[:, 0].tolist() for X, _ in stream]
+    assert len(blocks) > 20
+    shards = [[X[:, 0].tolist() for X, _ in shard_of(stream, k, 3)] for k in range(3)]
+    assert sorted(b for shard in shards for b in shard) == sorted(blocks)
+    for shard in shards:
+        assert shard == [b for b in blocks if b in shard]  # in the stream's order
+    sizes = [sum(len(b) for b in shard) for shard in shards]
+    assert max(sizes) - min(sizes) <= max(len(b) for b in blocks)
+    for k, shard in enumerate(shards):
+        table = shard_of(stream, k, 3).read()
+        assert table.X[:, 0].tolist() == [row for block in shard for row in block]
+
+
+def _damage_row_group(path, group):
+    """Overwrite the first page header of every column chunk of one row group."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path) as parquet:
+        chunks = parquet.metadata.row_group(group)
+        offsets = [chunks.column(c).data_page_offset for c in range(chunks.num_columns)]
+    with open(path, "r+b") as file:
+        for offset in offsets:
+            file.seek(offset)
+            file.write(b"\xff" * 16)
+
+
+def test_shard_of_parquet_reads_only_the_row_groups_of_its_blocks(tmp_path):
+    """Row groups of 128 rows, blocks of 64: group g holds blocks 2g and 2g + 1.
+    Of three workers, worker 1 owns neither block of group 1 (blocks 2 and 3):
+    with that group damaged, it alone reads its shard, since it never reads
+    the group; every row goes to exactly one worker."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tapereg.data import open_table
+    from tapereg.distributed import shard_of
+    from tapereg.errors import DataError
+
+    n = 1000
+    table = pa.table({"i": np.arange(n, dtype=float), "y": np.ones(n)})
+    path = tmp_path / "d.parquet"
+    pq.write_table(
+        table, path, row_group_size=128, compression="none", use_dictionary=False
+    )
+    stream = open_table(path, "y", block_bytes=64 * 8 * 2)
+    rows = []
+    for k in range(3):
+        rows += [v for X, _ in shard_of(stream, k, 3) for v in X[:, 0]]
+    assert sorted(rows) == list(range(n))
+    assert len(list(shard_of(stream, 1, 3))) == 5  # blocks 1, 4, 7, 10, 13 of 16
+
+    _damage_row_group(path, 1)
+    with pytest.raises(DataError, match="cannot read it"):
+        list(stream)
+    for k in (0, 2):
+        with pytest.raises(DataError, match="cannot read it"):
+            list(shard_of(stream, k, 3))
+    assert [X[0, 0] for X, _ in shard_of(stream, 1, 3)] == [64, 256, 448, 640, 832]
+
+
+def test_a_bad_cell_is_found_by_its_blocks_owner_and_named_by_its_row(tmp_path):
+    from tapereg.data import open_table
+    from tapereg.distributed import shard_of
+    from tapereg.errors import DataError
+
+    path = _numbered_csv(tmp_path / "d.csv", 20001, bad_row=12345)
+    stream = open_table(path, "y", block_bytes=8192)
+    with pytest.raises(DataError) as whole:
+        list(stream)
+    assert "row 12345" in str(whole.value)
+    owners = []
+    for k in range(3):
+        try:
+            list(shard_of(stream, k, 3))
+        except DataError as error:
+            assert str(error) == str(whole.value)  # the same row number
+            owners.append(k)
+    assert len(owners) == 1  # the others never parsed that block
+
+
+@pytest.mark.parametrize(
+    "rows, by_files",
+    [
+        ([20000] * 4, True),  # two files each
+        ([40000, 20000, 20000], True),  # the big one alone, the two small together
+        ([20000] * 3, False),  # files would give one worker twice the other's
+    ],
+)
+def test_shard_of_deals_whole_files_only_when_they_balance(tmp_path, rows, by_files):
+    from tapereg.data import open_table
+    from tapereg.distributed import shard_of
+
+    paths, first = [], 1
+    for k, n in enumerate(rows):
+        lines = ["i,y"] + [f"{first + r:06d},1" for r in range(n)]  # equal widths
+        path = tmp_path / f"part-{k}.csv"
+        path.write_text("\n".join(lines) + "\n")
+        paths.append(path)
+        first += n
+    stream = open_table(paths, "y", block_bytes=4096)
+    shards = [shard_of(stream, k, 2) for k in range(2)]
+    seen = [sorted(v for X, _ in shard for v in X[:, 0]) for shard in shards]
+    assert sorted(seen[0] + seen[1]) == list(range(1, first))
+    assert all(
+        shard.shard == ((0, 1) if by_files else (k, 2))
+        for k, shard in enumerate(shards)
+    )
+    if by_files:
+        assert sorted(len(shard.files) for shard in shards) == sorted(
+            [2, 2] if len(rows) == 4 else [1, 2]
+        )
+    # Equal bytes by files; by blocks within one block of rows.
+    largest_block = max(X.shape[0] for X, _ in stream)
+    difference = abs(len(seen[0]) - len(seen[1]))
+    assert difference == 0 if by_files else 0 < difference <= largest_block
+
+
 def test_sharded_blocks_split_a_stream_round_robin():
     blocks = [(np.full((2, 1), k), np.zeros((2, 1))) for k in range(7)]
     shards = [ShardedBlocks(blocks, i, 3) for i in range(3)]
@@ -151,13 +288,13 @@ import json, sys
 import numpy as np
 from tapereg import LinearRegressor
 from tapereg.data import open_table
-from tapereg.distributed import ShardedBlocks, resolve_strategy, worker_index
+from tapereg.distributed import resolve_strategy, shard_of, worker_index
 
 index, count = worker_index(resolve_strategy("multi-worker"))
 params = json.loads(sys.argv[3])
 model = LinearRegressor(strategy="multi-worker", dtype="float64", **params)
 if sys.argv[2] == "stream":  # every other block of rows
-    blocks = ShardedBlocks(open_table(sys.argv[1], "y", block_bytes=4096), index, count)
+    blocks = shard_of(open_table(sys.argv[1], "y", block_bytes=4096), index, count)
     model.fit_stream(blocks)
     rows = sum(X.shape[0] for X, _ in blocks)
 else:  # in memory: every other row

@@ -206,13 +206,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _file_blocks(path: str, names: list[str], block_bytes: int):
-    """The named columns of one file as pyarrow tables of about ``block_bytes`` each.
+def _file_blocks(path: str, names: list[str], block_bytes: int, keep=None):
+    """The named columns of one file in blocks of about ``block_bytes``: pairs
+    ``(n_rows, table)``, the table a pyarrow Table.
 
     Memory stays at one block whatever the file's size. A CSV file is cut at line
     ends into blocks of text, each parsed (multithreaded) behind the file's header
     line; pyarrow's CSV parser allows no newline inside a value, so a line end
     always ends a row. Parquet files are read a batch of rows at a time.
+
+    ``keep(weight)``, called once per block in order with the block's size in
+    bytes (of text, or of float64 for Parquet), says whether it is wanted (a
+    worker's shard, see :class:`BlockDealer`); an unwanted one is not parsed and
+    comes as ``(n_rows, None)``: a CSV block's lines are only counted (so later
+    rows keep their numbers), and Parquet is then read a row group at a time,
+    only the groups with a wanted block in them.
     """
     import pyarrow as pa
 
@@ -222,8 +230,11 @@ def _file_blocks(path: str, names: list[str], block_bytes: int):
 
             with pq.ParquetFile(path) as parquet:
                 rows = max(1, block_bytes // (8 * max(1, len(names))))
-                for batch in parquet.iter_batches(batch_size=rows, columns=names):
-                    yield pa.Table.from_batches([batch])
+                if keep is None:
+                    for batch in parquet.iter_batches(batch_size=rows, columns=names):
+                        yield batch.num_rows, pa.Table.from_batches([batch])
+                    return
+                yield from _parquet_shard(parquet, names, rows, keep)
             return
         import pyarrow.csv as pcsv
 
@@ -247,17 +258,44 @@ def _file_blocks(path: str, names: list[str], block_bytes: int):
                 elif blank is not None:
                     raise _blank_line_error(path, blank)
                 else:
-                    table = _parse_csv_block(
-                        path, header, memoryview(body)[:end], lines, options
-                    )
-                    yield table
+                    if keep is None or keep(end):
+                        table = _parse_csv_block(
+                            path, header, memoryview(body)[:end], lines, options
+                        )
+                        n_rows = table.num_rows
+                    else:  # another worker's: counting its lines is enough
+                        table, n_rows = None, _count_lines(body, end)
+                    yield n_rows, table
                     if body.count(b"\n", end) > 1:  # blank lines after the data
-                        blank = lines + table.num_rows + 1
-                    lines += table.num_rows
+                        blank = lines + n_rows + 1
+                    lines += n_rows
                 if not data:
                     return
     except (pa.ArrowException, OSError) as error:
         raise _cannot_read(path, error) from error
+
+
+def _parquet_shard(parquet, names: list[str], rows: int, keep):
+    """The wanted blocks of a Parquet file, read a row group at a time.
+
+    Blocks are cut from each row group by its row count in the file's metadata,
+    so every worker numbers them alike without reading; a row group with no
+    wanted block is not read at all.
+    """
+    for group in range(parquet.num_row_groups):
+        n_rows = parquet.metadata.row_group(group).num_rows
+        starts = range(0, n_rows, rows)
+        wanted = [keep(8 * len(names) * min(rows, n_rows - at)) for at in starts]
+        table = parquet.read_row_group(group, columns=names) if any(wanted) else None
+        for start, want in zip(starts, wanted, strict=True):
+            length = min(rows, n_rows - start)
+            yield length, table.slice(start, length) if want else None
+
+
+def _count_lines(body: bytes, end: int) -> int:
+    """The lines of ``body[:end]`` (which holds no trailing line end): as many as
+    the rows pyarrow parses them into, empty lines included."""
+    return body.count(b"\n", 0, end) + 1
 
 
 def _end_of_data(body: bytes) -> int:
@@ -432,27 +470,62 @@ def _as_matrix(
 
 
 def _matrix_blocks(
-    files: list[str], groups: list[list[str]], block_bytes: int, fits=None
+    files: list[str],
+    groups: list[list[str]],
+    block_bytes: int,
+    fits=None,
+    shard: tuple[int, int] = (0, 1),
 ):
     """For each block of rows of the files, one float64 matrix per group of columns.
 
     Each block is converted on its own, so cell errors name the file and the row
-    within it, and types may differ between files (and between blocks).
+    within it, and types may differ between files (and between blocks). With
+    ``shard = (i, n)`` only the blocks a :class:`BlockDealer` deals worker i of n
+    are parsed and given.
     """
     needed = list(dict.fromkeys(name for group in groups for name in group))
+    keep = BlockDealer(*shard) if shard[1] > 1 else None
     for path in files:
         first_row = 0
-        for table in _file_blocks(path, needed, block_bytes):
-            yield [_as_matrix(path, table, names, first_row, fits) for names in groups]
-            first_row += table.num_rows
+        for n_rows, table in _file_blocks(path, needed, block_bytes, keep):
+            if table is not None:
+                yield [
+                    _as_matrix(path, table, names, first_row, fits) for names in groups
+                ]
+            first_row += n_rows
+
+
+class BlockDealer:
+    """Deals the blocks of a stream to n workers: each block, in order, to the
+    worker with the fewest bytes so far (the lowest index on a tie).
+
+    Every worker sees every block's size (CSV text is scanned for line ends, a
+    Parquet file's row groups are in its metadata), so all deal alike and each
+    block has one owner; shards then differ by at most one block, also when the
+    files' last blocks are short. With blocks of one size this is round robin.
+    """
+
+    def __init__(self, index: int, count: int):
+        self.index, self.loads = index, [0] * count
+
+    def __call__(self, weight: int) -> bool:
+        """Whether the next block, of ``weight`` bytes, is worker ``index``'s."""
+        worker = min(range(len(self.loads)), key=lambda k: (self.loads[k], k))
+        self.loads[worker] += weight
+        return worker == self.index
 
 
 def _read_matrices(
-    files: list[str], groups: list[list[str]], fits=None
+    files: list[str],
+    groups: list[list[str]],
+    fits=None,
+    shard=(0, 1),
+    block_bytes: int = BLOCK_BYTES,
 ) -> list[np.ndarray]:
-    """For each group of column names, its float64 matrix over all files' rows."""
+    """For each group of column names, its float64 matrix over all files' rows
+    (a shard's rows: see :func:`_matrix_blocks`)."""
     parts: list[list[np.ndarray]] = [[np.empty((0, len(g)))] for g in groups]
-    for block in _matrix_blocks(files, groups, BLOCK_BYTES, fits):
+    for block in _matrix_blocks(files, groups, block_bytes, fits, shard):
         for part, matrix in zip(parts, block, strict=True):
             part.append(matrix)
     return [np.concatenate(part) for part in parts]
@@ -498,6 +571,11 @@ class TableStream:
     fits : str or None
         A float dtype every value must fit in (training in float32 without
         standardization), or None.
+    shard : (int, int)
+        ``(i, n)``: only worker i of n's blocks of rows are parsed and given
+        (dealt by :class:`BlockDealer`; see :func:`tapereg.distributed.shard_of`).
+        The others' blocks are skipped unparsed: CSV text is scanned for line
+        ends only, Parquet row groups without a block of this shard are not read.
     """
 
     files: tuple[str, ...]
@@ -505,18 +583,23 @@ class TableStream:
     target_names: list[str]
     block_bytes: int = BLOCK_BYTES
     fits: str | None = None
+    shard: tuple[int, int] = (0, 1)
 
     def __iter__(self):
         groups = [self.feature_names, self.target_names]
         files = list(self.files)
-        for X, Y in _matrix_blocks(files, groups, self.block_bytes, self.fits):
+        for X, Y in _matrix_blocks(
+            files, groups, self.block_bytes, self.fits, self.shard
+        ):
             if X.shape[0]:
                 yield X, Y
 
     def read(self) -> Table:
-        """All the rows at once, as a :class:`Table`."""
+        """All the rows at once (of this shard), as a :class:`Table`."""
         groups = [self.feature_names, self.target_names]
-        X, y = _read_matrices(list(self.files), groups, self.fits)
+        X, y = _read_matrices(
+            list(self.files), groups, self.fits, self.shard, self.block_bytes
+        )
         if X.shape[0] == 0:
             raise self.no_rows_error()
         return Table(X, y, self.feature_names, self.target_names)

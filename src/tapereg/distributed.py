@@ -188,12 +188,13 @@ class Across:
 
 
 class ShardedBlocks:
-    """The blocks of a re-iterable stream that belong to worker ``index`` of
+    """The blocks of any re-iterable stream that belong to worker ``index`` of
     ``count``: every ``count``-th block, starting at ``index``.
 
-    Blocks are row ranges of the files (about 16 MB of text each), so a worker's
-    shard is a set of row ranges and its size differs from another's by at most
-    one block. Attributes of the stream (names, ``no_rows_error``) pass through.
+    Each block is still produced on every worker and dropped by the others; a
+    TableStream is better sharded with :func:`shard_of`, which skips the other
+    workers' blocks before parsing them. Attributes of the stream (names,
+    ``no_rows_error``) pass through.
     """
 
     def __init__(self, blocks: Iterable, index: int, count: int):
@@ -210,16 +211,44 @@ class ShardedBlocks:
         return getattr(self.blocks, name)
 
 
-def shard_of(stream, index: int, count: int):
-    """Worker ``index``'s part of a TableStream: whole files when there are at
-    least as many files as workers, otherwise every ``count``-th block of rows."""
-    import dataclasses
+# Whole files make a shard when no worker then reads more than this times its
+# share of the bytes; otherwise blocks of rows, which balance to one block.
+FILE_SHARD_IMBALANCE = 1.1
 
+
+def shard_of(stream, index: int, count: int):
+    """Worker ``index``'s part of a TableStream: whole files when they can be
+    dealt out evenly by size (each worker then opens only its own), otherwise
+    blocks of rows of all files, dealt evenly by size
+    (:class:`tapereg.data.BlockDealer`), the other workers' blocks skipped
+    without being parsed. Every worker must see the same files."""
+    import dataclasses
+    import os
+
+    if not 0 <= index < count:
+        raise ValueError(f"worker index {index} is not in 0..{count - 1}")
     if count == 1:
         return stream
     if len(stream.files) >= count:
-        return dataclasses.replace(stream, files=stream.files[index::count])
-    return ShardedBlocks(stream, index, count)
+        sizes = [os.path.getsize(path) for path in stream.files]
+        owner, loads = _deal_by_size(sizes, count)
+        if max(loads) <= FILE_SHARD_IMBALANCE * sum(sizes) / count:
+            mine = tuple(
+                f for f, k in zip(stream.files, owner, strict=True) if k == index
+            )
+            return dataclasses.replace(stream, files=mine)
+    return dataclasses.replace(stream, shard=(index, count))
+
+
+def _deal_by_size(sizes: list[int], count: int) -> tuple[list[int], list[int]]:
+    """(the worker of each file, each worker's bytes): the largest file first, to
+    the worker with the fewest bytes so far (the lowest index on a tie)."""
+    owner, loads = [0] * len(sizes), [0] * count
+    for file in sorted(range(len(sizes)), key=lambda f: (-sizes[f], f)):
+        worker = min(range(count), key=lambda k: (loads[k], k))
+        owner[file] = worker
+        loads[worker] += sizes[file]
+    return owner, loads
 
 
 def pooled_moments(
