@@ -541,13 +541,29 @@ PREDICT_CASES = [
     ),
 ]
 
-CASES = FIT_CASES + PREDICT_CASES
+CLUSTER_CASES = [
+    Case(
+        "multi-worker without TF_CONFIG",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--strategy", "multi-worker", "--save", "m.json"),
+        2,
+        "strategy multi-worker needs the cluster in the TF_CONFIG environment "
+        "variable, which is not set",
+        creates=["m.json"],
+    ),
+]
+
+CASES = FIT_CASES + PREDICT_CASES + CLUSTER_CASES
 
 
 def _run(folder, case):
     # As a user runs it: the CLI keeps TensorFlow's start-up chatter off stderr
     # unless TF_CPP_MIN_LOG_LEVEL is set.
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_CONFIG")
+    }
     command = [sys.executable, "-m", "tapereg", *case.args]
     return subprocess.run(
         command, cwd=folder, capture_output=True, text=True, env=env, timeout=300

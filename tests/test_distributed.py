@@ -1,5 +1,6 @@
 """Training across workers: shards and the pooled moments (transport-free parts)."""
 
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -660,6 +661,70 @@ def test_mirrored_mini_batches_reach_the_least_squares_fit():
     exact = np.linalg.lstsq(np.column_stack([X, np.ones(301)]), y, rcond=None)[0]
     np.testing.assert_allclose(model.coef_, exact[:3], rtol=1e-5)
     np.testing.assert_allclose(model.intercept_, exact[3], rtol=1e-5)
+
+
+WORKERS = {"worker": ["127.0.0.1:1", "127.0.0.1:2"]}
+
+
+@pytest.mark.parametrize(
+    "tf_config, message",
+    [
+        (None, "needs the cluster in the TF_CONFIG environment variable, which is"),
+        ("{'cluster': {}}", "TF_CONFIG is not JSON (Expecting property name"),
+        ({"cluster": {}}, 'TF_CONFIG has no "cluster" with a "worker" list'),
+        ({"cluster": {"worker": "a:1"}}, 'TF_CONFIG has no "cluster" with a'),
+        (
+            {"cluster": {**WORKERS, "ps": ["b:1"]}, "task": {"type": "worker"}},
+            "TF_CONFIG's cluster has 'ps' jobs; multi-worker training takes",
+        ),
+        ({"cluster": WORKERS}, 'TF_CONFIG has no "task" naming this worker'),
+        (
+            {"cluster": WORKERS, "task": {"type": "worker", "index": 2}},
+            "TF_CONFIG's task is worker 2, but its cluster has 2 worker address",
+        ),
+        (
+            {"cluster": WORKERS, "task": {"type": "chief", "index": 0}},
+            "TF_CONFIG's task is chief 0, but its cluster has 0 chief address",
+        ),
+    ],
+    ids=[
+        "unset",
+        "not-json",
+        "no-workers",
+        "not-a-list",
+        "parameter-servers",
+        "no-task",
+        "index-out-of-range",
+        "no-such-job",
+    ],
+)
+def test_a_bad_tf_config_is_named(monkeypatch, tf_config, message):
+    import json
+
+    from tapereg import LinearRegressor
+    from tapereg.errors import ClusterError
+
+    if tf_config is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        text = tf_config if isinstance(tf_config, str) else json.dumps(tf_config)
+        monkeypatch.setenv("TF_CONFIG", text)
+    X, y, _ = correlated_problem(50, 2, seed=2)
+    with pytest.raises(ClusterError, match=re.escape(message)):
+        LinearRegressor(strategy="multi-worker").fit(X, y)
+
+
+def test_a_one_worker_cluster_is_a_cluster(monkeypatch):
+    import json
+
+    from tapereg.distributed import cluster_config
+
+    config = {
+        "cluster": {"worker": ["127.0.0.1:1"]},
+        "task": {"type": "worker", "index": 0},
+    }
+    monkeypatch.setenv("TF_CONFIG", json.dumps(config))
+    assert cluster_config() == config
 
 
 def test_an_unknown_strategy_is_refused():

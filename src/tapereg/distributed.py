@@ -49,7 +49,7 @@ def resolve_strategy(strategy):
         if strategy == "mirrored":
             _created[strategy] = tf.distribute.MirroredStrategy()
         else:
-            _configure_heartbeats()
+            _configure_heartbeats(cluster_config()["cluster"])
             options = tf.distribute.experimental.CommunicationOptions(
                 timeout_seconds=COLLECTIVE_TIMEOUT
             )
@@ -59,7 +59,70 @@ def resolve_strategy(strategy):
     return _created[strategy]
 
 
-def _configure_heartbeats() -> None:
+TF_CONFIG_EXAMPLE = (
+    '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
+    '"task": {"type": "worker", "index": 0}}'
+)
+
+
+def cluster_config() -> dict:
+    """``TF_CONFIG``, checked: a ClusterError naming what is wrong with it.
+
+    TensorFlow's own resolver takes a missing or broken ``TF_CONFIG`` as a
+    cluster of one, or fails deep inside with a traceback; a worker that was
+    meant to join a cluster must say so instead.
+    """
+    import json
+    import os
+
+    from .errors import ClusterError
+
+    text = os.environ.get("TF_CONFIG", "").strip()
+    if not text:
+        raise ClusterError(
+            "strategy multi-worker needs the cluster in the TF_CONFIG environment "
+            f"variable, which is not set; for example {TF_CONFIG_EXAMPLE}"
+        )
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ClusterError(f"TF_CONFIG is not JSON ({error})") from None
+    cluster = config.get("cluster") if isinstance(config, dict) else None
+    jobs = {"chief", "worker"}
+    addresses = (
+        [cluster.get(job) or [] for job in jobs] if isinstance(cluster, dict) else []
+    )
+    if not any(addresses) or not all(
+        isinstance(hosts, list) and all(isinstance(h, str) for h in hosts)
+        for hosts in addresses
+    ):
+        raise ClusterError(
+            'TF_CONFIG has no "cluster" with a "worker" list of "host:port" '
+            f"addresses; for example {TF_CONFIG_EXAMPLE}"
+        )
+    others = sorted(set(cluster) - jobs - {"evaluator"})
+    if others:
+        raise ClusterError(
+            f"TF_CONFIG's cluster has {', '.join(map(repr, others))} jobs; "
+            "multi-worker training takes 'chief' and 'worker' jobs only"
+        )
+    task = config.get("task")
+    kind = task.get("type") if isinstance(task, dict) else None
+    index = task.get("index") if isinstance(task, dict) else None
+    if kind not in jobs or not isinstance(index, int) or isinstance(index, bool):
+        raise ClusterError(
+            'TF_CONFIG has no "task" naming this worker, as {"type": "worker", '
+            f'"index": 0}}; got {task!r}'
+        )
+    if not 0 <= index < len(cluster.get(kind) or []):
+        raise ClusterError(
+            f"TF_CONFIG's task is {kind} {index}, but its cluster has "
+            f"{len(cluster.get(kind) or [])} {kind} address(es)"
+        )
+    return config
+
+
+def _configure_heartbeats(cluster: dict) -> None:
     """Make a dead worker an error within seconds, not a hang.
 
     By default a worker whose peer dies before they have all connected waits
@@ -68,10 +131,6 @@ def _configure_heartbeats() -> None:
     before the strategy is built; where that API is missing we go on without it
     and the collective timeout still bounds a dead peer once training has started.
     """
-    import json
-    import os
-
-    cluster = json.loads(os.environ.get("TF_CONFIG") or "{}").get("cluster", {})
     n_workers = len(cluster.get("worker", [])) + len(cluster.get("chief", []))
     if n_workers < 2:
         return

@@ -33,7 +33,8 @@ class ExportError(TaperegError):
 
 
 class ClusterError(TaperegError):
-    """Training across workers failed: a worker died or could not be reached."""
+    """Training across workers failed: a worker died or could not be reached, or
+    the cluster is not described (``TF_CONFIG``)."""
 
 
 class CollinearityWarning(UserWarning):
