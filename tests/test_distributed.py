@@ -470,7 +470,8 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
     two_files = request.getfixturevalue(fixture)
     args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet", *extra]
     workers = _cli_workers(
-        two_files, [*args, "--strategy", "multi-worker", "--save", "m.json"]
+        two_files,
+        [*args, "--strategy", "multi-worker", "--save", "m.json", "--plot", "p.png"],
     )
     outputs = [process.communicate(timeout=240) for process in workers]
     for process, (_, err) in zip(workers, outputs, strict=True):
@@ -478,8 +479,9 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
         assert err.strip() == ""
     chief = json.loads(outputs[0][0])
     assert outputs[1][0] == ""  # the other worker prints nothing
-    assert (two_files / "worker0" / "m.json").exists()
-    assert not (two_files / "worker1" / "m.json").exists()
+    for written in ("m.json", "p.png"):
+        assert (two_files / "worker0" / written).exists()
+        assert not (two_files / "worker1" / written).exists()
     single = subprocess.run(
         [sys.executable, "-m", "tapereg", *args],
         cwd=two_files,
@@ -499,6 +501,56 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
             np.testing.assert_allclose(
                 chief["metrics"][key], alone["metrics"][key], rtol=metrics_rtol
             )
+
+
+class _LockstepAcross:
+    """What ``distributed.Across`` gives a worker, over threads in lockstep."""
+
+    def __init__(self, index, count, sum_across):
+        self.index, self.count, self.sum = index, count, sum_across
+
+    def gather(self, array):
+        return _gathering(self.sum, self.index, self.count)(array)
+
+
+@pytest.mark.parametrize("rows", [(3000, 3000), (500, 10)])
+def test_the_plots_sample_is_drawn_from_every_workers_rows(rows):
+    """Worker 0's x lie in [0, 1), worker 1's in [10, 11): the sample every worker
+    ends with is the same, and holds rows of both in proportion to their counts."""
+    from tapereg.cli import _streamed_metrics
+
+    class Shard(list):
+        feature_names, target_names = ["x"], ["y"]
+
+    rng = np.random.default_rng(0)
+    shards = []
+    for k, n in enumerate(rows):
+        x = 10 * k + rng.random((n, 1))
+        shards.append(Shard([(x[:500], 2 * x[:500]), (x[500:], 2 * x[500:])]))
+    sum_for = _in_lockstep(2)
+    model = [(np.array([[2.0]]), np.array([0.0]))]
+
+    def worker(k):
+        return _streamed_metrics(
+            shards[k],
+            model,
+            want_sample=True,
+            sample_rows=1000,
+            shift=np.array([0.0]),
+            across=_LockstepAcross(k, 2, sum_for(k)),
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        (metrics, sample), (_, other) = pool.map(worker, range(2))
+    assert metrics[0]["mse"] == 0.0
+    assert np.array_equal(sample.X, other.X) and np.array_equal(sample.y, other.y)
+    assert sample.X.shape == (min(1000, sum(rows)), 1)
+    np.testing.assert_array_equal(sample.y, 2 * sample.X)
+    from_second = int(np.sum(sample.X[:, 0] >= 10))
+    if sum(rows) <= 1000:
+        assert from_second == rows[1]  # fewer rows than the sample: all are in
+    else:
+        assert 400 < from_second < 600  # half, within 6 standard deviations
 
 
 def test_a_dead_worker_stops_the_other_with_one_line(two_files):

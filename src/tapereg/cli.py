@@ -18,6 +18,9 @@ from . import __version__
 from .errors import ClusterError, ParameterError, TaperegError
 from .optimizers import OPTIMIZERS
 
+# Across workers, the plot's sample is gathered from all of them: at most this much.
+SAMPLE_GATHER_BYTES = 32 << 20
+
 
 class ExitStatus(enum.IntEnum):
     SUCCESS = 0
@@ -221,21 +224,16 @@ def _fit(args) -> int:
     # Unstandardized float32 training takes the values as they are: they must fit.
     fits = "float32" if args.dtype == "float32" and not args.standardize else None
     stream = open_table(args.data, args.target, args.features, fits=fits)
-    strategy, chief, sum_across = None, True, None
+    strategy, chief, across = None, True, None
     if args.strategy != "none":
         # Before any TensorFlow op: collectives are configured at start-up.
         _quiet_tensorflow()
-        from .distributed import (
-            resolve_strategy,
-            shard_of,
-            strategy_sum,
-            worker_index,
-        )
+        from .distributed import Across, resolve_strategy, shard_of
 
         strategy = resolve_strategy(args.strategy)
-        index, count = worker_index(strategy)
-        chief, sum_across = index == 0, strategy_sum(strategy)
-        stream = shard_of(stream, index, count)
+        across = Across(strategy)
+        chief = across.index == 0
+        stream = shard_of(stream, across.index, across.count)
     # A worker of a cluster streams its shard; one machine's devices (mirrored)
     # share its memory, so they read it whole when it fits, as without a strategy.
     streamed = (
@@ -325,9 +323,10 @@ def _fit(args) -> int:
         metrics, sample = _streamed_metrics(
             stream,
             [(coef, intercept), reference],
-            want_sample=bool(args.plot) and chief,
-            shift=None if sum_across is None else estimator.moments_.mean[n_features:],
-            sum_across=sum_across,
+            # Every worker samples its rows: the sample is gathered (a collective).
+            want_sample=bool(args.plot),
+            shift=None if across is None else estimator.moments_.mean[n_features:],
+            across=across,
         )
     else:
         metrics = None
@@ -445,17 +444,24 @@ def _streamed_metrics(
     want_sample: bool,
     sample_rows=20_000,
     shift=None,
-    sum_across=None,
+    across=None,
 ):
     """Metrics of each model in one more pass; with ``want_sample``, a uniform
     random sample of rows (seeded) for the plot, kept while passing. Across
-    workers, ``shift`` and ``sum_across`` as for ``regression_metrics_stream``."""
+    workers (``across``, a :class:`~tapereg.distributed.Across`) the metrics are
+    of all rows (``shift`` as for ``regression_metrics_stream``), and so is the
+    sample: every worker's own is gathered and the smallest keys of all kept."""
     import numpy as np
 
     from .data import Table
     from .metrics import regression_metrics_stream
 
-    rng = np.random.default_rng(0)
+    if across is not None:
+        # Every worker sends its sample: keep the gather within SAMPLE_GATHER_BYTES.
+        width = 1 + len(stream.feature_names) + len(stream.target_names)
+        per_worker = SAMPLE_GATHER_BYTES // (8 * width * across.count)
+        sample_rows = max(1, min(sample_rows, per_worker))
+    rng = np.random.default_rng(0 if across is None else (0, across.index))
     kept: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
 
     def passing():
@@ -472,15 +478,35 @@ def _streamed_metrics(
             yield X, Y
 
     metrics = regression_metrics_stream(
-        passing(), models, shift=shift, sum_across=sum_across
+        passing(),
+        models,
+        shift=shift,
+        sum_across=None if across is None else across.sum,
     )
     sample = None
     if want_sample:
-        keys = np.concatenate([k for k, _, _ in kept])
-        order = np.sort(np.argsort(keys)[:sample_rows])
+        d = len(stream.feature_names)
+        keys = np.concatenate([np.empty(0), *(k for k, _, _ in kept)])
+        rows = np.column_stack(
+            [
+                keys,
+                np.concatenate([np.empty((0, d)), *(x for _, x, _ in kept)]),
+                np.concatenate(
+                    [np.empty((0, len(stream.target_names))), *(y for _, _, y in kept)]
+                ),
+            ]
+        )[np.argsort(keys)[:sample_rows]]
+        if across is not None:
+            # Missing rows (a small shard) carry the key inf, so they sort last.
+            slots = np.full((sample_rows, rows.shape[1]), np.inf)
+            slots[: rows.shape[0]] = rows
+            rows = across.gather(slots).reshape(-1, rows.shape[1])
+            rows = rows[np.isfinite(rows[:, 0])]
+            rows = rows[np.argsort(rows[:, 0], kind="stable")[:sample_rows]]
+        rows = rows[np.argsort(rows[:, 0], kind="stable")]
         sample = Table(
-            X=np.concatenate([x for _, x, _ in kept])[order],
-            y=np.concatenate([y for _, _, y in kept])[order],
+            X=rows[:, 1 : 1 + d],
+            y=rows[:, 1 + d :],
             feature_names=stream.feature_names,
             target_names=stream.target_names,
         )
