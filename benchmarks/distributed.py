@@ -128,6 +128,8 @@ for name, extra in ENGINES.items():
             "coef_difference": largest_relative(chief["coef"], alone["coef"]),
             "excess_mse": [alone["relative_excess_mse"], chief["relative_excess_mse"]],
             "mse": [alone["metrics"]["mse"], chief["metrics"]["mse"]],
+            "coef": [alone["coef"], chief["coef"]],
+            "intercept": [alone["intercept"], chief["intercept"]],
         }
     )
 
@@ -193,6 +195,22 @@ for r in results:
         f"{r['coef_difference']:.2g} | {r['mse'][0]:.10g} / {r['mse'][1]:.10g} | "
         f"{r['excess_mse'][0]:.2g} / {r['excess_mse'][1]:.2g} |"
     )
+print("\nCoefficients, one process / two workers:\n")
+print("| term | " + " | ".join(r["engine"] for r in results) + " |")
+print("|---|" + "---|" * len(results))
+terms = [f"x{i}" for i in range(args.features)] + ["intercept"]
+for k, term in enumerate(terms):
+    cells = []
+    for r in results:
+        one, two = (
+            np.ravel(r["intercept"][i])
+            if term == "intercept"
+            else np.ravel(r["coef"][i])
+            for i in (0, 1)
+        )
+        at = 0 if term == "intercept" else k
+        cells.append(f"{one[at]:.9g} / {two[at]:.9g}")
+    print(f"| {term} | " + " | ".join(cells) + " |")
 print(
     f"\nWorker 0 of n reading its shard of one file ({csv_megabytes:.0f} MB of CSV, "
     "the same rows in Parquet), seconds:\n"
