@@ -81,6 +81,14 @@ FIT_CASES = [
         "d.csv: the file is empty",
     ),
     Case(
+        "lines ending in a lone CR",
+        {"d.csv": "a,b,y\r1,2,3\r4,5,6\r"},
+        fit("d.csv", "--target", "y"),
+        2,
+        "d.csv: its lines end in a lone carriage return (CR, as on classic Mac OS); "
+        "convert it to LF or CRLF line ends",
+    ),
+    Case(
         "header only",
         {"d.csv": "a,b,y\n"},
         fit("d.csv", "--target", "y"),

@@ -159,6 +159,12 @@ def _column_names(path: str) -> tuple[list[str], list[str]]:
             if rest.strip():
                 raise DataError(f"{path}: line 1 is blank; it must name the columns")
             raise DataError(f"{path}: the file is empty")
+        if b"\r" in header.rstrip(b"\r\n"):
+            # Blocks are cut at line feeds: the whole file would be one "line".
+            raise DataError(
+                f"{path}: its lines end in a lone carriage return (CR, as on classic "
+                "Mac OS); convert it to LF or CRLF line ends"
+            )
         names = list(pcsv.read_csv(pa.py_buffer(header)).schema.names)
     except UnicodeDecodeError:
         raise DataError(
