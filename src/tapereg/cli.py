@@ -503,7 +503,6 @@ def _streamed_metrics(
             rows = across.gather(slots).reshape(-1, rows.shape[1])
             rows = rows[np.isfinite(rows[:, 0])]
             rows = rows[np.argsort(rows[:, 0], kind="stable")[:sample_rows]]
-        rows = rows[np.argsort(rows[:, 0], kind="stable")]
         sample = Table(
             X=rows[:, 1 : 1 + d],
             y=rows[:, 1 + d :],
