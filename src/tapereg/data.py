@@ -581,7 +581,8 @@ class TableStream:
         ``(i, n)``: only worker i of n's blocks of rows are parsed and given
         (dealt by :class:`BlockDealer`; see :func:`tapereg.distributed.shard_of`).
         The others' blocks are skipped unparsed: CSV text is scanned for line
-        ends only, Parquet row groups without a block of this shard are not read.
+        ends only, Parquet row groups without a block of this shard are not read
+        (and a sharded Parquet file is held a row group at a time, not a block).
     """
 
     files: tuple[str, ...]
