@@ -41,7 +41,13 @@ from .gram import (
     statistics_from_moments,
 )
 from .optimizers import OPTIMIZERS
-from .preprocessing import Standardization, _chunks, aligned, linear_predictions
+from .preprocessing import (
+    Standardization,
+    _chunks,
+    aligned,
+    linear_predictions,
+    row_blocks,
+)
 from .statistics import ols_statistics, ols_statistics_from_moments
 from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz, batch_lipschitz
 
@@ -729,15 +735,10 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             moments = self._pooled(
                 data_moments(X, Y, sample_weight), n_columns, n_features
             )
-            blocks = (
-                (
-                    X[rows],
-                    Y[rows],
-                    None if sample_weight is None else sample_weight[rows],
-                )
-                for rows in _chunks(X.shape[0], n_columns)
+            solution = self._solve_exact_stream(
+                row_blocks(X, Y, sample_weight), moments, n_features
             )
-            return self._solve_exact_stream(blocks, moments, n_features), moments
+            return solution, moments
         solution = solve_least_squares(
             X, Y, sample_weight, fit_intercept=self.fit_intercept, alpha=self.alpha
         )

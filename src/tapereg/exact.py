@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import _chunks, weighted_moments
+from .preprocessing import row_blocks, weighted_moments
 
 
 @dataclass(frozen=True)
@@ -114,10 +114,7 @@ def solve_least_squares(
         x_mean, y_mean = np.zeros(n_features), np.zeros(n_targets)
     # Centred a chunk at a time: a centred copy of X would double its memory.
     R = _stacked_factor(
-        (
-            (X[rows], y[rows], None if sample_weight is None else sample_weight[rows])
-            for rows in _chunks(n_samples, n_features + n_targets)
-        ),
+        row_blocks(X, y, sample_weight),
         n_features + n_targets,
         x_mean,
         y_mean,

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.linalg.blas import dsyrk as syrk
 
-from .preprocessing import _chunks
+from .preprocessing import row_blocks
 
 # Above this many features the O(d²) statistics and O(d³) spectrum stop being cheap
 # next to streaming the data; engine="auto" then uses the data engine.
@@ -128,10 +128,8 @@ def data_moments(
 ) -> Moments:
     """One chunked float64 pass over ``[X, Y]`` for all first and second moments."""
     moments = MomentsAccumulator()
-    for rows in _chunks(X.shape[0], X.shape[1] + Y.shape[1]):
-        moments.add(
-            X[rows], Y[rows], None if sample_weight is None else sample_weight[rows]
-        )
+    for block in row_blocks(X, Y, sample_weight):
+        moments.add(*block)
     return moments.result()
 
 

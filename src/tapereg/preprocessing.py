@@ -51,6 +51,13 @@ def _chunks(n_rows: int, n_columns: int = 1):
         yield slice(start, min(start + chunk_rows, n_rows))
 
 
+def row_blocks(X: np.ndarray, Y: np.ndarray, sample_weight=None):
+    """``(X, Y, sample_weight)`` arrays as blocks of rows, chunked as :func:`_chunks`
+    (the weight None when there is none): arrays fed to a pass written for streams."""
+    for rows in _chunks(X.shape[0], X.shape[1] + Y.shape[1]):
+        yield X[rows], Y[rows], None if sample_weight is None else sample_weight[rows]
+
+
 def is_constant(mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     """Columns whose spread is zero, or only the rounding of their mean.
 
