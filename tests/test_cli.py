@@ -244,6 +244,36 @@ def test_subprocess_user_error_is_one_line(csv_file):
     ]
 
 
+@pytest.mark.parametrize(
+    ("argv", "status", "stdout"),
+    [
+        (["--version"], 0, "tapereg "),
+        (["fit"], 2, ""),
+        (["fit", "/no/such.csv", "--target", "y"], 2, ""),
+    ],
+    ids=["version", "usage error", "bad input"],
+)
+def test_script_exit_runs_exit_handlers_and_keeps_the_status(argv, status, stdout):
+    # run() leaves with os._exit (pyarrow's teardown can abort a finished process),
+    # so it must itself run what interpreter exit would: exit handlers, flushing.
+    code = (
+        "import atexit, sys; from tapereg.cli import run\n"
+        "atexit.register(lambda: print('handler ran'))\n"
+        f"sys.argv = ['tapereg', *{argv!r}]\n"
+        "print('buffered', end=' ')\n"
+        "run()\n"
+        "print('not reached')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == status, result.stderr
+    assert result.stdout.startswith(f"buffered {stdout}")
+    assert result.stdout.rstrip().endswith("handler ran")
+    assert "not reached" not in result.stdout
+    assert "Traceback" not in result.stderr
+
+
 def test_exact_solver_fit_does_not_import_tensorflow(csv_file):
     path, _ = csv_file
     code = (

@@ -1,7 +1,5 @@
 """``python -m tapereg``: the same command line as the ``tapereg`` script."""
 
-import sys
+from .cli import run
 
-from .cli import main
-
-sys.exit(main())
+run()

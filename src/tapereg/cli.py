@@ -839,5 +839,40 @@ def main(argv: list[str] | None = None) -> int:
         return ExitStatus.INTERRUPTED
 
 
+def run() -> None:
+    """The ``tapereg`` script: :func:`main`, then an exit that skips native teardown.
+
+    pyarrow's thread pool can abort a process in the C++ destructors that run after
+    Python has finished ("terminate called without an active exception", exit -6;
+    apache/arrow#34314), when the work is done and every file closed. So the exit
+    handlers Python registered run here, the streams are flushed, and the process
+    leaves with ``os._exit``, before those destructors. A multi-worker process exits
+    normally.
+    """
+    import atexit
+    import contextlib
+
+    try:
+        status = main()
+    except SystemExit as stop:  # argparse's --help, --version and usage errors
+        status = stop.code
+    if status is None:
+        status = ExitStatus.SUCCESS
+    elif not isinstance(status, int):
+        print(status, file=sys.stderr)
+        status = ExitStatus.ERROR
+    distributed = sys.modules.get(f"{__package__}.distributed")
+    if distributed is not None and distributed.joined_cluster():
+        # A worker leaves through TensorFlow's own shutdown, which tells the cluster
+        # it is done; a worker that just vanished fails the peers still finishing.
+        sys.exit(int(status))
+    atexit._run_exitfuncs()  # public in effect: what interpreter exit would run
+    for stream in (sys.stdout, sys.stderr):
+        # A reader gone (``| head``) or a stream already closed: nothing to flush to.
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(int(status))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -122,6 +122,11 @@ def cluster_config() -> dict:
     return config
 
 
+def joined_cluster() -> bool:
+    """Whether this process built a multi-worker strategy (joined a TF cluster)."""
+    return "multi-worker" in _created
+
+
 def _configure_heartbeats(cluster: dict) -> None:
     """Make a dead worker an error within seconds, not a hang.
 
