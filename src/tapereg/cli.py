@@ -862,11 +862,14 @@ def run() -> None:
         print(status, file=sys.stderr)
         status = ExitStatus.ERROR
     distributed = sys.modules.get(f"{__package__}.distributed")
-    if distributed is not None and distributed.joined_cluster():
+    run_exit_handlers = getattr(atexit, "_run_exitfuncs", None)  # in CPython 3.x
+    if run_exit_handlers is None or (
+        distributed is not None and distributed.joined_cluster()
+    ):
         # A worker leaves through TensorFlow's own shutdown, which tells the cluster
         # it is done; a worker that just vanished fails the peers still finishing.
         sys.exit(int(status))
-    atexit._run_exitfuncs()  # public in effect: what interpreter exit would run
+    run_exit_handlers()  # what interpreter exit would run, in the same order
     for stream in (sys.stdout, sys.stderr):
         # A reader gone (``| head``) or a stream already closed: nothing to flush to.
         with contextlib.suppress(OSError, ValueError):
