@@ -509,6 +509,8 @@ class BlockDealer:
     Parquet file's row groups are in its metadata), so all deal alike and each
     block has one owner; shards then differ by at most one block, also when the
     files' last blocks are short. With blocks of one size this is round robin.
+    ``loads`` holds each worker's bytes so far; ``shard_of`` deals whole files
+    with it too.
     """
 
     def __init__(self, index: int, count: int):

@@ -289,30 +289,22 @@ def shard_of(stream, index: int, count: int):
     import dataclasses
     import os
 
+    from .data import BlockDealer
+
     if not 0 <= index < count:
         raise ValueError(f"worker index {index} is not in 0..{count - 1}")
     if count == 1:
         return stream
     if len(stream.files) >= count:
+        # The largest file first, each to the worker with the fewest bytes so far.
         sizes = [os.path.getsize(path) for path in stream.files]
-        owner, loads = _deal_by_size(sizes, count)
-        if max(loads) <= FILE_SHARD_IMBALANCE * sum(sizes) / count:
-            mine = tuple(
-                f for f, k in zip(stream.files, owner, strict=True) if k == index
-            )
-            return dataclasses.replace(stream, files=mine)
+        dealer = BlockDealer(index, count)
+        largest_first = sorted(range(len(sizes)), key=lambda f: (-sizes[f], f))
+        mine = {f for f in largest_first if dealer(sizes[f])}
+        if max(dealer.loads) <= FILE_SHARD_IMBALANCE * sum(sizes) / count:
+            files = tuple(p for f, p in enumerate(stream.files) if f in mine)
+            return dataclasses.replace(stream, files=files)
     return dataclasses.replace(stream, shard=(index, count))
-
-
-def _deal_by_size(sizes: list[int], count: int) -> tuple[list[int], list[int]]:
-    """(the worker of each file, each worker's bytes): the largest file first, to
-    the worker with the fewest bytes so far (the lowest index on a tie)."""
-    owner, loads = [0] * len(sizes), [0] * count
-    for file in sorted(range(len(sizes)), key=lambda f: (-sizes[f], f)):
-        worker = min(range(count), key=lambda k: (loads[k], k))
-        owner[file] = worker
-        loads[worker] += sizes[file]
-    return owner, loads
 
 
 def pooled_moments(
