@@ -20,10 +20,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import numpy as np
 import tensorflow as tf
 
-from tapereg.blocked import blocked_per_target_mse, default_block_rows
-from tapereg.losses import per_target_mse
-from tapereg.preprocessing import aligned
-from tapereg.training import _shared_tensor
+from tapereg.core.blocked import blocked_per_target_mse, default_block_rows
+from tapereg.core.losses import per_target_mse
+from tapereg.core.training import _shared_tensor
+from tapereg.numerics.preprocessing import aligned
 
 SIZES = [(1_000_000, 10), (10_000_000, 10), (200_000, 1000)]
 

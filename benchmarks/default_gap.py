@@ -1,6 +1,6 @@
 """How close LinearRegressor's defaults get to the least-squares optimum, and how fast.
 
-Unscaled, correlated data (``tapereg.datasets.make_correlated_regression``); the
+Unscaled, correlated data (``numerics.datasets.make_correlated_regression``); the
 optimum from ``np.linalg.lstsq``. Prints epochs, relative excess MSE and seconds.
 
     python benchmarks/default_gap.py
@@ -15,7 +15,7 @@ import numpy as np
 import tensorflow as tf  # noqa: F401  (imported before timing)
 
 from tapereg import LinearRegressor
-from tapereg.datasets import make_correlated_regression
+from tapereg.numerics.datasets import make_correlated_regression
 
 print("| data | dtype | epochs | relative excess MSE | seconds |")
 print("|---|---|---:|---:|---:|")

@@ -62,7 +62,7 @@ from sklearn.linear_model import LinearRegression, SGDRegressor
 
 import tapereg
 from tapereg import LinearRegressor, fit_gradient_descent, solve_least_squares
-from tapereg.datasets import make_correlated_regression
+from tapereg.numerics.datasets import make_correlated_regression
 
 clock = time.perf_counter
 TARGET = 1e-6  # relative excess MSE that counts as "at the optimum"

@@ -4,7 +4,7 @@ Writes CSV files of growing row counts (correlated, unscaled features, written i
 chunks so the writer stays small), then, each in a fresh process so peak memory is
 its own:
 
-- reads every block of the file with ``tapereg.data.open_table`` (parse MB/s);
+- reads every block of the file with ``tapereg.io.readers.open_table`` (parse MB/s);
 - ``tapereg fit FILE --stream`` with the gram engine (the default), the data engine
   (a few epochs) and mini-batches (one epoch);
 
@@ -36,7 +36,7 @@ args = parser.parse_args()
 
 READ = """
 import sys, time
-from tapereg.data import open_table
+from tapereg.io.readers import open_table
 started = time.perf_counter()
 rows = sum(X.shape[0] for X, _ in open_table(sys.argv[1], "y"))
 print(rows, time.perf_counter() - started)

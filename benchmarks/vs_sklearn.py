@@ -21,7 +21,7 @@ import tensorflow as tf  # noqa: F401  (imported before any timing)
 from sklearn.linear_model import LinearRegression
 
 from tapereg import LinearRegressor, solve_least_squares
-from tapereg.datasets import make_correlated_regression
+from tapereg.numerics.datasets import make_correlated_regression
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--rows", type=int, default=2_000_000)

@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from tapereg.datasets import make_correlated_regression
+from tapereg.numerics.datasets import make_correlated_regression
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from tapereg import LinearRegressor, load, save
-from tapereg._atomic import atomic_write
-from tapereg.plotting import plot_fit
+from tapereg.reports.plotting import plot_fit
+from tapereg.runtime.atomic import atomic_write
 
 
 def _leftovers(folder):

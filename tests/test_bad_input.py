@@ -20,7 +20,6 @@ import pytest
 
 import tapereg
 from tapereg import LinearRegressor, save
-from tapereg.data import open_table
 from tapereg.errors import (
     CollinearityWarning,
     ConstantColumnWarning,
@@ -31,6 +30,7 @@ from tapereg.errors import (
     ParameterError,
     TaperegError,
 )
+from tapereg.io.readers import open_table
 
 GOOD = "a,b,y\n" + "".join(
     f"{x},{(x * 7) % 5},{x + 2 * ((x * 7) % 5)}\n" for x in range(20)

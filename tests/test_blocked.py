@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tapereg.blocked import blocked_per_target_mse, default_block_rows
-from tapereg.losses import per_target_mse
-from tapereg.preprocessing import aligned
-from tapereg.training import _shared_tensor
+from tapereg.core.blocked import blocked_per_target_mse, default_block_rows
+from tapereg.core.losses import per_target_mse
+from tapereg.core.training import _shared_tensor
+from tapereg.numerics.preprocessing import aligned
 
 RTOL = {"float32": 1e-5, "float64": 1e-12}
 TARGET_WEIGHTS = [1.0, -2.0, 0.5]  # the upstream gradient differs per target

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tapereg.data import read_features, read_table
 from tapereg.errors import DataError
+from tapereg.io.readers import read_features, read_table
 
 
 @pytest.fixture

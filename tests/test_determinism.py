@@ -50,7 +50,7 @@ def fingerprint(model):
 
 def fit_case(name, directory):
     from tapereg import LinearRegressor
-    from tapereg.data import open_table
+    from tapereg.io.readers import open_table
 
     full = dict(max_iter=30, tol=None, random_state=5)
     batches = dict(tol=None, random_state=5)

@@ -10,9 +10,9 @@ from conftest import correlated_problem
 from test_nist import MIN_LRE, lre
 from test_nist import load as load_nist
 
-from tapereg.distributed import ShardedBlocks, pooled_moments
-from tapereg.exact import solve_least_squares, solve_least_squares_stream
-from tapereg.gram import data_moments
+from tapereg.numerics.exact import solve_least_squares, solve_least_squares_stream
+from tapereg.numerics.gram import data_moments
+from tapereg.parallel.distributed import ShardedBlocks, pooled_moments
 
 
 def _in_lockstep(n_workers):
@@ -151,8 +151,8 @@ def _numbered_csv(path, n_rows, newline="\n", bad_row=None):
 def test_shard_of_one_file_deals_its_blocks_evenly_unparsed(tmp_path, newline):
     """Three workers on one CSV: each block of the stream goes to one worker, in
     order, the shards within one block of each other; every row once."""
-    from tapereg.data import open_table
-    from tapereg.distributed import shard_of
+    from tapereg.io.readers import open_table
+    from tapereg.parallel.distributed import shard_of
 
     path = _numbered_csv(tmp_path / "d.csv", 20001, newline)
     stream = open_table(path, "y", block_bytes=8192)
@@ -190,9 +190,9 @@ def test_shard_of_parquet_reads_only_the_row_groups_of_its_blocks(tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from tapereg.data import open_table
-    from tapereg.distributed import shard_of
     from tapereg.errors import DataError
+    from tapereg.io.readers import open_table
+    from tapereg.parallel.distributed import shard_of
 
     n = 1000
     table = pa.table({"i": np.arange(n, dtype=float), "y": np.ones(n)})
@@ -217,9 +217,9 @@ def test_shard_of_parquet_reads_only_the_row_groups_of_its_blocks(tmp_path):
 
 
 def test_a_bad_cell_is_found_by_its_blocks_owner_and_named_by_its_row(tmp_path):
-    from tapereg.data import open_table
-    from tapereg.distributed import shard_of
     from tapereg.errors import DataError
+    from tapereg.io.readers import open_table
+    from tapereg.parallel.distributed import shard_of
 
     path = _numbered_csv(tmp_path / "d.csv", 20001, bad_row=12345)
     stream = open_table(path, "y", block_bytes=8192)
@@ -245,8 +245,8 @@ def test_a_bad_cell_is_found_by_its_blocks_owner_and_named_by_its_row(tmp_path):
     ],
 )
 def test_shard_of_deals_whole_files_only_when_they_balance(tmp_path, rows, by_files):
-    from tapereg.data import open_table
-    from tapereg.distributed import shard_of
+    from tapereg.io.readers import open_table
+    from tapereg.parallel.distributed import shard_of
 
     paths, first = [], 1
     for k, n in enumerate(rows):
@@ -288,8 +288,8 @@ WORKER = """
 import json, sys
 import numpy as np
 from tapereg import LinearRegressor
-from tapereg.data import open_table
-from tapereg.distributed import resolve_strategy, shard_of, worker_index
+from tapereg.io.readers import open_table
+from tapereg.parallel.distributed import resolve_strategy, shard_of, worker_index
 
 index, count = worker_index(resolve_strategy("multi-worker"))
 params = json.loads(sys.argv[3])
@@ -652,7 +652,7 @@ two = [tf.config.LogicalDeviceConfiguration()] * 2
 tf.config.set_logical_device_configuration(cpu, two)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 from tapereg import LinearRegressor
-from tapereg.training import replica_rows
+from tapereg.core.training import replica_rows
 
 X, y, _ = correlated_problem(1001, 4, seed=2)
 weights = np.random.default_rng(0).uniform(0.5, 2.0, 1001)
@@ -769,7 +769,7 @@ def test_a_bad_tf_config_is_named(monkeypatch, tf_config, message):
 def test_a_one_worker_cluster_is_a_cluster(monkeypatch):
     import json
 
-    from tapereg.distributed import cluster_config
+    from tapereg.parallel.distributed import cluster_config
 
     config = {
         "cluster": {"worker": ["127.0.0.1:1"]},

@@ -14,7 +14,7 @@ import tensorflow as tf
 from sklearn.exceptions import NotFittedError
 
 from tapereg import LinearRegressor, TaperegError
-from tapereg.export import (
+from tapereg.io.export import (
     ExportError,
     export_saved_model,
     sanitize_names,

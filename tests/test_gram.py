@@ -6,14 +6,14 @@ import tensorflow as tf
 from conftest import correlated_problem
 
 from tapereg import LinearRegressor, ParameterError
-from tapereg.gram import gram_statistics, hessian_spectrum
-from tapereg.losses import per_target_gram_mse, per_target_mse
-from tapereg.preprocessing import Standardization
-from tapereg.training import (
+from tapereg.core.losses import per_target_gram_mse, per_target_mse
+from tapereg.core.training import (
     GramTensors,
     fit_gradient_descent,
     fit_gradient_descent_gram,
 )
+from tapereg.numerics.gram import gram_statistics, hessian_spectrum
+from tapereg.numerics.preprocessing import Standardization
 
 
 def _problem(n_targets=2, weighted=True, seed=0):

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tapereg.losses import mean_squared_error, per_target_mse
-from tapereg.model import LinearModel
+from tapereg.core.losses import mean_squared_error, per_target_mse
+from tapereg.core.model import LinearModel
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tapereg import LinearRegressor
-from tapereg.exact import solve_least_squares
+from tapereg.numerics.exact import solve_least_squares
 
 DATA = Path(__file__).parent / "data" / "nist"
 MAX_LRE = 15.0  # NIST certifies 15 significant digits

@@ -7,7 +7,7 @@ from matplotlib.figure import Figure
 
 from tapereg.errors import ParameterError
 from tapereg.estimator import LinearRegressor
-from tapereg.plotting import (
+from tapereg.reports.plotting import (
     FitDisplay,
     LossCurveDisplay,
     PredictionDisplay,

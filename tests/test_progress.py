@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from tapereg.progress import EpochProgress
+from tapereg.runtime.progress import EpochProgress
 
 
 class FakeTerminal(io.StringIO):
@@ -174,7 +174,7 @@ def test_a_closed_or_odd_stream_is_not_a_terminal():
     assert EpochProgress(1, stream=FakeTerminal()).tty
 
 
-@pytest.mark.parametrize("module", ["tapereg.cli", "tapereg.progress"])
+@pytest.mark.parametrize("module", ["tapereg.cli", "tapereg.runtime.progress"])
 def test_tqdm_is_imported_only_when_a_bar_is_drawn(module):
     result = subprocess.run(
         [sys.executable, "-c", f"import sys, {module}; print('tqdm' in sys.modules)"],

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, Phase, assume, event, given, settings
 from hypothesis import strategies as st
 
 from tapereg import LinearRegressor, TaperegError
-from tapereg.data import open_table, read_table
+from tapereg.io.readers import open_table, read_table
 
 FITS = settings(
     max_examples=15,

@@ -91,9 +91,9 @@ def test_summary_errors():
 @pytest.mark.parametrize("fit_intercept", [True, False])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_statistics_from_moments_equal_those_from_the_data(fit_intercept, weighted):
-    from tapereg.exact import solve_least_squares
-    from tapereg.gram import data_moments
-    from tapereg.statistics import ols_statistics, ols_statistics_from_moments
+    from tapereg.numerics.exact import solve_least_squares
+    from tapereg.numerics.gram import data_moments
+    from tapereg.numerics.statistics import ols_statistics, ols_statistics_from_moments
 
     X, Y, _ = correlated_problem(500, 4, 2, seed=11)
     weights = np.random.default_rng(2).uniform(0.5, 2, 500) if weighted else None

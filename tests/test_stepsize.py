@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from tapereg.stepsize import auto_lipschitz, lipschitz_constant
+from tapereg.numerics.stepsize import auto_lipschitz, lipschitz_constant
 
 
 @pytest.mark.parametrize("fit_intercept", [True, False])

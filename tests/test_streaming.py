@@ -10,9 +10,9 @@ from conftest import correlated_problem
 
 from tapereg import LinearRegressor
 from tapereg.cli import main
-from tapereg.data import open_table, read_table
 from tapereg.errors import DataError
-from tapereg.streaming import RowCache
+from tapereg.io.readers import open_table, read_table
+from tapereg.runtime.row_cache import RowCache
 
 
 class Blocks:

@@ -2,16 +2,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tapereg.demos import tutorial_data
-from tapereg.errors import DivergenceError
-from tapereg.model import LinearModel
-from tapereg.optimizers import make_optimizer
-from tapereg.training import (
+from tapereg.core.model import LinearModel
+from tapereg.core.optimizers import make_optimizer
+from tapereg.core.training import (
     EpochLoop,
     MiniBatches,
     fit_gradient_descent,
     make_train_step,
 )
+from tapereg.demos import tutorial_data
+from tapereg.errors import DivergenceError
 
 
 def seed_000_by_hand(x, y, learning_rate=0.01, epochs=100):
@@ -194,7 +194,7 @@ def test_minibatch_epoch_loss_is_the_mean_of_the_batch_losses():
 
 
 def test_repeated_fits_reuse_one_traced_loop_and_forget_the_last_fit():
-    from tapereg import training
+    from tapereg.core import training
 
     rng = np.random.default_rng(4)
     X = rng.standard_normal((50, 3)).astype(np.float32)

@@ -78,7 +78,7 @@ def test_huge_finite_values_are_not_mistaken_for_infinity():
 def test_files_are_recognised_by_content_whatever_their_name(tmp_path, kind):
     import gzip
 
-    from tapereg.data import read_table
+    from tapereg.io.readers import read_table
 
     X, y = data()
     table = frame(X).assign(price=y)

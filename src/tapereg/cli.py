@@ -15,8 +15,8 @@ import os
 import sys
 
 from . import __version__
+from .core.optimizers import OPTIMIZERS
 from .errors import ClusterError, ParameterError, TaperegError
-from .optimizers import OPTIMIZERS
 
 # Across workers, the plot's sample is gathered from all of them: at most this much.
 SAMPLE_GATHER_BYTES = 32 << 20
@@ -125,7 +125,7 @@ def _warnings_to_stderr(caught) -> None:
 def run_demo_command(args) -> int:
     _quiet_tensorflow()
     from .demos import run_demo
-    from .report import build_report
+    from .reports.report import build_report
 
     run = run_demo(
         args.tutorial,
@@ -158,7 +158,7 @@ def run_demo_command(args) -> int:
             "intercept": tutorial.true_bias,
         }
     if args.plot:
-        from .plotting import plot_fit
+        from .reports.plotting import plot_fit
 
         plot_fit(
             args.plot,
@@ -215,7 +215,7 @@ def run_fit_command(args) -> int:
 def _fit(args) -> int:
     import warnings
 
-    from .data import open_table
+    from .io.readers import open_table
 
     if args.summary and args.alpha:
         raise ParameterError(
@@ -228,7 +228,7 @@ def _fit(args) -> int:
     if args.strategy != "none":
         # Before any TensorFlow op: collectives are configured at start-up.
         _quiet_tensorflow()
-        from .distributed import Across, resolve_strategy, shard_of
+        from .parallel.distributed import Across, resolve_strategy, shard_of
 
         strategy = resolve_strategy(args.strategy)
         across = Across(strategy)
@@ -247,7 +247,7 @@ def _fit(args) -> int:
     import numpy as np
 
     from .estimator import LinearRegressor
-    from .report import (
+    from .reports.report import (
         build_report,
         format_coefficients,
         format_statistics,
@@ -283,7 +283,7 @@ def _fit(args) -> int:
         # state the chief restored (an all-reduce); the gram engine's epochs need
         # no collectives, so the others train them again, to the same result.
         estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
-    from .progress import EpochProgress
+    from .runtime.progress import EpochProgress
 
     # rows/s only where every epoch streams the rows; a gram epoch costs O(d²).
     n_features = len(stream.feature_names)
@@ -362,11 +362,11 @@ def _fit(args) -> int:
     if hasattr(estimator, "statistics_"):
         report["summary"] = summary_to_json(estimator, args.level)
     if args.save:
-        from .persistence import save
+        from .io.persistence import save
 
         save(estimator, args.save, metrics=report["metrics"])
     if args.plot:
-        from .plotting import plot_fit
+        from .reports.plotting import plot_fit
 
         plot_fit(
             args.plot,
@@ -424,12 +424,12 @@ def _exact_reference(args, estimator, table, stream, ridge_alpha):
     if args.solver == "exact":
         return np.atleast_2d(estimator.coef_).T, np.atleast_1d(estimator.intercept_)
     if table is None:
-        from .exact import solve_from_moments
+        from .numerics.exact import solve_from_moments
 
         return solve_from_moments(
             estimator.moments_, fit_intercept=args.intercept, alpha=ridge_alpha
         )
-    from .exact import solve_least_squares
+    from .numerics.exact import solve_least_squares
 
     exact = solve_least_squares(
         table.X, table.y, fit_intercept=args.intercept, alpha=ridge_alpha
@@ -453,8 +453,8 @@ def _streamed_metrics(
     sample: every worker's own is gathered and the smallest keys of all kept."""
     import numpy as np
 
-    from .data import Table
-    from .metrics import regression_metrics_stream
+    from .io.readers import Table
+    from .numerics.metrics import regression_metrics_stream
 
     if across is not None:
         # Every worker sends its sample: keep the gather within SAMPLE_GATHER_BYTES.
@@ -517,8 +517,8 @@ def _streamed_metrics(
 
 def run_predict_command(args) -> int:
     """Predictions a block of rows at a time: files of any size, flat memory."""
-    from .data import open_features
-    from .persistence import load
+    from .io.persistence import load
+    from .io.readers import open_features
 
     estimator = load(args.model)
     names = getattr(estimator, "feature_names_in_", None)
@@ -534,7 +534,7 @@ def run_predict_command(args) -> int:
     columns = [str(t) for t in estimator.target_names_]
     with contextlib.ExitStack() as stack:
         if args.out:
-            from ._atomic import atomic_write
+            from .runtime.atomic import atomic_write
 
             file = stack.enter_context(
                 atomic_write(args.out, "w", encoding="utf-8", newline="")
@@ -553,11 +553,11 @@ def run_predict_command(args) -> int:
 
 
 def run_export_command(args) -> int:
-    from .persistence import load
+    from .io.persistence import load
 
     estimator = load(args.model)
     _quiet_tensorflow()
-    from .export import export_saved_model, signature_names
+    from .io.export import export_saved_model, signature_names
 
     export_saved_model(estimator, args.directory)
     inputs, outputs = signature_names(estimator)

@@ -89,8 +89,8 @@ def run_demo(
     learning_rate: float | None = None,
 ) -> DemoRun:
     """Train on the seed's data with its loop; ``None`` keeps the seed's value."""
-    from .exact import solve_least_squares
-    from .training import fit_gradient_descent
+    from .core.training import fit_gradient_descent
+    from .numerics.exact import solve_least_squares
 
     tutorial = TUTORIALS[name]
     x, y = tutorial_data(name, seed)

@@ -22,7 +22,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from .distributed import STRATEGIES
+from .core.optimizers import OPTIMIZERS
 from .errors import (
     CollinearityWarning,
     ConstantColumnWarning,
@@ -30,8 +30,8 @@ from .errors import (
     DataError,
     ParameterError,
 )
-from .exact import solve_least_squares, solve_least_squares_stream
-from .gram import (
+from .numerics.exact import solve_least_squares, solve_least_squares_stream
+from .numerics.gram import (
     GRAM_MAX_FEATURES,
     MomentsAccumulator,
     data_moments,
@@ -40,16 +40,16 @@ from .gram import (
     standardization_from_moments,
     statistics_from_moments,
 )
-from .optimizers import OPTIMIZERS
-from .preprocessing import (
+from .numerics.preprocessing import (
     Standardization,
     _chunks,
     aligned,
     linear_predictions,
     row_blocks,
 )
-from .statistics import ols_statistics, ols_statistics_from_moments
-from .stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz, batch_lipschitz
+from .numerics.statistics import ols_statistics, ols_statistics_from_moments
+from .numerics.stepsize import ADAM_AUTO_LEARNING_RATE, auto_lipschitz, batch_lipschitz
+from .parallel.distributed import STRATEGIES
 
 SOLVERS = ("gd", "exact")
 # Fitted attributes that only some fits set.
@@ -505,7 +505,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         distributed): two all-reduces, once per fit; the epochs then need none."""
         if not self._distributed:
             return local
-        from .distributed import pooled_moments, resolve_strategy, strategy_sum
+        from .parallel.distributed import pooled_moments, resolve_strategy, strategy_sum
 
         strategy = resolve_strategy(self.strategy)
         moments = pooled_moments(local, n_columns, n_features, strategy_sum(strategy))
@@ -914,8 +914,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
         A stream comes with its ``moments`` already taken (its first pass).
         """
-        from .checkpoints import CheckpointPlan
-        from .training import fit_gradient_descent, fit_gradient_descent_gram
+        from .core.training import fit_gradient_descent, fit_gradient_descent_gram
+        from .runtime.checkpoints import CheckpointPlan
 
         if stream is None:
             n_features, n_targets = X.shape[1], Y.shape[1]
@@ -975,7 +975,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             ),
         )
         if engine == "data" and self._distributed:
-            from .distributed import resolve_strategy
+            from .parallel.distributed import resolve_strategy
 
             # Every step all-reduces the workers' loss and gradient sums.
             options["strategy"] = resolve_strategy(self.strategy)
@@ -1102,8 +1102,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     def _train_stream(self, stream, moments, scaling, options):
         """The data engine on a stream: one pass caches the standardized rows in
         the training dtype, then every epoch reads the cache (tf.data)."""
-        from .streaming import RowCache
-        from .training import fit_gradient_descent_blocks
+        from .core.training import fit_gradient_descent_blocks
+        from .runtime.row_cache import RowCache
 
         dtype = np.dtype(self.dtype)
         n_features = moments.n_features
@@ -1199,7 +1199,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         return {"batch_size": local, "steps": steps}
 
     def _across(self):
-        from .distributed import Across, resolve_strategy
+        from .parallel.distributed import Across, resolve_strategy
 
         return Across(resolve_strategy(self.strategy))
 
@@ -1214,7 +1214,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             return None
         bar = writer = None
         if self.verbose == 1:
-            from .progress import EpochProgress
+            from .runtime.progress import EpochProgress
 
             bar = closing.enter_context(EpochProgress(self.max_iter, stream=sys.stdout))
         if self.logdir is not None:

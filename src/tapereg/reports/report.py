@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .metrics import regression_metrics
+from ..numerics.metrics import regression_metrics
 
 # 1 − R² of the exact fit below which the data lie on the model to rounding.
 PERFECT_FIT = 1e-12

@@ -29,8 +29,8 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from ..errors import DivergenceError
 from .blocked import blocked_per_target_mse
-from .errors import DivergenceError
 from .losses import per_target_gram_mse, per_target_mse
 from .model import LinearModel
 from .optimizers import Momentum, make_optimizer
@@ -731,7 +731,7 @@ def _shared_tensor(array: np.ndarray) -> tf.Tensor:
     the largest thing a fit holds, so it is handed over without a copy whenever
     TensorFlow can take it (C-contiguous, aligned: see ``preprocessing.aligned``).
     """
-    from .preprocessing import TENSOR_ALIGNMENT
+    from ..numerics.preprocessing import TENSOR_ALIGNMENT
 
     if (
         array.flags.c_contiguous
@@ -975,7 +975,7 @@ def _train(
     )
     saver = None
     if checkpoint is not None:
-        from .checkpoints import TrainingCheckpoint, fingerprint
+        from ..runtime.checkpoints import TrainingCheckpoint, fingerprint
 
         problem = fingerprint(
             # The strategy's repr holds an address; its kind is what matters.
@@ -1005,7 +1005,7 @@ def _train(
 def _start_from_chiefs_state(loop: EpochLoop, strategy, done: int, reason: int):
     """Give every worker the chief's state: one all-reduce in which the others
     add zeros. Returns (the chief's epochs so far, its stop reason)."""
-    from .distributed import strategy_sum, worker_index
+    from ..parallel.distributed import strategy_sum, worker_index
 
     chief = worker_index(strategy)[0] == 0
     state = loop.state()

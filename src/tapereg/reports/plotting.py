@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._atomic import atomic_write
-from .errors import ParameterError
+from ..errors import ParameterError
+from ..runtime.atomic import atomic_write
 
 KINDS = ("actual_vs_predicted", "residual_vs_predicted")
 NO_CURVE = "exact solver: no training curve"

@@ -14,8 +14,8 @@ import os
 
 import numpy as np
 
-from ._atomic import atomic_write
-from .errors import ModelFileError
+from ..errors import ModelFileError
+from ..runtime.atomic import atomic_write
 
 FORMAT = "tapereg.model"
 FORMAT_VERSION = 1
@@ -127,7 +127,7 @@ def save(estimator, path, *, metrics: dict | None = None) -> None:
     metrics : dict, optional
         Metrics to keep with the model (the CLI stores its training metrics).
     """
-    from . import __version__
+    from .. import __version__
 
     content = model_content(estimator, metrics=metrics)
     document = {
@@ -181,8 +181,8 @@ def load(path):
     ModelFileError
         Missing, truncated, altered, foreign or newer-format file.
     """
-    from .estimator import LinearRegressor
-    from .preprocessing import Standardization
+    from ..estimator import LinearRegressor
+    from ..numerics.preprocessing import Standardization
 
     content = read_model_file(path)
     try:
@@ -224,7 +224,7 @@ def load(path):
 
 def _restore_statistics(estimator, content: dict) -> None:
     """Rebuild ``statistics_`` and the per-model attributes of a loaded estimator."""
-    from .statistics import OLSStatistics
+    from ..numerics.statistics import OLSStatistics
 
     def array(value):
         return np.asarray(value, dtype=np.float64)  # null → NaN

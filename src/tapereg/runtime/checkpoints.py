@@ -17,8 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import tensorflow as tf
 
-from .errors import TaperegError
-from .training import STILL_RUNNING
+from ..core.training import STILL_RUNNING
+from ..errors import TaperegError
 
 
 @dataclass(frozen=True)

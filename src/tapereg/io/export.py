@@ -55,8 +55,8 @@ import numpy as np
 import tensorflow as tf
 from sklearn.utils.validation import check_is_fitted
 
-from ._atomic import _umask
-from .errors import ExportError
+from ..errors import ExportError
+from ..runtime.atomic import _umask
 
 SERVING_SIGNATURE = "serving_default"
 MATRIX_SIGNATURE = "predict_matrix"
@@ -230,7 +230,7 @@ def export_saved_model(estimator, directory) -> None:
     sklearn.exceptions.NotFittedError
         The estimator is not fitted.
     """
-    from . import __version__
+    from .. import __version__
 
     check_is_fitted(estimator)
     directory = os.path.abspath(os.fspath(directory))

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 
 import numpy as np
 
-from .gram import Moments
+from ..numerics.gram import Moments
 
 STRATEGIES = ("none", "mirrored", "multi-worker")
 # Seconds a collective may wait for a peer before it fails (a dead worker).
@@ -75,7 +75,7 @@ def cluster_config() -> dict:
     import json
     import os
 
-    from .errors import ClusterError
+    from ..errors import ClusterError
 
     text = os.environ.get("TF_CONFIG", "").strip()
     if not text:
@@ -289,7 +289,7 @@ def shard_of(stream, index: int, count: int):
     import dataclasses
     import os
 
-    from .data import BlockDealer
+    from ..io.readers import BlockDealer
 
     if not 0 <= index < count:
         raise ValueError(f"worker index {index} is not in 0..{count - 1}")
