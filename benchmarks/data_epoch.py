@@ -22,8 +22,8 @@ import tensorflow as tf
 
 from tapereg.core.blocked import blocked_per_target_mse, default_block_rows
 from tapereg.core.losses import per_target_mse
-from tapereg.core.training import _shared_tensor
-from tapereg.numerics.preprocessing import aligned
+from tapereg.core.train import shared_tensor
+from tapereg.numerics.arrays import aligned
 
 SIZES = [(1_000_000, 10), (10_000_000, 10), (200_000, 1000)]
 
@@ -61,7 +61,7 @@ def measure(n, d, dtype, block_kib, repeats, seconds):
     X_np = rng.standard_normal((n, d), dtype=np.float32).astype(dtype, copy=False)
     y_np = (X_np[:, :1] + 0.1).astype(dtype)
     X_np, y_np = aligned(X_np, X_np.dtype), aligned(y_np, y_np.dtype)
-    X, y = _shared_tensor(X_np), _shared_tensor(y_np)  # no copy of X
+    X, y = shared_tensor(X_np), shared_tensor(y_np)  # no copy of X
     variants = {
         "tape": epochs(plain_loss, d, dtype),
         "tape XLA": epochs(plain_loss, d, dtype, jit_compile=True),

@@ -138,8 +138,8 @@ def shard_reads(path: str) -> list[dict]:
     """Seconds for worker 0 of n to read its shard of one file (shard_of: the other
     workers' blocks are skipped unparsed), against reading every block and
     keeping every n-th (ShardedBlocks), best of two."""
-    from tapereg.io.readers import open_table
-    from tapereg.parallel.distributed import ShardedBlocks, shard_of
+    from tapereg.io.readers import open_table, shard_of
+    from tapereg.parallel.shards import ShardedBlocks
 
     def best(shard) -> float:
         times = []

@@ -29,8 +29,8 @@ import numpy as np
 import tensorflow as tf
 
 from tapereg import LinearModel, fit_gradient_descent, make_train_step
+from tapereg.core.epochs import EpochLoop
 from tapereg.core.optimizers import make_optimizer
-from tapereg.core.training import EpochLoop
 
 EPOCHS, LR = 100, 0.01
 clock = time.perf_counter

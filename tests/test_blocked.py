@@ -8,8 +8,8 @@ import tensorflow as tf
 
 from tapereg.core.blocked import blocked_per_target_mse, default_block_rows
 from tapereg.core.losses import per_target_mse
-from tapereg.core.training import _shared_tensor
-from tapereg.numerics.preprocessing import aligned
+from tapereg.core.train import shared_tensor
+from tapereg.numerics.arrays import aligned
 
 RTOL = {"float32": 1e-5, "float64": 1e-12}
 TARGET_WEIGHTS = [1.0, -2.0, 0.5]  # the upstream gradient differs per target
@@ -125,7 +125,7 @@ def test_aligned_arrays_are_shared_with_tensorflow(offset):
     array = buffer[start : start + 1000].reshape(100, 10)
     array[...] = np.arange(1000).reshape(100, 10)
     assert (aligned(array, np.float32) is array) == (offset == 0)
-    tensor = _shared_tensor(aligned(array, np.float32))
+    tensor = shared_tensor(aligned(array, np.float32))
     array[0, 0] = 7.0
     assert float(tensor[0, 0]) == (7.0 if offset == 0 else 0.0)
     del array, buffer  # the tensor keeps its memory alive

@@ -11,8 +11,8 @@ from test_nist import MIN_LRE, lre
 from test_nist import load as load_nist
 
 from tapereg.numerics.exact import solve_least_squares, solve_least_squares_stream
-from tapereg.numerics.gram import data_moments
-from tapereg.parallel.distributed import ShardedBlocks, pooled_moments
+from tapereg.numerics.moments import data_moments, pooled_moments
+from tapereg.parallel.shards import ShardedBlocks
 
 
 def _in_lockstep(n_workers):
@@ -151,8 +151,7 @@ def _numbered_csv(path, n_rows, newline="\n", bad_row=None):
 def test_shard_of_one_file_deals_its_blocks_evenly_unparsed(tmp_path, newline):
     """Three workers on one CSV: each block of the stream goes to one worker, in
     order, the shards within one block of each other; every row once."""
-    from tapereg.io.readers import open_table
-    from tapereg.parallel.distributed import shard_of
+    from tapereg.io.readers import open_table, shard_of
 
     path = _numbered_csv(tmp_path / "d.csv", 20001, newline)
     stream = open_table(path, "y", block_bytes=8192)
@@ -191,8 +190,7 @@ def test_shard_of_parquet_reads_only_the_row_groups_of_its_blocks(tmp_path):
     import pyarrow.parquet as pq
 
     from tapereg.errors import DataError
-    from tapereg.io.readers import open_table
-    from tapereg.parallel.distributed import shard_of
+    from tapereg.io.readers import open_table, shard_of
 
     n = 1000
     table = pa.table({"i": np.arange(n, dtype=float), "y": np.ones(n)})
@@ -218,8 +216,7 @@ def test_shard_of_parquet_reads_only_the_row_groups_of_its_blocks(tmp_path):
 
 def test_a_bad_cell_is_found_by_its_blocks_owner_and_named_by_its_row(tmp_path):
     from tapereg.errors import DataError
-    from tapereg.io.readers import open_table
-    from tapereg.parallel.distributed import shard_of
+    from tapereg.io.readers import open_table, shard_of
 
     path = _numbered_csv(tmp_path / "d.csv", 20001, bad_row=12345)
     stream = open_table(path, "y", block_bytes=8192)
@@ -245,8 +242,7 @@ def test_a_bad_cell_is_found_by_its_blocks_owner_and_named_by_its_row(tmp_path):
     ],
 )
 def test_shard_of_deals_whole_files_only_when_they_balance(tmp_path, rows, by_files):
-    from tapereg.io.readers import open_table
-    from tapereg.parallel.distributed import shard_of
+    from tapereg.io.readers import open_table, shard_of
 
     paths, first = [], 1
     for k, n in enumerate(rows):
@@ -289,7 +285,8 @@ import json, sys
 import numpy as np
 from tapereg import LinearRegressor
 from tapereg.io.readers import open_table
-from tapereg.parallel.distributed import resolve_strategy, shard_of, worker_index
+from tapereg.io.readers import shard_of
+from tapereg.parallel.cluster import resolve_strategy, worker_index
 
 index, count = worker_index(resolve_strategy("multi-worker"))
 params = json.loads(sys.argv[3])
@@ -503,8 +500,8 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
             )
 
 
-class _LockstepAcross:
-    """What ``distributed.Across`` gives a worker, over threads in lockstep."""
+class _LockstepReducer:
+    """What ``StrategyReducer`` gives a worker, over threads in lockstep."""
 
     def __init__(self, index, count, sum_across):
         self.index, self.count, self.sum = index, count, sum_across
@@ -517,7 +514,7 @@ class _LockstepAcross:
 def test_the_plots_sample_is_drawn_from_every_workers_rows(rows):
     """Worker 0's x lie in [0, 1), worker 1's in [10, 11): the sample every worker
     ends with is the same, and holds rows of both in proportion to their counts."""
-    from tapereg.cli import _streamed_metrics
+    from tapereg.fitting.tables import streamed_metrics
 
     class Shard(list):
         feature_names, target_names = ["x"], ["y"]
@@ -531,13 +528,13 @@ def test_the_plots_sample_is_drawn_from_every_workers_rows(rows):
     model = [(np.array([[2.0]]), np.array([0.0]))]
 
     def worker(k):
-        return _streamed_metrics(
+        return streamed_metrics(
             shards[k],
             model,
             want_sample=True,
             sample_rows=1000,
             shift=np.array([0.0]),
-            across=_LockstepAcross(k, 2, sum_for(k)),
+            reducer=_LockstepReducer(k, 2, sum_for(k)),
         )
 
     with ThreadPoolExecutor(2) as pool:
@@ -652,11 +649,11 @@ two = [tf.config.LogicalDeviceConfiguration()] * 2
 tf.config.set_logical_device_configuration(cpu, two)
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 from tapereg import LinearRegressor
-from tapereg.core.training import replica_rows
+from tapereg.parallel.reducers import StrategyReducer
 
 X, y, _ = correlated_problem(1001, 4, seed=2)
 weights = np.random.default_rng(0).uniform(0.5, 2.0, 1001)
-parts = replica_rows(strategy, (X, y))
+parts = StrategyReducer(strategy).rows((X, y))
 result = {"parts": [[v.device[-5:], v.shape[0]] for v in parts[0].values]}
 for name, params in [("gram", {}), ("data", {"engine": "data"}),
                      ("momentum", {"engine": "data", "optimizer": "momentum"})]:
@@ -769,7 +766,7 @@ def test_a_bad_tf_config_is_named(monkeypatch, tf_config, message):
 def test_a_one_worker_cluster_is_a_cluster(monkeypatch):
     import json
 
-    from tapereg.parallel.distributed import cluster_config
+    from tapereg.parallel.cluster import cluster_config
 
     config = {
         "cluster": {"worker": ["127.0.0.1:1"]},

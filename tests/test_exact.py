@@ -22,7 +22,7 @@ def test_many_chunks_give_the_same_answer_as_one(monkeypatch):
     X, y, _ = correlated_problem(5000, 4, 1, seed=3)
     one = solve_least_squares(X, y)
     monkeypatch.setattr(
-        "tapereg.numerics.preprocessing._chunks",  # row_blocks cuts with it
+        "tapereg.numerics.arrays.chunks",  # row_blocks cuts with it
         lambda n, width=1: (slice(s, min(s + 333, n)) for s in range(0, n, 333)),
     )
     many = solve_least_squares(X, y)

@@ -6,14 +6,11 @@ import tensorflow as tf
 from conftest import correlated_problem
 
 from tapereg import LinearRegressor, ParameterError
+from tapereg.core.epochs import GramTensors
 from tapereg.core.losses import per_target_gram_mse, per_target_mse
-from tapereg.core.training import (
-    GramTensors,
-    fit_gradient_descent,
-    fit_gradient_descent_gram,
-)
-from tapereg.numerics.gram import gram_statistics, hessian_spectrum
-from tapereg.numerics.preprocessing import Standardization
+from tapereg.core.train import fit_gradient_descent, fit_gradient_descent_gram
+from tapereg.numerics.gram import gram_of_data, hessian_spectrum
+from tapereg.numerics.standardization import Standardization
 
 
 def _problem(n_targets=2, weighted=True, seed=0):
@@ -31,7 +28,7 @@ def test_loss_through_the_moments_equals_the_loss_on_the_data(standardize, weigh
         if standardize
         else Standardization.identity(4, 2)
     )
-    stats = gram_statistics(X, Y, weights, scaling)
+    stats = gram_of_data(X, Y, weights, scaling)
     tensors = GramTensors(
         *(tf.constant(getattr(stats, f)) for f in GramTensors._fields)
     )
@@ -51,7 +48,7 @@ def test_loss_through_the_moments_equals_the_loss_on_the_data(standardize, weigh
 def test_spectrum_is_the_hessians(fit_intercept):
     X, Y, weights = _problem()
     scaling = Standardization.fit(X, Y, weights, center=fit_intercept)
-    stats = gram_statistics(X, Y, weights, scaling)
+    stats = gram_of_data(X, Y, weights, scaling)
     Xs = scaling.transform_X(X, np.float64)
     A = np.column_stack([Xs, np.ones(len(Xs))]) if fit_intercept else Xs
     hessian = 2 / 2 * A.T @ (weights[:, None] * A) / weights.sum()  # t = 2 targets
@@ -82,7 +79,7 @@ def test_epoch_losses_and_weights_equal_the_data_engines(fit_intercept, penalty)
         l2=l2,
     )
     data = fit_gradient_descent(Xs, Ys, weights, **options)
-    gram = fit_gradient_descent_gram(gram_statistics(X, Y, weights, scaling), **options)
+    gram = fit_gradient_descent_gram(gram_of_data(X, Y, weights, scaling), **options)
     np.testing.assert_allclose(gram.loss_history, data.loss_history, rtol=1e-6)
     np.testing.assert_allclose(gram.coef, data.coef, rtol=1e-6, atol=1e-12)
     np.testing.assert_allclose(gram.intercept, data.intercept, rtol=1e-6, atol=1e-12)

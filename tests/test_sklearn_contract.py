@@ -10,7 +10,34 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from tapereg import LinearRegressor
-from tapereg.estimator import expected_failed_checks
+
+
+def expected_failed_checks(estimator) -> dict[str, str]:
+    """scikit-learn checks ``estimator`` is known to fail, with the reason for each.
+
+    For ``parametrize_with_checks(..., expected_failed_checks=expected_failed_checks)``
+    (scikit-learn 1.6 replaced the ``_xfail_checks`` tag with this argument).
+    """
+    if estimator.solver == "exact":
+        return {}
+    if estimator.engine != "data":
+        return {
+            "check_sample_weight_equivalence_on_dense_data": (
+                "the check's problem has fewer rows than parameters, so both fits "
+                "interpolate; the gram engine trains on moments, whose loss cannot "
+                "resolve predictions finer than about 1e-8, and the weighted and "
+                "repeated-row fits end 4e-9 apart against the check's atol 1e-9 "
+                "(they passed while a perfect-fit rule stopped both earlier, the "
+                "rule that left near-perfect real fits short of their optimum)"
+            ),
+        }
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "float32 gradient descent on the data stops at its tolerance, so weighted "
+            "and repeated-row fits agree to about 1e-6, not to the check's 1e-7; "
+            "solver='exact' passes"
+        ),
+    }
 
 
 # The checks fit tiny and rank-deficient data on purpose; the warnings are expected.

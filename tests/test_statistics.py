@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from conftest import correlated_problem
+from sklearn.exceptions import NotFittedError
 
 from tapereg import LinearRegressor, ParameterError
 
@@ -82,7 +83,10 @@ def test_summary_errors():
     X, y, _ = correlated_problem(100, 2)
     est = LinearRegressor(solver="exact", compute_statistics=False).fit(X, y)
     assert not hasattr(est, "statistics_")
-    with pytest.raises(Exception, match="not fitted"):
+    with pytest.raises(NotFittedError, match="LinearRegressor instance is not fitted"):
+        LinearRegressor().summary()
+    # Fitted without statistics: a typed error that says so, not "not fitted".
+    with pytest.raises(ParameterError, match="compute_statistics=False"):
         est.summary()
     with pytest.raises(ParameterError, match="level must be in"):
         LinearRegressor(solver="exact").fit(X, y).summary(1.5)
@@ -92,7 +96,7 @@ def test_summary_errors():
 @pytest.mark.parametrize("weighted", [False, True])
 def test_statistics_from_moments_equal_those_from_the_data(fit_intercept, weighted):
     from tapereg.numerics.exact import solve_least_squares
-    from tapereg.numerics.gram import data_moments
+    from tapereg.numerics.moments import data_moments
     from tapereg.numerics.statistics import ols_statistics, ols_statistics_from_moments
 
     X, Y, _ = correlated_problem(500, 4, 2, seed=11)

@@ -2,14 +2,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tapereg.core.epochs import EpochLoop, MiniBatches
 from tapereg.core.model import LinearModel
 from tapereg.core.optimizers import make_optimizer
-from tapereg.core.training import (
-    EpochLoop,
-    MiniBatches,
-    fit_gradient_descent,
-    make_train_step,
-)
+from tapereg.core.step import make_train_step
+from tapereg.core.train import fit_gradient_descent
 from tapereg.demos import tutorial_data
 from tapereg.errors import DivergenceError
 
@@ -194,23 +191,37 @@ def test_minibatch_epoch_loss_is_the_mean_of_the_batch_losses():
 
 
 def test_repeated_fits_reuse_one_traced_loop_and_forget_the_last_fit():
-    from tapereg.core import training
+    from tapereg.core import train
 
     rng = np.random.default_rng(4)
     X = rng.standard_normal((50, 3)).astype(np.float32)
     Y = (X @ [[1.0], [2.0], [3.0]]).astype(np.float32)
     options = dict(learning_rate=0.1, max_iter=40, tol=1e-6, optimizer="momentum")
-    first = fit_gradient_descent(X, Y, **options)
-    cached = [c.loop for c in training._COMPILED.values()]
-    second = fit_gradient_descent(X, Y, **options)
+    built = []
+    original_build = train.build_compiled
+
+    def recording_build(structure):
+        built.append(original_build(structure))
+        return built[-1]
+
+    train.build_compiled = recording_build
+    try:
+        train.LOOPS.clear()
+        first = fit_gradient_descent(X, Y, **options)
+        second = fit_gradient_descent(X, Y, **options)
+        third = fit_gradient_descent(
+            X,
+            2 * Y,
+            **{**options, "learning_rate": 0.05, "max_iter": 2000, "tol": 1e-12},
+        )
+    finally:
+        train.build_compiled = original_build
+    # One loop was built, by the first fit: the others took it from the cache.
+    assert len(built) == 1
+    loop = built[0].loop
     # The same loop ran again from zero weights and a fresh state: same result.
     np.testing.assert_array_equal(first.loss_history, second.loss_history)
     np.testing.assert_array_equal(first.coef, second.coef)
-    loop = next(c.loop for c in training._COMPILED.values() if c.loop in cached)
-    assert loop.run.experimental_get_tracing_count() == 1
     # Other settings of the same structure reuse it too, and still converge.
-    third = fit_gradient_descent(
-        X, 2 * Y, **{**options, "learning_rate": 0.05, "max_iter": 2000, "tol": 1e-12}
-    )
     assert loop.run.experimental_get_tracing_count() == 1
     np.testing.assert_allclose(third.coef[:, 0], [2.0, 4.0, 6.0], rtol=1e-3)

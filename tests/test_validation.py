@@ -65,13 +65,13 @@ def test_predict_refuses_non_finite_features_by_name():
 
 def test_huge_finite_values_are_not_mistaken_for_infinity():
     # The chunk's sum overflows to inf, but every value is finite: no error.
-    from tapereg.estimator import _check_finite
+    from tapereg.numerics.checks import check_finite
 
-    _check_finite(np.full((100, 2), 1e308), "X")
+    check_finite(np.full((100, 2), 1e308), "X")
     with pytest.raises(DataError, match=r"X column 1, row 99: NaN"):
         huge = np.full((100, 2), 1e308)
         huge[99, 1] = np.nan
-        _check_finite(huge, "X")
+        check_finite(huge, "X")
 
 
 @pytest.mark.parametrize("kind", ["gzip", "parquet"])

@@ -5,7 +5,7 @@
 - ``"line"`` (seed 000, the GradientTape tutorial): ``x = linspace(0, 10, 100)``,
   ``y = x + N(0, 1)``, ``w = b = 0``, learning rate 0.01, 100 epochs, raw features.
 
-Both train with :func:`tapereg.training.fit_gradient_descent` exactly as the seeds do:
+Both train with :func:`tapereg.core.train.fit_gradient_descent` exactly as the seeds do:
 full batch, the loss in the tape, ``assign_sub(lr * grad)``, no standardization.
 """
 
@@ -89,7 +89,7 @@ def run_demo(
     learning_rate: float | None = None,
 ) -> DemoRun:
     """Train on the seed's data with its loop; ``None`` keeps the seed's value."""
-    from .core.training import fit_gradient_descent
+    from .core.train import fit_gradient_descent
     from .numerics.exact import solve_least_squares
 
     tutorial = TUTORIALS[name]

@@ -48,3 +48,22 @@ class ConstantColumnWarning(CollinearityWarning):
 
 class ConstantTargetWarning(UserWarning):
     """A target column is constant: every coefficient is 0 and R² is undefined."""
+
+
+_PACKAGE = __file__.rsplit("errors.py", 1)[0]
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` pointing at the first caller outside tapereg: the user's line.
+
+    A fixed ``stacklevel`` breaks whenever the call depth inside tapereg changes
+    (``fit`` and ``fit_stream`` reach the same check at different depths); Python
+    3.12's ``skip_file_prefixes`` does what this does, for older versions too.
+    """
+    import sys
+    import warnings
+
+    level, frame = 2, sys._getframe(1)  # stacklevel 2: the caller of warn()
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(message, category, stacklevel=level)

@@ -56,7 +56,9 @@ import tensorflow as tf
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ExportError
-from ..runtime.atomic import _umask
+from ..numerics.linear import feature_names as default_feature_names
+from ..numerics.linear import target_names as default_target_names
+from ..runtime.atomic import umask
 
 SERVING_SIGNATURE = "serving_default"
 MATRIX_SIGNATURE = "predict_matrix"
@@ -100,13 +102,8 @@ def _raw_names(estimator) -> tuple[list[str], list[str]]:
     n_targets, n_features = np.atleast_2d(estimator.coef_).shape
     features = getattr(estimator, "feature_names_in_", None)
     targets = getattr(estimator, "target_names_", None)
-    features = (
-        [f"x{i}" for i in range(n_features)]
-        if features is None
-        else [str(f) for f in features]
-    )
-    if targets is None:
-        targets = ["y"] if n_targets == 1 else [f"y{i}" for i in range(n_targets)]
+    features = default_feature_names(features, n_features)
+    targets = default_target_names(targets, n_targets)
     if (
         len(features) != n_features
         or len(targets) != n_targets
@@ -253,6 +250,11 @@ def export_saved_model(estimator, directory) -> None:
         ],
     }
 
+    _write_in_place(directory, module, metadata)
+
+
+def _write_in_place(directory: str, module, metadata: dict) -> None:
+    """Save beside ``directory`` and rename into place (the old one renamed away)."""
     parent, base = os.path.split(directory)
     staging = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
     new, old = os.path.join(staging, "new"), os.path.join(staging, "old")
@@ -270,7 +272,7 @@ def export_saved_model(estimator, directory) -> None:
             json.dump(metadata, file, indent=1)
             file.write("\n")
         # mkdtemp made the staging folder 0700; the export gets a plain mkdir's mode.
-        os.chmod(new, 0o777 & ~_umask())
+        os.chmod(new, 0o777 & ~umask())
         _check_destination(directory)  # again: it may have changed while saving
         if os.path.lexists(directory):
             os.rename(directory, old)

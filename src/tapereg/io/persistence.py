@@ -15,6 +15,10 @@ import os
 import numpy as np
 
 from ..errors import ModelFileError
+from ..fitting.outcome import FitOutcome
+from ..numerics.linear import target_names as default_target_names
+from ..numerics.standardization import Standardization
+from ..numerics.statistics import OLSStatistics
 from ..runtime.atomic import atomic_write
 
 FORMAT = "tapereg.model"
@@ -58,13 +62,7 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
     return {
         "feature_names": None if names is None else [str(n) for n in names],
         "n_features": int(estimator.n_features_in_),
-        "target_names": (
-            [str(t) for t in targets]
-            if targets is not None
-            else ["y"]
-            if coef.shape[0] == 1
-            else [f"y{i}" for i in range(coef.shape[0])]
-        ),
+        "target_names": default_target_names(targets, coef.shape[0]),
         "single_target": np.ndim(estimator.coef_) == 1,
         "coef": coef.tolist(),
         "intercept": intercept.tolist(),
@@ -182,54 +180,57 @@ def load(path):
         Missing, truncated, altered, foreign or newer-format file.
     """
     from ..estimator import LinearRegressor
-    from ..numerics.preprocessing import Standardization
 
     content = read_model_file(path)
     try:
         estimator = LinearRegressor(**content["params"])
-        coef = np.asarray(content["coef"], np.float64)
-        intercept = np.asarray(content["intercept"], np.float64)
-        n_features = int(content["n_features"])
-        if coef.shape != (len(intercept), n_features):
-            raise ValueError("coefficient shapes disagree")
-        if content["single_target"]:
-            estimator.coef_, estimator.intercept_ = coef[0], float(intercept[0])
-        else:
-            estimator.coef_, estimator.intercept_ = coef, intercept
-        estimator.n_features_in_ = n_features
-        if content["feature_names"] is not None:
-            estimator.feature_names_in_ = np.asarray(content["feature_names"], object)
-        estimator.target_names_ = np.asarray(content["target_names"], object)
-        estimator.n_iter_ = int(content["n_iter"])
-        rate = content["learning_rate"]
-        estimator.learning_rate_ = float("nan") if rate is None else float(rate)
-        estimator.loss_curve_ = np.asarray(content["loss_curve"], np.float64)
-        scaling = content["standardization"]
-        estimator.standardization_ = (
-            None
-            if scaling is None
-            else Standardization(
-                **{k: np.asarray(v, np.float64) for k, v in scaling.items()}
-            )
-        )
-        estimator.metrics_ = content.get("metrics")
-        if content.get("statistics") is not None:
-            _restore_statistics(estimator, content["statistics"])
+        outcome = _outcome(content)
     except (KeyError, TypeError, ValueError) as error:
         raise ModelFileError(
             f"{os.fspath(path)}: malformed model content ({error})"
         ) from None
-    return estimator
+    return estimator._set_fitted(outcome, single_target=content["single_target"])
 
 
-def _restore_statistics(estimator, content: dict) -> None:
-    """Rebuild ``statistics_`` and the per-model attributes of a loaded estimator."""
-    from ..numerics.statistics import OLSStatistics
+def _outcome(content: dict) -> FitOutcome:
+    """The FitOutcome a model file describes."""
+    coef = np.asarray(content["coef"], np.float64)
+    intercept = np.asarray(content["intercept"], np.float64)
+    n_features = int(content["n_features"])
+    if coef.shape != (len(intercept), n_features):
+        raise ValueError("coefficient shapes disagree")
+    rate = content["learning_rate"]
+    scaling = content["standardization"]
+    return FitOutcome(
+        coef=coef.T,
+        intercept=intercept,
+        single_target=bool(content["single_target"]),
+        feature_names=content["feature_names"],
+        target_names=list(content["target_names"]),
+        n_iter=int(content["n_iter"]),
+        loss_curve=np.asarray(content["loss_curve"], np.float64),
+        learning_rate=float("nan") if rate is None else float(rate),
+        engine=None,
+        optimizer=None,
+        standardization=None
+        if scaling is None
+        else Standardization(
+            **{k: np.asarray(v, np.float64) for k, v in scaling.items()}
+        ),
+        statistics=None
+        if content.get("statistics") is None
+        else _statistics(content["statistics"]),
+        metrics=content.get("metrics"),
+    )
+
+
+def _statistics(content: dict) -> OLSStatistics:
+    """The OLSStatistics a model file keeps."""
 
     def array(value):
         return np.asarray(value, dtype=np.float64)  # null → NaN
 
-    stats = OLSStatistics(
+    return OLSStatistics(
         terms=list(content["terms"]),
         **{
             field: array(content[field])
@@ -240,4 +241,3 @@ def _restore_statistics(estimator, content: dict) -> None:
         df_model=np.float64(content["df_model"]),
         df_resid=np.float64(content["df_resid"]),
     )
-    estimator._set_statistics_attributes(stats)

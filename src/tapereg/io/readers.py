@@ -11,6 +11,7 @@ concatenation, so a column may be integer in one file and floating in another.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 import re
@@ -581,7 +582,7 @@ class TableStream:
         standardization), or None.
     shard : (int, int)
         ``(i, n)``: only worker i of n's blocks of rows are parsed and given
-        (dealt by :class:`BlockDealer`; see :func:`tapereg.distributed.shard_of`).
+        (dealt by :class:`BlockDealer`; see :func:`shard_of`).
         The others' blocks are skipped unparsed: CSV text is scanned for line
         ends only, Parquet row groups without a block of this shard are not read
         (and a sharded Parquet file is held a row group at a time, not a block).
@@ -616,6 +617,10 @@ class TableStream:
     def no_rows_error(self) -> DataError:
         """The error for files that hold a header but no rows."""
         return _no_rows_error(list(self.files))
+
+    def for_worker(self, index: int, count: int) -> TableStream:
+        """Worker ``index`` of ``count``'s part of this table (:func:`shard_of`)."""
+        return shard_of(self, index, count)
 
     def estimated_bytes(self) -> int:
         """Roughly what the columns would take in memory as float64.
@@ -716,3 +721,32 @@ def read_features(paths, feature_names: list[str] | None, n_features: int) -> Ta
     stream = open_features(paths, feature_names, n_features)
     (X,) = _read_matrices(list(stream.files), [stream.feature_names])
     return Table(X=X, y=None, feature_names=stream.feature_names, target_names=[])
+
+
+# Whole files make a shard when no worker then reads more than this times its
+# share of the bytes; otherwise blocks of rows, which balance to one block.
+FILE_SHARD_IMBALANCE = 1.1
+
+
+def shard_of(stream, index: int, count: int):
+    """Worker ``index``'s part of a TableStream: whole files when they can be
+    dealt out evenly by size (each worker then opens only its own), otherwise
+    blocks of rows of all files, dealt evenly by size
+    (:class:`BlockDealer`), the other workers' blocks skipped
+    without being parsed. Every worker must see the same files."""
+    from ..io.readers import BlockDealer
+
+    if not 0 <= index < count:
+        raise ValueError(f"worker index {index} is not in 0..{count - 1}")
+    if count == 1:
+        return stream
+    if len(stream.files) >= count:
+        # The largest file first, each to the worker with the fewest bytes so far.
+        sizes = [os.path.getsize(path) for path in stream.files]
+        dealer = BlockDealer(index, count)
+        largest_first = sorted(range(len(sizes)), key=lambda f: (-sizes[f], f))
+        mine = {f for f in largest_first if dealer(sizes[f])}
+        if max(dealer.loads) <= FILE_SHARD_IMBALANCE * sum(sizes) / count:
+            files = tuple(p for f, p in enumerate(stream.files) if f in mine)
+            return dataclasses.replace(stream, files=files)
+    return dataclasses.replace(stream, shard=(index, count))

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import row_blocks, weighted_moments
+from .arrays import row_blocks
+from .linear import scaled_pseudo_inverse
+from .standardization import weighted_moments
 
 
 @dataclass(frozen=True)
@@ -64,8 +66,11 @@ def _stacked_factor(blocks, n_columns: int, x_shift=0.0, y_shift=0.0) -> np.ndar
 
 def combine_factors(factors: np.ndarray) -> np.ndarray:
     """R of the rows of every factor in ``factors`` (k, p, p): the triangular factor
-    of all the rows those factors came from, since ``AᵀA = Σ R_iᵀR_i``."""
+    of all the rows those factors came from, since ``AᵀA = Σ R_iᵀR_i``. One
+    factor (one process) is its own."""
     n_columns = factors.shape[-1]
+    if factors.shape[0] == 1:
+        return factors[0]
     return _square(np.linalg.qr(factors.reshape(-1, n_columns), mode="r"), n_columns)
 
 
@@ -137,9 +142,9 @@ def solve_least_squares_stream(
 ) -> LeastSquaresSolution:
     """:func:`solve_least_squares` over a source of row blocks, read once.
 
-    ``blocks`` yields ``(X, Y)`` or ``(X, Y, sample_weight)``; ``moments`` (a
-    :class:`~tapereg.gram.Moments` of the same rows) gives the means to centre on,
-    so this is one more pass, holding one block at a time.
+    ``blocks`` yields ``(X, Y)`` or ``(X, Y, sample_weight)``; ``moments`` (the
+    ``Moments`` of the same rows) gives the means to centre on, so this is one
+    more pass, holding one block at a time.
 
     Across workers, ``blocks`` are this worker's rows, ``moments`` those of every
     worker's rows, and ``gather`` stacks an array from every worker (shape (k, ...)):
@@ -232,14 +237,7 @@ def solve_from_moments(
     mean, covariance = moments.mean, moments.covariance
     second = covariance if fit_intercept else covariance + np.outer(mean, mean)
     xx, xy = second[:d, :d], second[:d, d:]
-    norms = np.sqrt(np.diag(xx))
-    norms[norms == 0] = 1.0
-    scaled = xx / np.outer(norms, norms) + alpha * np.diag(1 / norms**2)
-    eigenvalues, vectors = np.linalg.eigh(scaled)
-    keep = eigenvalues > max(moments.n_samples, d) * np.finfo(float).eps * max(
-        eigenvalues[-1], 0.0
-    )
-    inverse = (vectors[:, keep] / eigenvalues[keep]) @ vectors[:, keep].T
-    coef = (inverse @ (xy / norms[:, None])) / norms[:, None]
+    inverse, _ = scaled_pseudo_inverse(xx, moments.n_samples, ridge=alpha)
+    coef = inverse @ xy
     intercept = mean[d:] - mean[:d] @ coef if fit_intercept else np.zeros(xy.shape[1])
     return coef, intercept

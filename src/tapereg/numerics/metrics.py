@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 
+from .linear import linear_predictions
+
 
 def regression_metrics(
     y_true: np.ndarray, y_pred: np.ndarray, sample_weight: np.ndarray | None = None
@@ -51,7 +53,7 @@ def regression_metrics_stream(
         y_sum = y_sum + s @ centred
         y_square = y_square + s @ centred**2
         for k, (coef, intercept) in enumerate(models):
-            residual = X @ coef + intercept - Y
+            residual = linear_predictions(X, coef, intercept) - Y
             squares[k] = squares[k] + s @ residual**2
             absolute[k] = absolute[k] + s @ np.abs(residual)
     if sum_across is not None:

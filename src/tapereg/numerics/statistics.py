@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .preprocessing import linear_predictions
+from .linear import linear_predictions, scaled_pseudo_inverse
 
 COLUMNS = ("coef", "std_err", "t", "p_value", "ci_low", "ci_high")
 
@@ -117,15 +117,9 @@ def ols_statistics_from_moments(
     total, mean, covariance = moments.total_weight, moments.mean, moments.covariance
     x_mean = mean[:d] if fit_intercept else np.zeros(d)
     second = covariance if fit_intercept else covariance + np.outer(mean, mean)
-    gram = total * second[:d, :d]
-    norms = np.sqrt(np.diag(gram))
-    norms[norms == 0] = 1.0
-    eigenvalues, vectors = np.linalg.eigh(gram / np.outer(norms, norms))
-    keep = eigenvalues > max(moments.n_samples, d) * np.finfo(float).eps * max(
-        eigenvalues[-1], 0.0
+    gram_inverse, rank = scaled_pseudo_inverse(
+        total * second[:d, :d], moments.n_samples
     )
-    basis = vectors[:, keep] / np.sqrt(eigenvalues[keep])
-    gram_inverse = (basis @ basis.T) / np.outer(norms, norms)
 
     # Residual r_k = vᵀa − b_k with a = [x, y], v = [−w_k; e_k].
     n_targets = coef.shape[1]
@@ -139,7 +133,7 @@ def ols_statistics_from_moments(
         intercept,
         gram_inverse,
         x_mean,
-        int(keep.sum()),
+        rank,
         ssr,
         tss,
         total,

@@ -118,3 +118,12 @@ def auto_lipschitz(
             n_targets=n_targets,
         )
     return lipschitz + 2.0 * l2_max / n_targets
+
+
+def largest_row(X, sample_weight, mean_weight: float, fit_intercept: bool) -> float:
+    """max_i s_i·‖a_i‖²/s̄ over these rows (a = [x, 1]), s̄ the mean weight of all
+    rows: the largest one-row curvature, for the mini-batch step."""
+    norms = np.einsum("ij,ij->i", X, X, dtype=np.float64) + float(fit_intercept)
+    if sample_weight is not None:
+        norms = norms * sample_weight / mean_weight
+    return float(norms.max(initial=0.0))

@@ -21,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
+from ..numerics.linear import linear_predictions
 from ..runtime.atomic import atomic_write
 
 KINDS = ("actual_vs_predicted", "residual_vs_predicted")
@@ -551,7 +552,7 @@ def plot_fit(
     n_features = X.shape[1]
     coef = np.asarray(coef, dtype=np.float64).reshape(n_features, -1)
     intercept = np.atleast_1d(np.asarray(intercept, dtype=np.float64))
-    y_pred = X @ coef[:, 0] + intercept[0]
+    y_pred = linear_predictions(X, coef[:, :1], intercept[:1])[:, 0]
     y0 = _first_target(y, "y")
 
     if n_features == 1:

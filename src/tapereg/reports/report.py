@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..numerics.linear import linear_predictions
 from ..numerics.metrics import regression_metrics
 
 # 1 − R² of the exact fit below which the data lie on the model to rounding.
@@ -46,8 +47,12 @@ def build_report(
     """
     if metrics is None:
         metrics = (
-            regression_metrics(Y, X @ coef + intercept, sample_weight),
-            regression_metrics(Y, X @ exact_coef + exact_intercept, sample_weight),
+            regression_metrics(
+                Y, linear_predictions(X, coef, intercept), sample_weight
+            ),
+            regression_metrics(
+                Y, linear_predictions(X, exact_coef, exact_intercept), sample_weight
+            ),
         )
     # When the data lie on the model (exact R² = 1 to rounding), the exact MSE is
     # rounding noise and a ratio to it means nothing.

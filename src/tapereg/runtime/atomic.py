@@ -10,7 +10,7 @@ import os
 import tempfile
 
 
-def _umask() -> int:
+def umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
@@ -30,7 +30,7 @@ def atomic_write(path, mode: str = "w", **open_kwargs):
             file.flush()
             os.fsync(file.fileno())
         # mkstemp creates 0600; give the file the mode a plain open() would.
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, 0o666 & ~umask())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -10,14 +10,13 @@ resumed run ends where an uninterrupted one does.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 
-from ..core.training import STILL_RUNNING
+from ..core.epochs import STILL_RUNNING
 from ..errors import TaperegError
 
 
@@ -30,22 +29,16 @@ class CheckpointPlan:
     every_seconds: float = 60.0
     resume: bool = False
 
-
-def fingerprint(*parts) -> str:
-    """A short digest of what defines a training problem (settings, data digest)."""
-    digest = hashlib.sha256()
-    for part in parts:
-        if isinstance(part, np.ndarray):
-            digest.update(np.ascontiguousarray(part).tobytes())
-        else:
-            digest.update(repr(part).encode())
-    return digest.hexdigest()[:32]
+    def open(self, state: dict, problem: str) -> TrainingCheckpoint:
+        """The checkpoint of a fit whose variables are ``state`` (the training
+        loop's), for the training problem whose fingerprint is ``problem``."""
+        return TrainingCheckpoint(self, state, problem)
 
 
 class TrainingCheckpoint:
     """The checkpointed state of one fit (see the module docstring)."""
 
-    def __init__(self, plan: CheckpointPlan, loop, update, problem: str):
+    def __init__(self, plan: CheckpointPlan, state: dict, problem: str):
         self.plan = plan
         self.problem = problem
         self.history = tf.Variable(
@@ -56,20 +49,16 @@ class TrainingCheckpoint:
         )
         self.stop_reason = tf.Variable(STILL_RUNNING, dtype=tf.int32, trainable=False)
         self.fingerprint = tf.Variable(problem, dtype=tf.string, trainable=False)
-        state = tf.train.Checkpoint(
-            w=loop.model.w,
-            b=loop.model.b,
-            epoch=loop.epoch,
-            best_loss=loop.best_loss,
-            first_loss=loop.first_loss,
-            n_no_improvement=loop.n_no_improvement,
-            slots=list(update.slots),
+        checkpoint = tf.train.Checkpoint(
+            **state,
             history=self.history,
             stop_reason=self.stop_reason,
             fingerprint=self.fingerprint,
         )
-        self.manager = tf.train.CheckpointManager(state, plan.directory, max_to_keep=2)
-        self._state = state
+        self.manager = tf.train.CheckpointManager(
+            checkpoint, plan.directory, max_to_keep=2
+        )
+        self._state = checkpoint
         self._saved_epoch, self._saved_at = 0, time.monotonic()
 
     def restore(self) -> tuple[np.ndarray, int] | None:

@@ -1,7 +1,7 @@
 """Standardization inside the fit: train on centred, scaled columns; report raw units.
 
-NumPy only. Moments are accumulated in float64 over row chunks, so a float32 X is never
-copied whole to float64.
+NumPy only. Built from the data (a chunked float64 pass) or from the moments a fit
+already took; these two functions are the only places a standardization is built.
 """
 
 from __future__ import annotations
@@ -10,52 +10,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-CHUNK_ROWS = 65536
-CHUNK_BYTES = 16 << 20
-# TensorFlow shares the memory of arrays aligned to this many bytes (DLPack) and
-# copies any other (twice, for tf.convert_to_tensor).
-TENSOR_ALIGNMENT = 64
-
-
-def aligned_empty(shape, dtype) -> np.ndarray:
-    """An uninitialised C-contiguous array whose data starts on TENSOR_ALIGNMENT."""
-    dtype = np.dtype(dtype)
-    size = int(np.prod(shape)) * dtype.itemsize
-    raw = np.empty(size + TENSOR_ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % TENSOR_ALIGNMENT
-    return raw[start : start + size].view(dtype).reshape(shape)
-
-
-def aligned(array: np.ndarray, dtype) -> np.ndarray:
-    """``array`` as ``dtype``, C-contiguous and aligned: itself if it already is."""
-    if (
-        array.dtype == dtype
-        and array.flags.c_contiguous
-        and array.ctypes.data % TENSOR_ALIGNMENT == 0
-    ):
-        return array
-    out = aligned_empty(array.shape, dtype)
-    for rows in _chunks(array.shape[0], array[:1].size):
-        out[rows] = array[rows]
-    return out
-
-
-def _chunks(n_rows: int, n_columns: int = 1):
-    """Slices of rows that keep a float64 copy of a chunk near CHUNK_BYTES.
-
-    65,536 rows for narrow data, fewer for wide (at 1000 columns a fixed row count
-    would make each chunk's float64 working copy half a gigabyte).
-    """
-    chunk_rows = max(256, min(CHUNK_ROWS, CHUNK_BYTES // (8 * max(n_columns, 1))))
-    for start in range(0, n_rows, chunk_rows):
-        yield slice(start, min(start + chunk_rows, n_rows))
-
-
-def row_blocks(X: np.ndarray, Y: np.ndarray, sample_weight=None):
-    """``(X, Y, sample_weight)`` arrays as blocks of rows, chunked as :func:`_chunks`
-    (the weight None when there is none): arrays fed to a pass written for streams."""
-    for rows in _chunks(X.shape[0], X.shape[1] + Y.shape[1]):
-        yield X[rows], Y[rows], None if sample_weight is None else sample_weight[rows]
+from .arrays import aligned, aligned_empty, chunks
 
 
 def is_constant(mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
@@ -65,19 +20,6 @@ def is_constant(mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
     spread of about 1e-17: dividing by it would blow rounding up to unit size.
     """
     return scale <= 64 * np.finfo(np.float64).eps * np.abs(mean)
-
-
-def linear_predictions(X: np.ndarray, coef: np.ndarray, intercept) -> np.ndarray:
-    """``X·coef + intercept`` in float64, a chunk of rows at a time.
-
-    NumPy would otherwise copy a whole float32 X to float64 to multiply it by
-    float64 weights.
-    """
-    coef = np.asarray(coef, np.float64)
-    out = np.empty((X.shape[0], *coef.shape[1:]))
-    for rows in _chunks(X.shape[0], X.shape[1]):
-        out[rows] = X[rows] @ coef
-    return out + intercept
 
 
 def weighted_moments(
@@ -94,11 +36,11 @@ def weighted_moments(
         # Summed about the first row, so a constant column's mean is exactly its
         # value (n copies of 0.1 do not sum to n·0.1) and large offsets cancel.
         shift = A[0].astype(np.float64)
-        for rows in _chunks(A.shape[0], A.shape[1]):
+        for rows in chunks(A.shape[0], A.shape[1]):
             mean += weights[rows] @ (A[rows].astype(np.float64) - shift)
         mean = shift + mean / total
     square = np.zeros(A.shape[1])
-    for rows in _chunks(A.shape[0], A.shape[1]):
+    for rows in chunks(A.shape[0], A.shape[1]):
         deviation = A[rows].astype(np.float64) - mean
         square += weights[rows] @ (deviation * deviation)
     return mean, np.sqrt(square / total)
@@ -156,7 +98,7 @@ class Standardization:
     def transform_X(self, X: np.ndarray, dtype) -> np.ndarray:
         """``(X − x_mean)/x_scale`` as a new aligned array of ``dtype``."""
         out = aligned_empty(X.shape, dtype)
-        for rows in _chunks(X.shape[0], X.shape[1]):
+        for rows in chunks(X.shape[0], X.shape[1]):
             out[rows] = (X[rows] - self.x_mean) / self.x_scale
         return out
 
@@ -177,3 +119,18 @@ class Standardization:
             - self.x_mean @ coef
         )
         return coef, intercept
+
+
+def standardization_from_moments(moments, n_features: int, *, center: bool):
+    """The :class:`Standardization` those moments imply (as :meth:`Standardization.fit`
+    on the rows they came from)."""
+
+    mean = moments.mean if center else np.zeros_like(moments.mean)
+    variance = np.diag(moments.covariance) + (0 if center else moments.mean**2)
+    scale = np.sqrt(np.maximum(variance, 0.0))
+    constant = is_constant(mean, scale)
+    scale[constant] = 1.0  # a constant column stays as it is
+    d = n_features
+    return Standardization(
+        mean[:d], scale[:d], mean[d:], scale[d:], constant[:d], constant[d:]
+    )

@@ -1,0 +1,334 @@
+"""The command line's arguments: one parser, a sub-parser per command.
+
+Only argparse is imported here, so ``tapereg --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .. import __version__
+from ..fitting.choices import DTYPES, ENGINES, OPTIMIZER_CHOICES, SOLVERS, STRATEGIES
+from .status import ExitStatus
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line and exit status 2."""
+
+    def error(self, message):
+        self.exit(ExitStatus.BAD_INPUT, f"{self.prog}: error: {message}\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _bounded(accepts, description: str):
+    """An argparse type: a number that ``accepts`` (else 'must be <description>')."""
+
+    def parse(text: str) -> float:
+        value = _float(text)
+        if not accepts(value):
+            raise argparse.ArgumentTypeError(f"must be {description}, got {text}")
+        return value
+
+    return parse
+
+
+_positive_float = _bounded(lambda v: 0 < v < float("inf"), "a number > 0")
+_non_negative_float = _bounded(lambda v: 0 <= v < float("inf"), "a number >= 0")
+_unit_interval = _bounded(lambda v: 0 <= v <= 1, "in [0, 1]")
+_level = _bounded(lambda v: 0 < v < 1, "in (0, 1)")
+_fraction = _bounded(lambda v: 0 <= v < 1, "in [0, 1)")
+
+
+def _learning_rate(text: str):
+    return "auto" if text == "auto" else _positive_float(text)
+
+
+def _tolerance(text: str):
+    return None if text.lower() == "none" else _fraction(text)
+
+
+def _names(text: str) -> list[str]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated column names")
+    return names
+
+
+DATA_HELP = (
+    ".csv, .csv.gz or .parquet files or glob patterns; their rows are concatenated"
+)
+
+
+def _add_training_flags(parser) -> None:
+    """Every flag that sets a LinearRegressor parameter."""
+    _add_optimization_flags(parser)
+    _add_model_flags(parser)
+
+
+def _add_optimization_flags(parser) -> None:
+    """The flags of the gradient-descent loop."""
+    parser.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=1000,
+        help="maximum number of epochs (default 1000)",
+    )
+    parser.add_argument(
+        "--learning-rate",
+        type=_learning_rate,
+        default="auto",
+        help="step size, or 'auto' for 1/L, the largest safe step (default)",
+    )
+    parser.add_argument(
+        "--optimizer",
+        choices=OPTIMIZER_CHOICES,
+        default="auto",
+        help="gd is the seeds' assign_sub(lr * grad); auto is momentum tuned to the "
+        "spectrum on the gram engine, gd otherwise (default auto)",
+    )
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="auto",
+        help="data streams X through the tape every epoch; gram makes one pass for "
+        "the moments, then O(d²) epochs; auto: gram for full batch, d <= 1000",
+    )
+    parser.add_argument(
+        "--momentum",
+        type=_fraction,
+        default=0.9,
+        help="momentum coefficient for --optimizer momentum (default 0.9)",
+    )
+    parser.add_argument(
+        "--nesterov",
+        action="store_true",
+        help="Nesterov momentum for --optimizer momentum",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=None,
+        help="shuffled mini-batches of this size (default: full batch)",
+    )
+
+
+def _add_model_flags(parser) -> None:
+    """The flags of the problem and how it is solved."""
+    parser.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="centre and scale inside the fit (default on)",
+    )
+    parser.add_argument(
+        "--intercept",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="fit an intercept (default on)",
+    )
+    parser.add_argument(
+        "--alpha",
+        type=_non_negative_float,
+        default=0.0,
+        help="penalty strength, as in sklearn's ElasticNet (default 0: none)",
+    )
+    parser.add_argument(
+        "--l1-ratio",
+        type=_unit_interval,
+        default=0.0,
+        help="share of L1 in the penalty, 0 = ridge ... 1 = lasso (default 0)",
+    )
+    parser.add_argument(
+        "--tol",
+        type=_tolerance,
+        default=1e-8,
+        help="stop when the relative loss decrease stays below this for "
+        "5 epochs; 'none' runs every epoch (default 1e-8)",
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=DTYPES,
+        default="float32",
+        help="training precision (default float32)",
+    )
+    parser.add_argument(
+        "--seed", type=int, default=None, help="seed for mini-batch shuffling"
+    )
+    parser.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="none",
+        help="tf.distribute strategy; multi-worker: run this command on every "
+        "worker of the cluster in TF_CONFIG, each reads its shard of DATA (files, "
+        "or blocks of rows) and worker 0 prints and writes; see "
+        "docs/distributed.md",
+    )
+    parser.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the files a block at a time, never whole (default: only when "
+        "their columns would take over 1/8 of memory)",
+    )
+    parser.add_argument(
+        "--solver",
+        choices=SOLVERS,
+        default="gd",
+        help="gd trains with the GradientTape loop; exact solves directly",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="tapereg",
+        description="Linear regression trained by gradient descent on TensorFlow's "
+        "GradientTape.",
+    )
+    parser.add_argument("--version", action="version", version=f"tapereg {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    for add in (_add_demo, _add_fit, _add_predict, _add_export):
+        add(commands)
+    return parser
+
+
+def _add_demo(commands) -> None:
+    demo = commands.add_parser(
+        "demo",
+        help="reproduce a seed tutorial",
+        description="Train on a seed tutorial's synthetic data with its own loop: "
+        "'basic' (y = 3x + 2 + noise, the default) or 'line' "
+        "(x = linspace(0, 10, 100), y = x + N(0, 1), lr 0.01, 100 epochs).",
+    )
+    demo.add_argument(
+        "--tutorial",
+        choices=["basic", "line"],
+        default="basic",
+        help="which seed to reproduce (default basic)",
+    )
+    demo.add_argument(
+        "--seed", type=int, default=0, help="random seed of the data (default 0)"
+    )
+    demo.add_argument(
+        "--epochs",
+        type=_positive_int,
+        default=None,
+        help="epochs (default: the tutorial's, 20 or 100)",
+    )
+    demo.add_argument(
+        "--learning-rate",
+        type=_positive_float,
+        default=None,
+        help="step size (default: the tutorial's, 0.1 or 0.01)",
+    )
+    demo.add_argument(
+        "--plot", metavar="PATH", help="write a PNG of the fit and the loss"
+    )
+    demo.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _add_fit(commands) -> None:
+    fit = commands.add_parser(
+        "fit",
+        help="train on a CSV or Parquet file",
+        description="Train a linear model on CSV (plain or .gz) or Parquet files and "
+        "print the coefficients beside the exact least-squares ones.",
+    )
+    fit.add_argument("data", metavar="DATA", nargs="+", help=DATA_HELP)
+    fit.add_argument(
+        "--target",
+        required=True,
+        type=_names,
+        help="target column (several: comma-separated)",
+    )
+    fit.add_argument(
+        "--features",
+        type=_names,
+        default=None,
+        help="comma-separated feature columns (default: all others)",
+    )
+    _add_training_flags(fit)
+    _add_fit_outputs(fit)
+
+
+def _add_fit_outputs(fit) -> None:
+    """Where ``fit`` writes: model, plot, summary, logs, checkpoints, JSON."""
+    fit.add_argument(
+        "--save", metavar="MODEL", help="write the fitted model (JSON file)"
+    )
+    fit.add_argument(
+        "--plot", metavar="PATH", help="write a PNG of the fit and the loss"
+    )
+    fit.add_argument(
+        "--summary",
+        action="store_true",
+        help="print the OLS table: std. errors, t, p-values, intervals, R², F",
+    )
+    fit.add_argument(
+        "--level",
+        type=_level,
+        default=0.95,
+        help="confidence level of the summary's intervals (default 0.95)",
+    )
+    fit.add_argument(
+        "--logdir",
+        metavar="DIR",
+        help="write TensorBoard scalars (loss, gradient norm, learning rate per epoch)",
+    )
+    fit.add_argument(
+        "--checkpoint-dir",
+        metavar="DIR",
+        help="keep the training state there (every --checkpoint-every epochs or 60 s)",
+    )
+    fit.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="epochs between checkpoints (default 100)",
+    )
+    fit.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the checkpoint in --checkpoint-dir",
+    )
+    fit.add_argument("--json", action="store_true", help="print one JSON object")
+    fit.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+
+
+def _add_predict(commands) -> None:
+    predict = commands.add_parser(
+        "predict",
+        help="predict with a saved model",
+        description="Write a CSV of predictions of MODEL for the rows of DATA.",
+    )
+    predict.add_argument("model", metavar="MODEL", help="a model written by fit --save")
+    predict.add_argument("data", metavar="DATA", nargs="+", help=DATA_HELP)
+    predict.add_argument("--out", metavar="PATH", help="write here instead of stdout")
+
+
+def _add_export(commands) -> None:
+    export = commands.add_parser(
+        "export",
+        help="export a saved model as a TensorFlow SavedModel",
+        description="Write MODEL as a TensorFlow SavedModel in DIR: signature "
+        "serving_default takes one float32 input per feature (raw units) and returns "
+        "one output per target; predict_matrix takes the feature matrix.",
+    )
+    export.add_argument("model", metavar="MODEL", help="a model written by fit --save")
+    export.add_argument("directory", metavar="DIR", help="the SavedModel directory")

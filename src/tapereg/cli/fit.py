@@ -1,0 +1,147 @@
+"""``tapereg fit``: train on CSV or Parquet files, report, save, plot.
+
+The estimator, the table reader, ``fitting.fit_table`` (shards, in memory or
+streamed, the exact reference, streamed metrics) and the writers do the work; this
+module turns flags into them and their results into text or JSON.
+"""
+
+from __future__ import annotations
+
+from ..errors import ParameterError
+from .output import emit, quiet_tensorflow, warnings_to_stderr
+from .status import ExitStatus
+
+
+def run_fit_command(args) -> int:
+    if args.summary and args.alpha:
+        raise ParameterError(
+            "--summary is for ordinary least squares; drop --alpha to get it"
+        )
+    from ..io.readers import open_table
+
+    # Unstandardized float32 training takes the values as they are: they must fit.
+    fits = "float32" if args.dtype == "float32" and not args.standardize else None
+    stream = open_table(args.data, args.target, args.features, fits=fits)
+    if args.solver == "gd" or args.strategy != "none":
+        # Before any TensorFlow op: collectives are configured at start-up.
+        quiet_tensorflow()
+    from ..fitting.tables import fit_table
+
+    fitted = fit_table(
+        _estimator(args),
+        stream,
+        stream_rows=args.stream,
+        progress=not args.quiet,
+        want_sample=bool(args.plot),
+    )
+    if not fitted.chief:
+        return ExitStatus.SUCCESS  # the other workers print and write nothing
+    warnings_to_stderr(
+        w for w in fitted.warnings if issubclass(w.category, UserWarning)
+    )
+    report = _report(args, fitted, stream)
+    _write(args, fitted, stream, report)
+    from ..reports.report import format_coefficients, format_statistics, format_summary
+
+    text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
+    if args.summary:
+        text += "\n\n" + format_statistics(fitted.estimator, args.level)
+    if args.save:
+        text += f"\nmodel written to {args.save}"
+    if args.plot:
+        text += f"\nplot written to {args.plot}"
+    emit(report, text, args.json)
+    return ExitStatus.SUCCESS
+
+
+def _estimator(args):
+    """The LinearRegressor the flags describe (the strategy by its name)."""
+    from ..estimator import LinearRegressor
+
+    return LinearRegressor(
+        learning_rate=args.learning_rate,
+        max_iter=args.epochs,
+        optimizer=args.optimizer,
+        batch_size=args.batch_size,
+        fit_intercept=args.intercept,
+        standardize=args.standardize,
+        tol=args.tol,
+        solver=args.solver,
+        momentum=args.momentum,
+        nesterov=args.nesterov,
+        dtype=args.dtype,
+        random_state=args.seed,
+        alpha=args.alpha,
+        l1_ratio=args.l1_ratio,
+        engine=args.engine,
+        logdir=args.logdir,
+        checkpoint_dir=args.checkpoint_dir,
+        checkpoint_every=args.checkpoint_every,
+        resume=args.resume,
+        strategy=args.strategy,
+    )
+
+
+def _report(args, fitted, stream) -> dict:
+    """The report behind the text and ``--json``."""
+    import numpy as np
+
+    from ..reports.report import build_report, summary_to_json
+
+    estimator, table = fitted.estimator, fitted.table
+    rate = estimator.learning_rate_
+    report = build_report(
+        None if table is None else table.X,
+        None if table is None else table.y,
+        coef=np.atleast_2d(estimator.coef_).T,
+        intercept=np.atleast_1d(estimator.intercept_),
+        exact_coef=fitted.reference[0],
+        exact_intercept=fitted.reference[1],
+        loss_history=estimator.loss_curve_,
+        n_iter=estimator.n_iter_,
+        optimizer=estimator.optimizer_ if args.solver == "gd" else "exact",
+        learning_rate=None if rate != rate else rate,
+        seconds=fitted.seconds,
+        feature_names=stream.feature_names,
+        target_names=stream.target_names,
+        metrics=fitted.metrics,
+    )
+    report["engine"] = estimator.engine_ if args.solver == "gd" else None
+    report["streamed"] = table is None
+    report["strategy"] = args.strategy
+    report["exact"]["problem"] = (
+        "least squares"
+        if not args.alpha
+        else "ridge"
+        if args.l1_ratio == 0
+        else "least squares, unpenalized"
+    )
+    if hasattr(estimator, "statistics_"):
+        report["summary"] = summary_to_json(estimator, args.level)
+    return report
+
+
+def _write(args, fitted, stream, report) -> None:
+    """The model file and the plot the flags ask for."""
+    import numpy as np
+
+    estimator = fitted.estimator
+    if args.save:
+        from ..io.persistence import save
+
+        save(estimator, args.save, metrics=report["metrics"])
+    if args.plot:
+        from ..reports.plotting import plot_fit
+
+        plot_fit(
+            args.plot,
+            fitted.sample.X,
+            fitted.sample.y,
+            coef=np.atleast_2d(estimator.coef_).T,
+            intercept=np.atleast_1d(estimator.intercept_),
+            loss_history=estimator.loss_curve_,
+            exact_coef=fitted.reference[0],
+            exact_intercept=fitted.reference[1],
+            feature_names=stream.feature_names,
+            target_name=stream.target_names[0],
+        )

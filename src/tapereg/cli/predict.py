@@ -1,0 +1,40 @@
+"""``tapereg predict``: predictions of a saved model, a block of rows at a time."""
+
+from __future__ import annotations
+
+import sys
+
+from .status import ExitStatus
+
+
+def run_predict_command(args) -> int:
+    """Predictions a block of rows at a time: files of any size, flat memory."""
+    from ..io.persistence import load
+    from ..io.readers import open_features
+
+    estimator = load(args.model)
+    names = getattr(estimator, "feature_names_in_", None)
+    stream = open_features(
+        args.data, None if names is None else list(names), estimator.n_features_in_
+    )
+    import contextlib
+
+    import pandas as pd
+
+    columns = [str(t) for t in estimator.target_names_]
+    with contextlib.ExitStack() as stack:
+        if args.out:
+            from ..runtime.atomic import atomic_write
+
+            file = stack.enter_context(
+                atomic_write(args.out, "w", encoding="utf-8", newline="")
+            )
+        else:
+            file = sys.stdout
+        pd.DataFrame(columns=columns).to_csv(file, index=False)
+        for X, _ in stream:
+            rows = X if names is None else pd.DataFrame(X, columns=names, copy=False)
+            predictions = estimator.predict(rows)
+            frame = pd.DataFrame(predictions.reshape(X.shape[0], -1), columns=columns)
+            frame.to_csv(file, index=False, header=False)
+    return ExitStatus.SUCCESS

@@ -1,0 +1,16 @@
+"""The values LinearRegressor's choice parameters take (and the CLI's flags offer).
+
+No NumPy or TensorFlow here: the command line reads these at start-up.
+"""
+
+from __future__ import annotations
+
+from ..core.optimizers import OPTIMIZERS
+from ..parallel.cluster import STRATEGIES
+
+SOLVERS = ("gd", "exact")
+ENGINES = ("auto", "gram", "data")
+DTYPES = ("float32", "float64")
+OPTIMIZER_CHOICES = ("auto", *OPTIMIZERS)
+
+__all__ = ["DTYPES", "ENGINES", "OPTIMIZER_CHOICES", "SOLVERS", "STRATEGIES"]

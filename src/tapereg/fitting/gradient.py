@@ -1,0 +1,238 @@
+"""Gradient descent on each engine: prepare its data, pick the step, train.
+
+The gram engine trains on the moments; the data engine on the rows, in memory or
+from a row cache filled in one pass. Each picks the automatic step from the
+curvature, resolves the update and hands the data to the TensorFlow core
+(``tapereg.core.train``), imported only here and only when training runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..numerics.arrays import aligned
+from ..numerics.checks import check_fits_dtype
+from ..numerics.gram import gram_from_moments, hessian_spectrum
+from ..numerics.stepsize import auto_lipschitz, batch_lipschitz, largest_row
+from .diagnostics import warn_about_curvature
+from .plan import FitPlan, resolve_update
+
+
+@dataclass(frozen=True)
+class TrainingRecord:
+    """How a fit trained: epochs, losses (original units), step, engine, update."""
+
+    n_iter: int = 1
+    loss_curve: np.ndarray = field(default_factory=lambda: np.empty(0))
+    learning_rate: float = float("nan")
+    engine: str | None = None
+    optimizer: str | None = None
+    standardization: object = None
+
+    @classmethod
+    def exact(cls) -> TrainingRecord:
+        """The exact solver's: one pass over the data, no epoch losses."""
+        return cls()
+
+    @classmethod
+    def of(cls, result, engine: str, optimizer: str, standardization):
+        # A loss written through the moments can round to -1e-14 at a perfect fit.
+        losses = np.maximum(result.loss_history.astype(np.float64), 0.0)
+        return cls(
+            result.n_iter,
+            losses,
+            result.learning_rate,
+            engine,
+            optimizer,
+            standardization,
+        )
+
+
+def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:
+    """The options every engine passes to ``core.train.train``."""
+    return dict(
+        fit_intercept=plan.fit_intercept,
+        max_iter=plan.max_iter,
+        tol=plan.tol,
+        n_iter_no_change=plan.n_iter_no_change,
+        loss_scale=scaling.y_scale**2,
+        l1=l1,
+        l2=l2,
+        callback=callback,
+        checkpoint=plan.checkpoint,
+        nesterov=plan.nesterov,
+        **more,
+    )
+
+
+def train_on_gram(gram, plan: FitPlan, l1, l2, scaling, callback):
+    """The gram engine: O(d²) epochs, the spectrum's tuned momentum by default.
+
+    Its moments are already every worker's, so its epochs need no reducer.
+    """
+    from ..core.train import fit_gradient_descent_gram
+
+    n_targets = gram.xy.shape[1]
+    lipschitz, mu = hessian_spectrum(
+        gram, fit_intercept=plan.fit_intercept, n_targets=n_targets, l2=l2
+    )
+    if not plan.standardize:
+        warn_about_curvature(gram, fit_intercept=plan.fit_intercept)
+    optimizer, learning_rate, momentum = resolve_update(plan, lipschitz, mu)
+    result = fit_gradient_descent_gram(
+        gram,
+        learning_rate=learning_rate,
+        optimizer=optimizer,
+        momentum=momentum,
+        **_options(plan, scaling, l1, l2, callback),
+    )
+    return result, optimizer
+
+
+def lipschitz_from_moments(plan: FitPlan, moments, scaling, l2, largest, reducer):
+    """The L behind ``learning_rate="auto"`` from the (pooled) moments: the exact
+    full-batch constant, the larger one of a random batch for mini-batches (from
+    the largest row of every worker's), plus the L2 penalty's curvature. None
+    when the step is not automatic."""
+    if not plan.automatic_step:
+        return None
+    n_targets = moments.mean.shape[0] - moments.n_features
+    lipschitz, _ = hessian_spectrum(
+        gram_from_moments(moments, scaling),
+        fit_intercept=plan.fit_intercept,
+        n_targets=n_targets,
+    )
+    n_rows = moments.n_samples
+    if plan.batch_size is not None and plan.batch_size < n_rows:
+        lipschitz = batch_lipschitz(
+            lipschitz,
+            2.0 * reducer.maximum(largest) / n_targets,
+            n_samples=n_rows,
+            batch_size=plan.batch_size,
+        )
+    return lipschitz + (0.0 if l2 is None else 2.0 * float(np.max(l2)) / n_targets)
+
+
+def batch_plan(plan: FitPlan, reducer, n_local: int, n_all: int) -> dict:
+    """Mini-batches as every worker takes them (this worker's rows per step, and
+    the steps per epoch where all must make the same number); the full batch
+    when ``batch_size`` is unset or covers every row."""
+    if plan.batch_size is None or plan.batch_size >= n_all:
+        return {"batch_size": None}
+    local, steps = reducer.batches(n_local, n_all, plan.batch_size)
+    return {"batch_size": local, "steps": steps}
+
+
+def _training_rows(source, plan: FitPlan, scaling, X, Y, first_row: int = 0):
+    """X and Y in the training units and dtype; a value that overflows it refused."""
+    dtype = plan.dtype
+    with np.errstate(over="ignore"):  # an overflow is refused next
+        if plan.standardize:
+            X_train, Y_train = (
+                scaling.transform_X(X, dtype),
+                scaling.transform_y(Y, dtype),
+            )
+        else:
+            X_train, Y_train = aligned(X, dtype), aligned(Y, dtype)
+    for cast, original, name, columns in (
+        (X_train, X, "X", source.feature_names),
+        (Y_train, Y, "y", source.target_names),
+    ):
+        check_fits_dtype(
+            cast,
+            original,
+            name,
+            columns,
+            first_row=first_row,
+            standardized=plan.standardize,
+        )
+    return X_train, Y_train
+
+
+def train_on_rows(source, plan: FitPlan, reducer, moments, scaling, l1, l2, callback):
+    """The data engine on rows in memory: each epoch streams them through the tape.
+
+    With the moments (across workers) the step comes from them; with every row
+    here, from power iteration on the rows.
+    """
+    from ..core.train import fit_gradient_descent
+
+    X, Y, sample_weight = source.arrays
+    X_train, Y_train = _training_rows(source, plan, scaling, X, Y)
+    weights = None if sample_weight is None else aligned(sample_weight, plan.dtype)
+    lipschitz = None
+    batches = {"batch_size": plan.batch_size}
+    if moments is not None:
+        mean_weight = moments.total_weight / moments.n_samples
+        largest = largest_row(X_train, weights, mean_weight, plan.fit_intercept)
+        lipschitz = lipschitz_from_moments(plan, moments, scaling, l2, largest, reducer)
+        batches = batch_plan(plan, reducer, X_train.shape[0], moments.n_samples)
+    elif plan.automatic_step:
+        lipschitz = auto_lipschitz(
+            X_train,
+            weights,
+            fit_intercept=plan.fit_intercept,
+            n_targets=Y.shape[1],
+            batch_size=plan.batch_size,
+            l2_max=0.0 if l2 is None else float(np.max(l2)),
+        )
+    optimizer, learning_rate, momentum = resolve_update(plan, lipschitz)
+    result = fit_gradient_descent(
+        X_train,
+        Y_train,
+        weights,
+        learning_rate=learning_rate,
+        **batches,
+        seed=plan.seed,
+        optimizer=optimizer,
+        momentum=momentum,
+        **_options(plan, scaling, l1, l2, callback, reducer=reducer),
+    )
+    return result, optimizer
+
+
+def train_on_stream(source, plan: FitPlan, reducer, moments, scaling, l1, l2, callback):
+    """The data engine on a stream: one pass caches the training rows in the
+    training dtype, then every epoch reads the cache (tf.data)."""
+    from ..core.train import fit_gradient_descent_blocks
+    from ..runtime.row_cache import RowCache
+
+    d, t = source.n_features, source.n_targets
+    weighted = moments.weighted
+    n_columns = d + t + int(weighted)
+    mean_weight = moments.total_weight / moments.n_samples
+    with RowCache(n_columns, plan.dtype) as cache:
+        largest = 0.0  # max s_i·‖a_i‖²/s̄, for the mini-batch step
+        for X, Y, sample_weight in source.blocks():
+            X_train, Y_train = _training_rows(
+                source, plan, scaling, X, Y, first_row=cache.n_rows
+            )
+            rows = np.empty((X.shape[0], n_columns), plan.dtype)
+            rows[:, :d], rows[:, d : d + t] = X_train, Y_train
+            if weighted:
+                rows[:, -1] = sample_weight
+            largest = max(
+                largest,
+                largest_row(
+                    rows[:, :d], sample_weight, mean_weight, plan.fit_intercept
+                ),
+            )
+            cache.write(rows)
+        cache.finish()
+        lipschitz = lipschitz_from_moments(plan, moments, scaling, l2, largest, reducer)
+        optimizer, learning_rate, momentum = resolve_update(plan, lipschitz)
+        result = fit_gradient_descent_blocks(
+            cache,
+            d,
+            t,
+            weighted=weighted,
+            learning_rate=learning_rate,
+            **batch_plan(plan, reducer, cache.n_rows, moments.n_samples),
+            seed=plan.seed,
+            optimizer=optimizer,
+            momentum=momentum,
+            **_options(plan, scaling, l1, l2, callback, reducer=reducer),
+        )
+    return result, optimizer

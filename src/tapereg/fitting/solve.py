@@ -1,0 +1,193 @@
+"""The one solve: a source, a plan, a reducer and callbacks in; a FitOutcome out.
+
+The exact solver or gradient descent on one of two engines: the gram engine
+(float64 moments, then O(d²) epochs) or the data engine (the rows through the tape
+every epoch, from memory or from a row cache). Across workers only the reducer
+differs: it pools the moments, gathers the exact solver's factors and adds the
+data engine's sums at every step. Warnings point at the user's line.
+"""
+
+from __future__ import annotations
+
+from ..numerics.exact import solve_least_squares, solve_least_squares_stream
+from ..numerics.gram import gram_from_moments
+from ..numerics.linear import feature_names as default_feature_names
+from ..numerics.moments import dependent_columns
+from ..numerics.standardization import Standardization, standardization_from_moments
+from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
+from .diagnostics import warn_about_columns, warn_if_not_converged
+from .gradient import TrainingRecord, train_on_gram, train_on_rows, train_on_stream
+from .outcome import FitOutcome
+from .plan import FitPlan, penalty_weights, resolve_engine
+from .source import moments_of
+
+
+def all_rows_here(source, reducer) -> bool:
+    """Whether this process holds every row in memory: then a fit may skip the
+    moments pass (the exact solver factors the arrays, the data engine
+    standardizes them directly)."""
+    return source.arrays is not None and reducer.count == 1
+
+
+def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
+    """Fit the linear model on ``source`` as ``plan`` says.
+
+    Parameters
+    ----------
+    source : ArraySource or BlockSource
+        This worker's rows (all of them in one process).
+    plan : FitPlan
+    reducer : LocalReducer or StrategyReducer
+        Adds sums over workers (identity in one process).
+    callback : callable, optional
+        Receives each chunk of epochs (``core.train.EpochChunk``).
+    """
+    if plan.solver == "exact":
+        coef, intercept, moments, solution = _solve_exact(source, plan, reducer)
+        record = TrainingRecord.exact()
+    else:
+        # One float64 pass gives the standardization, the gram engine's moments,
+        # the automatic step and the OLS inference: every worker's rows'. Only
+        # the data engine on rows all here goes without.
+        moments = (
+            None if all_rows_here(source, reducer) else moments_of(source, reducer)
+        )
+        engine = resolve_engine(plan.engine, plan.batch_size, source.n_features)
+        if engine == "gram" and moments is None:
+            moments = moments_of(source, reducer)
+        coef, intercept, record = _train(
+            source, plan, reducer, engine, moments, callback
+        )
+        solution = None
+    statistics = None
+    if plan.compute_statistics and plan.alpha == 0:
+        statistics = _statistics(source, plan, coef, intercept, moments, solution)
+    return FitOutcome(
+        coef=coef,
+        intercept=intercept,
+        single_target=False,
+        feature_names=source.feature_names,
+        target_names=source.target_names,
+        n_iter=record.n_iter,
+        loss_curve=record.loss_curve,
+        learning_rate=record.learning_rate,
+        engine=record.engine,
+        optimizer=record.optimizer,
+        standardization=record.standardization,
+        statistics=statistics,
+        moments=None if source.arrays is not None else moments,
+    )
+
+
+def _solve_exact(source, plan: FitPlan, reducer):
+    """(coef, intercept, moments or None, solution) of the exact solver."""
+    if all_rows_here(source, reducer):
+        X, Y, sample_weight = source.arrays
+        solution = solve_least_squares(
+            X, Y, sample_weight, fit_intercept=plan.fit_intercept, alpha=plan.alpha
+        )
+        # One more pass (cheap beside the QR) tells constant columns apart.
+        measured = Standardization.fit(X, Y, sample_weight, center=plan.fit_intercept)
+        moments = None
+    else:
+        # Each worker factors its rows centred on the pooled means; the factors
+        # are gathered and factored once more: the solution of all rows.
+        moments = moments_of(source, reducer)
+        solution = solve_least_squares_stream(
+            source.blocks(),
+            moments,
+            source.n_features,
+            fit_intercept=plan.fit_intercept,
+            alpha=plan.alpha,
+            gather=reducer.gather,
+        )
+        measured = standardization_from_moments(
+            moments, source.n_features, center=plan.fit_intercept
+        )
+    _warn_about_columns(source, plan, moments, measured, solution.collinear)
+    return solution.coef, solution.intercept, moments, solution
+
+
+def _warn_about_columns(source, plan, moments, measured, collinear) -> None:
+    warn_about_columns(
+        source.n_rows if moments is None else moments.n_samples,
+        source.n_features,
+        measured,
+        collinear,
+        alpha=plan.alpha,
+        fit_intercept=plan.fit_intercept,
+        feature_names=source.feature_names,
+        target_names=source.target_names,
+    )
+
+
+def _train(source, plan: FitPlan, reducer, engine, moments, callback):
+    """Standardize, warn, pick the penalty, train on the engine; original units."""
+    n_features, n_targets = source.n_features, source.n_targets
+    if not plan.standardize:
+        scaling = Standardization.identity(n_features, n_targets)
+    elif moments is not None:
+        scaling = standardization_from_moments(
+            moments, n_features, center=plan.fit_intercept
+        )
+    else:
+        scaling = Standardization.fit(*source.arrays, center=plan.fit_intercept)
+    measured = scaling
+    if moments is not None and not plan.standardize:
+        measured = standardization_from_moments(
+            moments, n_features, center=plan.fit_intercept
+        )
+    collinear = ()
+    if moments is not None:
+        collinear = dependent_columns(
+            moments, n_features, center=plan.fit_intercept, skip=measured.x_constant
+        )
+    _warn_about_columns(source, plan, moments, measured, collinear)
+    l1, l2 = penalty_weights(plan, scaling, n_targets)
+    if engine == "gram":
+        gram = gram_from_moments(moments, scaling)
+        result, optimizer = train_on_gram(gram, plan, l1, l2, scaling, callback)
+    elif source.arrays is not None:
+        result, optimizer = train_on_rows(
+            source, plan, reducer, moments, scaling, l1, l2, callback
+        )
+    else:
+        result, optimizer = train_on_stream(
+            source, plan, reducer, moments, scaling, l1, l2, callback
+        )
+    if plan.tol is not None and not result.converged:
+        warn_if_not_converged(result.loss_history, tol=plan.tol, max_iter=plan.max_iter)
+    coef, intercept = scaling.to_original(result.coef, result.intercept)
+    record = TrainingRecord.of(
+        result, engine, optimizer, scaling if plan.standardize else None
+    )
+    return coef, intercept, record
+
+
+def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
+    """OLS inference: from the moments when the fit took them (no extra pass; all
+    workers' rows), otherwise from the exact solver's QR of the arrays."""
+    names = default_feature_names(source.feature_names, source.n_features)
+    if moments is not None:
+        return ols_statistics_from_moments(
+            moments,
+            coef,
+            intercept,
+            fit_intercept=plan.fit_intercept,
+            feature_names=names,
+        )
+    X, Y, sample_weight = source.arrays
+    if solution is None:
+        solution = solve_least_squares(
+            X, Y, sample_weight, fit_intercept=plan.fit_intercept
+        )
+    return ols_statistics(
+        X,
+        Y,
+        coef,
+        intercept,
+        solution,
+        sample_weight=sample_weight,
+        fit_intercept=plan.fit_intercept,
+        feature_names=names,
+    )

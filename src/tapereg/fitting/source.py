@@ -1,0 +1,162 @@
+"""The input of a fit as a source: names, sizes, moments and blocks of rows.
+
+Arrays in memory (:class:`ArraySource`) and a re-iterable of blocks
+(:class:`BlockSource`, for data bigger than memory) give the same small interface,
+so the solver does not ask which it has, except where holding every row in memory
+lets it skip a pass (``arrays``). Every block a :class:`BlockSource` yields is
+checked: 2-D X, Y as a column when 1-D, the same widths as the first block, a
+weight per row, finite values; a bad block is one DataError naming it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import DataError
+from ..numerics.arrays import row_blocks
+from ..numerics.checks import check_finite
+from ..numerics.moments import Moments, MomentsAccumulator, data_moments, pooled_moments
+
+
+class ArraySource:
+    """Validated rows in memory: X (n, d), Y (n, t) and the weights (or None)."""
+
+    def __init__(
+        self, X, Y, sample_weight=None, *, feature_names=None, target_names=None
+    ):
+        self.X, self.Y, self.sample_weight = X, Y, sample_weight
+        self.feature_names, self.target_names = feature_names, target_names
+        self.n_rows, self.n_features = X.shape
+        self.n_targets = Y.shape[1]
+        self.weighted = sample_weight is not None
+
+    @property
+    def arrays(self):
+        """(X, Y, sample_weight): every row at once."""
+        return self.X, self.Y, self.sample_weight
+
+    def blocks(self):
+        """The rows as ``(X, Y, sample_weight)`` chunks (the weight None without)."""
+        return row_blocks(self.X, self.Y, self.sample_weight)
+
+    def local_moments(self) -> Moments | None:
+        return data_moments(*self.arrays) if self.n_rows else None
+
+    def no_rows_error(self) -> DataError:
+        return DataError("X has no rows")
+
+
+class BlockSource:
+    """A re-iterable of ``(X, Y)`` or ``(X, Y, sample_weight)`` blocks, checked.
+
+    Names come from the stream's ``feature_names`` and ``target_names`` when it
+    has them; sizes from the names, else from the first block.
+    """
+
+    arrays = None
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.feature_names = _names(getattr(stream, "feature_names", None))
+        self.target_names = _names(getattr(stream, "target_names", None))
+        self.n_features = (
+            None if self.feature_names is None else len(self.feature_names)
+        )
+        self.n_targets = None if self.target_names is None else len(self.target_names)
+        self.n_rows = None  # known after the first pass
+        self.weighted = None
+
+    def blocks(self):
+        """Each block as float64 ``(X, Y, sample_weight)``, checked."""
+        first_row = 0
+        for number, block in enumerate(self.stream):
+            X, Y, weights = self._checked(number, block, first_row)
+            first_row += X.shape[0]
+            yield X, Y, weights
+        self.n_rows = first_row
+
+    def _checked(self, number: int, block, first_row: int):
+        if len(block) not in (2, 3):
+            raise DataError(
+                f"block {number} has {len(block)} arrays; a block is (X, y) or "
+                "(X, y, sample_weight)"
+            )
+        X = np.asarray(block[0], np.float64)
+        Y = np.asarray(block[1], np.float64)
+        weights = None if len(block) == 2 else np.asarray(block[2], np.float64)
+        where = f"block {number} (rows {first_row}..)"
+        if X.ndim != 2:
+            raise DataError(f"{where}: X has shape {X.shape}; it must be 2-D")
+        if Y.ndim == 1:
+            Y = Y[:, None]
+        if Y.ndim != 2:
+            raise DataError(f"{where}: y has shape {Y.shape}; it must be 1-D or 2-D")
+        self.n_features = _same(self.n_features, X.shape[1], where, "X", "columns")
+        self.n_targets = _same(self.n_targets, Y.shape[1], where, "y", "columns")
+        self.weighted = _same(self.weighted, weights is not None, where, "", "")
+        for name, values in (("y", Y), ("sample_weight", weights)):
+            if values is not None and values.shape[0] != X.shape[0]:
+                raise DataError(
+                    f"{where}: {name} has {values.shape[0]} rows where X has "
+                    f"{X.shape[0]}"
+                )
+        if weights is not None and weights.ndim != 1:
+            raise DataError(
+                f"{where}: sample_weight has shape {weights.shape}; it must be 1-D"
+            )
+        for name, values, columns in (
+            ("X", X, self.feature_names),
+            ("y", Y, self.target_names),
+            ("sample_weight", weights, None),
+        ):
+            if values is not None:
+                check_finite(values, name, columns, first_row=first_row)
+        return X, Y, weights
+
+    def local_moments(self) -> Moments | None:
+        """The first pass: float64 moments of this source's rows (None: no rows)."""
+        moments = MomentsAccumulator()
+        for block in self.blocks():
+            moments.add(*block)
+        return moments.result() if moments.n_samples else None
+
+    def no_rows_error(self) -> DataError:
+        no_rows = getattr(self.stream, "no_rows_error", None)
+        return no_rows() if no_rows else DataError("the stream has no rows")
+
+
+def moments_of(source, reducer) -> Moments:
+    """The float64 moments of every worker's rows: this source's first pass, pooled
+    by the reducer (two sums across workers; in one process, these rows')."""
+    local = source.local_moments()
+    if local is None and (source.n_features is None or source.n_targets is None):
+        raise source.no_rows_error()  # no sizes to pool with
+    moments = pooled_moments(
+        local, source.n_features + source.n_targets, source.n_features, reducer.sum
+    )
+    if moments.n_samples == 0:
+        raise (
+            DataError("no worker has any rows")
+            if reducer.count > 1
+            else (source.no_rows_error())
+        )
+    return moments
+
+
+def _names(names) -> list[str] | None:
+    return None if names is None else [str(n) for n in names]
+
+
+def _same(known, seen, where: str, name: str, what: str):
+    """``seen``, refusing a value that differs from the ``known`` one."""
+    if known is None or known == seen:
+        return seen
+    if not name:
+        raise DataError(
+            f"{where}: sample_weight is {'present' if seen else 'missing'}, unlike "
+            "the first block's; give every block weights, or none"
+        )
+    raise DataError(
+        f"{where}: {name} has {seen} {what}, not {known} as the first block (or the "
+        "stream's names)"
+    )

@@ -1,0 +1,231 @@
+"""Fit a table read from files, as the command line does: one call, every path.
+
+:func:`fit_table` takes this worker's shard of the files, fits in memory or
+streamed (files over an eighth of memory, ``--stream``, or a worker of a cluster),
+and returns what the report needs: the exact optimum to compare with, and for a
+streamed fit the metrics of one more pass and a uniform sample of rows for the
+plot (every worker's, across workers). The command line formats and writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ClusterError
+from ..numerics.exact import solve_from_moments, solve_least_squares
+from ..numerics.metrics import regression_metrics_stream
+from ..parallel.reducers import reducer_for
+from ..runtime.progress import EpochProgress
+
+# Across workers, the plot's sample is gathered from all of them: at most this much.
+SAMPLE_GATHER_BYTES = 32 << 20
+SAMPLE_ROWS = 20_000
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Rows of a table: X (n, d) and y (n, t)."""
+
+    X: np.ndarray
+    y: np.ndarray
+
+
+@dataclass(frozen=True)
+class TableFit:
+    """A fitted estimator and what the report of its fit needs.
+
+    ``table`` holds every row when the fit ran in memory (None: streamed);
+    ``reference`` is the exact (coef (d, t), intercept (t,)) of the same problem
+    (ridge in closed form; with an L1 part, unpenalized); ``metrics`` are those of
+    the model and the reference on every row of a streamed fit (None in memory);
+    ``sample`` rows for a plot; ``chief`` whether this worker prints and writes.
+    """
+
+    estimator: object
+    table: object
+    reference: tuple[np.ndarray, np.ndarray]
+    metrics: list[dict] | None
+    sample: object
+    chief: bool
+    seconds: float
+    warnings: list
+
+
+def in_memory_budget() -> int:
+    """Files whose columns would take more than this (bytes) are streamed.
+
+    An eighth of physical memory leaves room for the float64 copy, the training
+    copy and TensorFlow itself.
+    """
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 8
+    except (ValueError, OSError):
+        return 2 << 30
+
+
+def fit_table(
+    estimator, stream, *, stream_rows=False, progress=False, want_sample=False
+) -> TableFit:
+    """Fit ``estimator`` on a table stream (``tapereg.open_table``'s).
+
+    Across workers (the estimator's ``strategy``) each reads its shard of the
+    files; the others than the chief keep no logs and no checkpoints (a resumed
+    fit starts every worker from the chief's state). ``progress``: the chief shows
+    a progress bar (rows/s where every epoch streams the rows). Warnings are
+    recorded, not shown.
+    """
+    try:
+        reducer = reducer_for(estimator.strategy)
+        return _fit_table(
+            estimator, stream, reducer, stream_rows, progress, want_sample
+        )
+    except Exception as error:
+        if estimator.strategy != "multi-worker":
+            raise
+        import tensorflow as tf
+
+        if isinstance(error, tf.errors.OpError):
+            # A dead or unreachable worker: TensorFlow's collectives and heartbeats
+            # say so with an OpError; one line, not its traceback.
+            text = str(error).strip()
+            reason = text.splitlines()[0][:300] if text else ""
+            raise ClusterError(
+                f"the cluster failed ({type(error).__name__}): {reason}"
+            ) from None
+        raise
+
+
+def _fit_table(estimator, stream, reducer, stream_rows, progress, want_sample):
+    stream = stream.for_worker(reducer.index, reducer.count)
+    chief = reducer.index == 0
+    if not chief:
+        estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
+    # A worker of a cluster streams its shard; one machine's devices (mirrored)
+    # share its memory, so they read it whole when it fits.
+    streamed = (
+        stream_rows
+        or reducer.count > 1
+        or stream.estimated_bytes() > in_memory_budget()
+    )
+    table = None if streamed else stream.read()
+    rows_per_epoch = None
+    if (
+        table is not None
+        and estimator.solver == "gd"
+        and _data_engine(estimator, table)
+    ):
+        rows_per_epoch = table.X.shape[0]  # a gram epoch costs O(d²), not the rows
+    started = time.perf_counter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        callback = None
+        if progress and chief:
+            callback = EpochProgress(estimator.max_iter, n_rows=rows_per_epoch)
+        with callback if callback is not None else contextlib.nullcontext():
+            if table is None:
+                estimator.fit_stream(stream, epoch_callback=callback)
+            else:
+                estimator.fit(*_as_frames(table), epoch_callback=callback)
+    seconds = time.perf_counter() - started
+    reference = _exact_reference(estimator, table)
+    metrics = sample = None
+    if table is None:
+        coef = np.atleast_2d(estimator.coef_).T
+        intercept = np.atleast_1d(estimator.intercept_)
+        d = len(stream.feature_names)
+        metrics, sample = streamed_metrics(
+            stream,
+            [(coef, intercept), reference],
+            want_sample=want_sample,
+            shift=estimator.moments_.mean[d:],
+            reducer=reducer,
+        )
+    elif want_sample:
+        sample = Sample(table.X, table.y)
+    return TableFit(
+        estimator, table, reference, metrics, sample, chief, seconds, list(caught)
+    )
+
+
+def _data_engine(estimator, table) -> bool:
+    from .plan import resolve_engine
+
+    engine = resolve_engine(estimator.engine, estimator.batch_size, table.X.shape[1])
+    return engine == "data"
+
+
+def _as_frames(table):
+    """(X, y) as pandas objects, so the estimator learns the column names."""
+    import pandas as pd
+
+    X = pd.DataFrame(table.X, columns=table.feature_names, copy=False)
+    if table.y.shape[1] == 1:
+        return X, pd.Series(table.y[:, 0], name=table.target_names[0])
+    return X, pd.DataFrame(table.y, columns=table.target_names, copy=False)
+
+
+def _exact_reference(estimator, table):
+    """(coef, intercept) of the exact optimum the report compares training with.
+
+    The exact solver's own answer when that is what ran. In memory, a QR solve; for
+    streamed files the moments the fit already took (no further pass). With an L1
+    part, the unpenalized least-squares optimum.
+    """
+    if estimator.solver == "exact":
+        return np.atleast_2d(estimator.coef_).T, np.atleast_1d(estimator.intercept_)
+    ridge_alpha = estimator.alpha if estimator.l1_ratio == 0 else 0.0
+    if table is None:
+        return solve_from_moments(
+            estimator.moments_, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
+        )
+    exact = solve_least_squares(
+        table.X, table.y, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
+    )
+    return exact.coef, exact.intercept
+
+
+def streamed_metrics(
+    stream, models, *, want_sample: bool, shift=None, reducer, sample_rows=SAMPLE_ROWS
+):
+    """Metrics of each model in one more pass; with ``want_sample``, a uniform
+    random sample of rows (seeded) for the plot, kept while passing. Across
+    workers the metrics are of all rows (``shift`` as for
+    ``regression_metrics_stream``), and so is the sample: every worker's own is
+    gathered and the smallest keys of all kept."""
+    d, t = len(stream.feature_names), len(stream.target_names)
+    # Every worker sends its sample: keep the gather within SAMPLE_GATHER_BYTES.
+    per_worker = SAMPLE_GATHER_BYTES // (8 * (1 + d + t) * reducer.count)
+    sample_rows = max(1, min(sample_rows, per_worker))
+    rng = np.random.default_rng((0, reducer.index))
+    kept = np.empty((0, 1 + d + t))
+
+    def passing():
+        nonlocal kept
+        for X, Y in stream:
+            if want_sample:
+                # The rows with the smallest random keys are a uniform sample.
+                rows = np.column_stack([rng.random(X.shape[0]), X, Y])
+                kept = np.concatenate([kept, rows])
+                if kept.shape[0] > 2 * sample_rows:
+                    kept = kept[np.argsort(kept[:, 0])[:sample_rows]]
+            yield X, Y
+
+    metrics = regression_metrics_stream(
+        passing(), models, shift=shift, sum_across=reducer.sum
+    )
+    if not want_sample:
+        return metrics, None
+    rows = kept[np.argsort(kept[:, 0])[:sample_rows]]
+    # Missing rows (a small shard) carry the key inf, so they sort last.
+    slots = np.full((sample_rows, rows.shape[1]), np.inf)
+    slots[: rows.shape[0]] = rows
+    rows = reducer.gather(slots).reshape(-1, rows.shape[1])
+    rows = rows[np.isfinite(rows[:, 0])]
+    rows = rows[np.argsort(rows[:, 0], kind="stable")[:sample_rows]]
+    return metrics, Sample(rows[:, 1 : 1 + d], rows[:, 1 + d :])

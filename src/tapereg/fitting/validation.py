@@ -1,0 +1,93 @@
+"""Arrays and DataFrames in: validated with scikit-learn's own checks, as a source.
+
+scikit-learn's ``validate_data`` learns or checks the number and names of the
+features; its ValueErrors become our DataError, on one line. NaN and ±inf are
+refused with the column and the row that hold them.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+from ..errors import DataError
+from ..numerics.checks import check_finite
+from .source import ArraySource
+
+
+def _validated(estimator, *args, **kwargs):
+    """sklearn's ``validate_data``, its ValueErrors (wrong number or names of
+    features, text, wrong shapes) raised as our DataError with the same message."""
+    try:
+        return validate_data(estimator, *args, **kwargs)
+    except ValueError as error:
+        if isinstance(error, DataError):
+            raise
+        raise DataError(_one_line(str(error))) from None
+
+
+def _one_line(message: str) -> str:
+    """sklearn's multi-line feature-name message as one line: lists run on."""
+    parts: list[str] = []
+    for line in message.strip().splitlines():
+        if line.startswith("- ") and parts:
+            parts[-1] += (" " if parts[-1].endswith(":") else ", ") + line[2:]
+        elif line.strip():
+            parts.append(line.strip())
+    return " ".join(p if p.endswith(".") else p + "." for p in parts)
+
+
+def _target_names(y) -> list[str] | None:
+    """Column names of a pandas target, if it has them."""
+    name = getattr(y, "name", None)
+    if name is not None and not hasattr(y, "columns"):
+        return [str(name)]
+    columns = getattr(y, "columns", None)
+    return [str(c) for c in columns] if columns is not None else None
+
+
+def _feature_names(estimator) -> list[str] | None:
+    names = getattr(estimator, "feature_names_in_", None)
+    return None if names is None else [str(n) for n in names]
+
+
+def array_source(estimator, X, y, sample_weight=None) -> tuple[ArraySource, bool]:
+    """(the validated rows as a source, whether y is 1-D); learns the features.
+
+    X and y keep float32 or float64; everything else becomes float64.
+    """
+    target_names = _target_names(y)
+    y_values = np.asarray(y)
+    if y_values.dtype.kind == "f" and y_values.ndim in (1, 2) and y_values.size:
+        check_finite(y_values.reshape(y_values.shape[0], -1), "y", target_names)
+    X, y = _validated(
+        estimator,
+        X,
+        y,
+        multi_output=True,
+        y_numeric=True,
+        dtype=[np.float64, np.float32],
+        ensure_all_finite=False,
+    )
+    Y = y.reshape(-1, 1) if y.ndim == 1 else y
+    feature_names = _feature_names(estimator)
+    check_finite(X, "X", feature_names)
+    if sample_weight is not None:
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    source = ArraySource(
+        X, Y, sample_weight, feature_names=feature_names, target_names=target_names
+    )
+    return source, y.ndim == 1
+
+
+def features_to_predict(estimator, X) -> np.ndarray:
+    """X checked against the features the estimator was fitted on."""
+    X = _validated(
+        estimator,
+        X,
+        reset=False,
+        dtype=[np.float64, np.float32],
+        ensure_all_finite=False,
+    )
+    check_finite(X, "X", _feature_names(estimator))
+    return X

@@ -1,0 +1,58 @@
+"""The linear model's formula and names, in one place each.
+
+``X @ coef + intercept`` (in float64, a chunk at a time), the default names
+``x{i}`` and ``y{j}``, and the scaled pseudo-inverse behind the exact solutions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .arrays import chunks
+
+
+def linear_predictions(X: np.ndarray, coef: np.ndarray, intercept) -> np.ndarray:
+    """``X·coef + intercept`` in float64, a chunk of rows at a time.
+
+    NumPy would otherwise copy a whole float32 X to float64 to multiply it by
+    float64 weights.
+    """
+    coef = np.asarray(coef, np.float64)
+    out = np.empty((X.shape[0], *coef.shape[1:]))
+    for rows in chunks(X.shape[0], X.shape[1]):
+        out[rows] = X[rows] @ coef
+    return out + intercept
+
+
+def feature_names(names, n_features: int) -> list[str]:
+    """The given feature names as strings, or ``x0, x1, ...``."""
+    if names is not None:
+        return [str(n) for n in names]
+    return [f"x{i}" for i in range(n_features)]
+
+
+def target_names(names, n_targets: int) -> list[str]:
+    """The given target names as strings, or ``y`` for one target, ``y0, y1, ...``."""
+    if names is not None:
+        return [str(n) for n in names]
+    return ["y"] if n_targets == 1 else [f"y{j}" for j in range(n_targets)]
+
+
+def scaled_pseudo_inverse(matrix: np.ndarray, n_samples: int, ridge=0.0):
+    """(A⁺, rank) of a symmetric positive semi-definite A (normal equations).
+
+    The columns are scaled to unit diagonal first (D⁻¹AD⁻¹), so the rank decision
+    does not depend on the units; eigenvalues below max(n, d)·ε of the largest
+    count as zero, which gives the minimum-norm solution. ``ridge`` adds
+    ``ridge·I`` to A (in its own units) before inverting.
+    """
+    d = matrix.shape[0]
+    norms = np.sqrt(np.diag(matrix))
+    norms[norms == 0] = 1.0
+    scaled = matrix / np.outer(norms, norms) + ridge * np.diag(1 / norms**2)
+    eigenvalues, vectors = np.linalg.eigh(scaled)
+    keep = eigenvalues > max(n_samples, d) * np.finfo(float).eps * max(
+        eigenvalues[-1] if d else 0.0, 0.0
+    )
+    basis = vectors[:, keep] / np.sqrt(eigenvalues[keep])
+    return (basis @ basis.T) / np.outer(norms, norms), int(keep.sum())
