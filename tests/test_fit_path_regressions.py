@@ -398,3 +398,20 @@ def test_warnings_point_at_the_callers_line(kind, params, category, message, met
             f"{category.__name__} ({str(w.message)[:60]}...) points at "
             f"{w.filename}:{w.lineno}, not at the caller's line {__file__}:{line}"
         )
+
+
+def test_a_strategy_object_is_saved_as_the_name_of_its_kind(tmp_path):
+    """Through the API a strategy may be an object; the model file keeps a value."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((60, 2))
+    y = X @ [1.5, -2.0] + 0.5
+    strategy = tf.distribute.MirroredStrategy()
+    model = LinearRegressor(solver="exact", strategy=strategy).fit(X, y)
+    path = tmp_path / "m.json"
+    tapereg.save(model, path)
+    params = json.loads(path.read_text())["content"]["params"]
+    assert params["strategy"] == "mirrored"
+    again = tapereg.load(path).fit(X, y)
+    np.testing.assert_allclose(again.coef_, [1.5, -2.0], rtol=1e-10)

@@ -130,7 +130,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         Train across workers: each worker calls ``fit``/``fit_stream`` on its own
         shard of the rows (``tapereg.ShardedBlocks``; ``tapereg.shard_of`` for
         files). The shards'
-        moments are pooled with two all-reduces (the gram engine's statistics, the
+        moments are pooled with two all-reduces (the gram engine's moments, the
         standardization and the step size of all rows); the data engine then
         all-reduces the shards' loss and gradient sums at every full-batch epoch
         or mini-batch step, so every worker makes the single-process update.
@@ -258,7 +258,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         blocks : re-iterable of (X, y) or (X, y, sample_weight) array blocks
             For example the stream of :func:`tapereg.open_table`. It is read several
             times: once for the float64 moments (which give the standardization,
-            the gram engine's statistics and the OLS inference), once more to cache
+            the gram engine's moments and the OLS inference), once more to cache
             the training rows for the data engine and mini-batches, or once more
             for the exact solver's QR. Feature and target names are taken from its
             ``feature_names`` and ``target_names`` when it has them. ``y`` may be
@@ -306,10 +306,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.feature_names_in_ = np.asarray(outcome.feature_names, dtype=object)
         if outcome.target_names is not None:
             self.target_names_ = np.asarray(outcome.target_names, dtype=object)
-        self.n_iter_, self.loss_curve_ = outcome.n_iter, outcome.loss_curve
-        self.learning_rate_ = outcome.learning_rate
-        self.engine_, self.optimizer_ = outcome.engine, outcome.optimizer
-        self.standardization_ = outcome.standardization
+        training = outcome.training
+        self.n_iter_, self.loss_curve_ = training.n_iter, training.loss_curve
+        self.learning_rate_ = training.learning_rate
+        self.engine_, self.optimizer_ = training.engine, training.optimizer
+        self.standardization_ = training.standardization
         if outcome.moments is not None:
             self.moments_ = outcome.moments
         if outcome.metrics is not None:

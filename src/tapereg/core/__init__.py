@@ -1,1 +1,3 @@
-"""core"""
+"""The TensorFlow training core: the model, losses, the step, one epoch function
+per kind of data, runs. Callbacks, checkpoints and the reducer are passed in.
+"""

@@ -35,19 +35,19 @@ def mean_squared_error(y_true, y_pred, sample_weight=None):
     return tf.reduce_mean(per_target_mse(y_true, y_pred, sample_weight))
 
 
-def per_target_gram_mse(statistics, w, b):
+def per_target_gram_mse(gram, w, b):
     """The per-target MSE of ``ŷ = X·w + b`` written through the data's moments.
 
     ``mse_k = yy_k − 2·w_kᵀxy_k − 2·b_k·ȳ_k + w_kᵀ·xx·w_k + 2·b_k·w_kᵀx̄ + b_k²``,
-    ``statistics`` holding tensors ``xx, xy, x_mean, y_mean, yy`` (see ``gram.py``).
+    ``gram`` holding tensors ``xx, xy, x_mean, y_mean, yy`` (see ``numerics/gram.py``).
     Equal to :func:`per_target_mse` on the data itself, at O(d²) per call.
     """
-    xx_w = tf.matmul(statistics.xx, w)
+    xx_w = tf.matmul(gram.xx, w)
     return (
-        statistics.yy
-        - 2 * tf.reduce_sum(w * statistics.xy, axis=0)
-        - 2 * b * statistics.y_mean
+        gram.yy
+        - 2 * tf.reduce_sum(w * gram.xy, axis=0)
+        - 2 * b * gram.y_mean
         + tf.reduce_sum(w * xx_w, axis=0)
-        + 2 * b * tf.linalg.matvec(w, statistics.x_mean, transpose_a=True)
+        + 2 * b * tf.linalg.matvec(w, gram.x_mean, transpose_a=True)
         + tf.square(b)
     )

@@ -8,8 +8,6 @@ curvature, resolves the update and hands the data to the TensorFlow core
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from ..numerics.arrays import aligned
@@ -18,36 +16,6 @@ from ..numerics.gram import gram_from_moments, hessian_spectrum
 from ..numerics.stepsize import auto_lipschitz, batch_lipschitz, largest_row
 from .diagnostics import warn_about_curvature
 from .plan import FitPlan, resolve_update
-
-
-@dataclass(frozen=True)
-class TrainingRecord:
-    """How a fit trained: epochs, losses (original units), step, engine, update."""
-
-    n_iter: int = 1
-    loss_curve: np.ndarray = field(default_factory=lambda: np.empty(0))
-    learning_rate: float = float("nan")
-    engine: str | None = None
-    optimizer: str | None = None
-    standardization: object = None
-
-    @classmethod
-    def exact(cls) -> TrainingRecord:
-        """The exact solver's: one pass over the data, no epoch losses."""
-        return cls()
-
-    @classmethod
-    def of(cls, result, engine: str, optimizer: str, standardization):
-        # A loss written through the moments can round to -1e-14 at a perfect fit.
-        losses = np.maximum(result.loss_history.astype(np.float64), 0.0)
-        return cls(
-            result.n_iter,
-            losses,
-            result.learning_rate,
-            engine,
-            optimizer,
-            standardization,
-        )
 
 
 def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:

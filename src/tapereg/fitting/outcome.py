@@ -8,6 +8,36 @@ import numpy as np
 
 
 @dataclass(frozen=True)
+class TrainingRecord:
+    """How a fit trained: epochs, losses (original units), step, engine, update."""
+
+    n_iter: int = 1
+    loss_curve: np.ndarray = field(default_factory=lambda: np.empty(0))
+    learning_rate: float = float("nan")
+    engine: str | None = None
+    optimizer: str | None = None
+    standardization: object = None
+
+    @classmethod
+    def exact(cls) -> TrainingRecord:
+        """The exact solver's: one pass over the data, no epoch losses."""
+        return cls()
+
+    @classmethod
+    def of(cls, result, engine: str, optimizer: str, standardization):
+        # A loss written through the moments can round to -1e-14 at a perfect fit.
+        losses = np.maximum(result.loss_history.astype(np.float64), 0.0)
+        return cls(
+            result.n_iter,
+            losses,
+            result.learning_rate,
+            engine,
+            optimizer,
+            standardization,
+        )
+
+
+@dataclass(frozen=True)
 class FitOutcome:
     """A fitted linear model, in the original units, and how it was fitted.
 
@@ -19,14 +49,8 @@ class FitOutcome:
         Whether y was 1-D (``coef_`` then has shape (n_features,)).
     feature_names, target_names : list of str or None
         Names the data gave (None: unnamed).
-    n_iter : int
-    loss_curve : ndarray of shape (n_iter,)
-        The tape's loss per epoch, original units; empty for the exact solver.
-    learning_rate : float
-        NaN for the exact solver.
-    engine, optimizer : str or None
-        None for the exact solver.
-    standardization : Standardization or None
+    training : TrainingRecord
+        Epochs, losses, step, engine and update (the exact solver's: one pass).
     statistics : OLSStatistics or None
         OLS inference (least squares without a penalty, when asked for).
     moments : Moments or None
@@ -40,12 +64,7 @@ class FitOutcome:
     single_target: bool
     feature_names: list[str] | None = None
     target_names: list[str] | None = None
-    n_iter: int = 1
-    loss_curve: np.ndarray = field(default_factory=lambda: np.empty(0))
-    learning_rate: float = float("nan")
-    engine: str | None = None
-    optimizer: str | None = None
-    standardization: object = None
+    training: TrainingRecord = field(default_factory=TrainingRecord)
     statistics: object = None
     moments: object = None
     metrics: dict | None = None

@@ -16,8 +16,8 @@ from ..numerics.moments import dependent_columns
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from .diagnostics import warn_about_columns, warn_if_not_converged
-from .gradient import TrainingRecord, train_on_gram, train_on_rows, train_on_stream
-from .outcome import FitOutcome
+from .gradient import train_on_gram, train_on_rows, train_on_stream
+from .outcome import FitOutcome, TrainingRecord
 from .plan import FitPlan, penalty_weights, resolve_engine
 from .source import moments_of
 
@@ -68,12 +68,7 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
         single_target=False,
         feature_names=source.feature_names,
         target_names=source.target_names,
-        n_iter=record.n_iter,
-        loss_curve=record.loss_curve,
-        learning_rate=record.learning_rate,
-        engine=record.engine,
-        optimizer=record.optimizer,
-        standardization=record.standardization,
+        training=record,
         statistics=statistics,
         moments=None if source.arrays is not None else moments,
     )

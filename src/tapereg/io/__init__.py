@@ -1,1 +1,2 @@
-"""io"""
+"""Input and output: CSV/Parquet readers, model files, SavedModel export.
+"""

@@ -15,10 +15,11 @@ import os
 import numpy as np
 
 from ..errors import ModelFileError
-from ..fitting.outcome import FitOutcome
+from ..fitting.outcome import FitOutcome, TrainingRecord
 from ..numerics.linear import target_names as default_target_names
 from ..numerics.standardization import Standardization
 from ..numerics.statistics import OLSStatistics
+from ..parallel.cluster import strategy_name
 from ..runtime.atomic import atomic_write
 
 FORMAT = "tapereg.model"
@@ -36,11 +37,14 @@ def _finite_or_none(value: float) -> float | None:
 
 
 def _json_params(params: dict) -> dict:
-    """Estimator parameters as JSON values (a RandomState is not kept)."""
+    """Estimator parameters as JSON values (a RandomState is not kept; a
+    ``tf.distribute`` strategy object is kept as the name of its kind)."""
     out = {}
     for key, value in params.items():
         if isinstance(value, np.random.RandomState):
             value = None
+        elif key == "strategy" and not isinstance(value, str | type(None)):
+            value = strategy_name(value)
         elif isinstance(value, np.generic):
             value = value.item()
         elif not isinstance(value, str | int | float | bool | type(None)):
@@ -207,15 +211,15 @@ def _outcome(content: dict) -> FitOutcome:
         single_target=bool(content["single_target"]),
         feature_names=content["feature_names"],
         target_names=list(content["target_names"]),
-        n_iter=int(content["n_iter"]),
-        loss_curve=np.asarray(content["loss_curve"], np.float64),
-        learning_rate=float("nan") if rate is None else float(rate),
-        engine=None,
-        optimizer=None,
-        standardization=None
-        if scaling is None
-        else Standardization(
-            **{k: np.asarray(v, np.float64) for k, v in scaling.items()}
+        training=TrainingRecord(
+            n_iter=int(content["n_iter"]),
+            loss_curve=np.asarray(content["loss_curve"], np.float64),
+            learning_rate=float("nan") if rate is None else float(rate),
+            standardization=None
+            if scaling is None
+            else Standardization(
+                **{k: np.asarray(v, np.float64) for k, v in scaling.items()}
+            ),
         ),
         statistics=None
         if content.get("statistics") is None

@@ -1,1 +1,3 @@
-"""numerics"""
+"""NumPy only: moments, the gram, standardization, the exact solver, OLS
+statistics, step sizes, metrics, checks, and the linear formula and names.
+"""

@@ -1,1 +1,3 @@
-"""parallel"""
+"""Training across workers: the cluster (``tf.distribute`` strategies and
+TF_CONFIG), the all-reduce reducer, and shards of a stream.
+"""

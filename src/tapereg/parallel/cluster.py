@@ -45,6 +45,15 @@ def resolve_strategy(strategy):
     return _created[strategy]
 
 
+def strategy_name(strategy) -> str:
+    """The ``strategy`` parameter's name for a strategy object: "mirrored",
+    "multi-worker", or "none" for any other kind (a model file keeps values)."""
+    kind = type(strategy).__name__
+    if kind.startswith("MultiWorkerMirroredStrategy"):
+        return "multi-worker"
+    return "mirrored" if kind.startswith("MirroredStrategy") else "none"
+
+
 TF_CONFIG_EXAMPLE = (
     '{"cluster": {"worker": ["host1:2222", "host2:2222"]}, '
     '"task": {"type": "worker", "index": 0}}'

@@ -1,1 +1,2 @@
-"""reports"""
+"""What a fit reports: the report behind text and ``--json``, and the plots.
+"""
