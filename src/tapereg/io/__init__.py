@@ -1,2 +1,1 @@
-"""Input and output: CSV/Parquet readers, model files, SavedModel export.
-"""
+"""Input and output: CSV/Parquet readers, model files, SavedModel export."""

@@ -1,2 +1,1 @@
-"""What a fit reports: the report behind text and ``--json``, and the plots.
-"""
+"""What a fit reports: the report behind text and ``--json``, and the plots."""
