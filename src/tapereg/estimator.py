@@ -13,7 +13,6 @@ import contextlib
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from .errors import ParameterError
@@ -277,8 +276,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
     def _solve(self, source, epoch_callback):
         """The one path: plan, reducer and callbacks, then ``solve``."""
-        seed = int(check_random_state(self.random_state).randint(2**31 - 1))
-        plan = make_plan(self.get_params(), seed)
+        plan = make_plan(self.get_params())
         with contextlib.ExitStack() as closing:
             callback = epoch_callbacks(
                 verbose=self.verbose,

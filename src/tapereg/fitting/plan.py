@@ -12,6 +12,7 @@ import numbers
 from dataclasses import dataclass
 
 import numpy as np
+from sklearn.utils import check_random_state
 
 from ..errors import ParameterError
 from ..numerics.gram import GRAM_MAX_FEATURES
@@ -38,7 +39,7 @@ class FitPlan:
     momentum: float
     nesterov: bool
     dtype: np.dtype
-    seed: int
+    random_state: object  # None, an int or a RandomState: seeds mini-batches
     compute_statistics: bool
     checkpoint: object = None  # a runtime.checkpoints.CheckpointPlan, or None
 
@@ -46,17 +47,19 @@ class FitPlan:
     def l1_strength(self) -> float:
         return self.alpha * self.l1_ratio if self.alpha else 0.0
 
+    def seed(self) -> int:
+        """The mini-batch order's seed, drawn from ``random_state`` (as scikit-learn
+        estimators draw theirs): only fits that shuffle draw one."""
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
     @property
     def automatic_step(self) -> bool:
         """Whether the step comes from the curvature (``learning_rate="auto"``)."""
         return self.learning_rate == "auto" and self.optimizer != "adam"
 
 
-def make_plan(params: dict, seed: int) -> FitPlan:
-    """The plan of a fit with these (checked) estimator parameters.
-
-    ``seed`` seeds the mini-batch order (drawn from ``random_state``).
-    """
+def make_plan(params: dict) -> FitPlan:
+    """The plan of a fit with these (checked) estimator parameters."""
     checkpoint = None
     if params["checkpoint_dir"] is not None:
         from ..runtime.checkpoints import CheckpointPlan
@@ -82,7 +85,7 @@ def make_plan(params: dict, seed: int) -> FitPlan:
         momentum=params["momentum"],
         nesterov=bool(params["nesterov"]),
         dtype=np.dtype(params["dtype"]),
-        seed=seed,
+        random_state=params["random_state"],
         compute_statistics=bool(params["compute_statistics"]),
         checkpoint=checkpoint,
     )
