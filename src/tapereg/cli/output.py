@@ -10,15 +10,19 @@ import sys
 def quiet_tensorflow() -> None:
     """Import TensorFlow with its C++ start-up chatter kept off the terminal.
 
-    TensorFlow logs (CUDA probing, CPU features) through absl before it reads
-    ``TF_CPP_MIN_LOG_LEVEL``, so stderr's descriptor is pointed at /dev/null for the
-    import itself. Setting ``TF_CPP_MIN_LOG_LEVEL`` yourself shows everything.
+    TensorFlow logs (CUDA probing, CPU features, absl's "All log messages before
+    absl::InitializeLog()") during its import whatever ``TF_CPP_MIN_LOG_LEVEL`` says,
+    so stderr's descriptor is pointed at /dev/null for the import itself; the level
+    (3 unless set) then keeps the rest quiet. ``TF_CPP_MIN_LOG_LEVEL=0`` asks for
+    TensorFlow's logs: then everything is shown.
     """
-    if "tensorflow" in sys.modules or "TF_CPP_MIN_LOG_LEVEL" in os.environ:
+    level = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    if "tensorflow" in sys.modules or level == "0":
         import tensorflow
 
         return
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    if level is None:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     sys.stderr.flush()
     saved = os.dup(2)
     try:

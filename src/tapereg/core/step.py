@@ -20,9 +20,16 @@ def compile_function(fn, *, jit_compile: bool = False):
     """The one place that decides how training code is compiled (graph, or XLA).
 
     ``reduce_retracing`` lets a second data size relax the traced shapes instead of
-    tracing once per number of rows.
+    tracing once per number of rows. Each structure of problem (sizes, dtype,
+    update) has a loop of its own, traced once; TensorFlow counts the traces of
+    all of them together and would warn of "retracing" after five, so its
+    warning is turned off for these functions (``_omit_frequent_tracing_warning``,
+    the switch TensorFlow's own wrappers set; without it, nothing else changes).
     """
-    return tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    compiled = tf.function(fn, jit_compile=jit_compile, reduce_retracing=True)
+    if hasattr(compiled, "_omit_frequent_tracing_warning"):
+        compiled._omit_frequent_tracing_warning = True
+    return compiled
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,8 @@ SHUFFLE_WINDOW_BLOCKS = 4
 CHUNK_SECONDS = 0.2
 # In lockstep (across workers) chunks cannot follow a clock: 1, 2, 4, ... this.
 LOCKSTEP_CHUNK = 16
+# The compiled loop counts a chunk's epochs in int32; larger max_iter runs in chunks.
+MAX_CHUNK_EPOCHS = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -511,7 +513,7 @@ def run_epochs(
     if loop.reducer.lockstep:
         chunk = 1
     while done < max_iter:
-        n = min(chunk, max_iter - done)
+        n = min(chunk, max_iter - done, MAX_CHUNK_EPOCHS)
         started = time.perf_counter()
         losses, norms, reason = loop.run(tf.constant(n, dtype=tf.int32), data)
         losses, reason = losses.numpy(), int(reason)

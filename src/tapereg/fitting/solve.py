@@ -9,6 +9,9 @@ data engine's sums at every step. Warnings point at the user's line.
 
 from __future__ import annotations
 
+import numpy as np
+
+from ..numerics.checks import check_second_moments
 from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
 from ..numerics.linear import feature_names as default_feature_names
@@ -19,7 +22,7 @@ from .diagnostics import warn_about_columns, warn_if_not_converged
 from .gradient import train_on_gram, train_on_rows, train_on_stream
 from .outcome import FitOutcome, TrainingRecord
 from .plan import FitPlan, penalty_weights, resolve_engine
-from .source import moments_of
+from .source import column_names, moments_of
 
 
 def all_rows_here(source, reducer) -> bool:
@@ -127,6 +130,9 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
         )
     else:
         scaling = Standardization.fit(*source.arrays, center=plan.fit_intercept)
+        check_second_moments(
+            np.concatenate([scaling.x_scale, scaling.y_scale]), column_names(source)
+        )
     measured = scaling
     if moments is not None and not plan.standardize:
         measured = standardization_from_moments(

@@ -14,7 +14,8 @@ import numpy as np
 
 from ..errors import DataError
 from ..numerics.arrays import row_blocks
-from ..numerics.checks import check_finite
+from ..numerics.checks import check_finite, check_second_moments
+from ..numerics.linear import feature_names, target_names
 from ..numerics.moments import Moments, MomentsAccumulator, data_moments, pooled_moments
 
 
@@ -140,7 +141,16 @@ def moments_of(source, reducer) -> Moments:
             if reducer.count > 1
             else (source.no_rows_error())
         )
+    check_second_moments(np.diag(moments.covariance), column_names(source))
     return moments
+
+
+def column_names(source) -> list[str]:
+    """The names of X's columns, then Y's (``x0``, ``y`` and so on where unnamed)."""
+    return [
+        *feature_names(source.feature_names, source.n_features),
+        *target_names(source.target_names, source.n_targets),
+    ]
 
 
 def _names(names) -> list[str] | None:

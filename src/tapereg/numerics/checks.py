@@ -69,3 +69,19 @@ def check_fits_dtype(
             f"{value:.6g} overflows {cast.dtype}, the training dtype; use "
             f"dtype='float64' (--dtype float64){hint}"
         )
+
+
+# Values beyond this square to more than float64 holds (√1.8e308).
+LARGEST_SQUARABLE = float(np.sqrt(np.finfo(np.float64).max))
+
+
+def check_second_moments(spread, columns) -> None:
+    """Refuse columns whose second moments overflowed float64 (non-finite spread:
+    variances or scales), naming the first; ``columns`` names X's then Y's."""
+    bad = np.flatnonzero(~np.isfinite(np.asarray(spread, np.float64)))
+    if bad.size:
+        raise DataError(
+            f"column {columns[bad[0]]!r} has values beyond {LARGEST_SQUARABLE:.2g}, "
+            "whose squares overflow float64, so the moments training needs cannot "
+            "be formed; rescale the column (or use solver='exact' on data in memory)"
+        )

@@ -40,9 +40,12 @@ def weighted_moments(
             mean += weights[rows] @ (A[rows].astype(np.float64) - shift)
         mean = shift + mean / total
     square = np.zeros(A.shape[1])
-    for rows in chunks(A.shape[0], A.shape[1]):
-        deviation = A[rows].astype(np.float64) - mean
-        square += weights[rows] @ (deviation * deviation)
+    # Values beyond √(float64's largest) square to inf: the scale is then inf, which
+    # the fit refuses with the column's name (checks.check_second_moments).
+    with np.errstate(over="ignore", invalid="ignore"):
+        for rows in chunks(A.shape[0], A.shape[1]):
+            deviation = A[rows].astype(np.float64) - mean
+            square += weights[rows] @ (deviation * deviation)
     return mean, np.sqrt(square / total)
 
 

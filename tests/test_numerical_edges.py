@@ -1,0 +1,114 @@
+"""Numerical edges a new user runs into (issue 14, item 3): each is one clear line
+or a correct fit, never a traceback, a silent endless loop or TensorFlow's noise."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tapereg import DataError, LinearRegressor
+
+
+def _cli(folder, *args, log_level=None):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL",)}
+    if log_level is not None:
+        env["TF_CPP_MIN_LOG_LEVEL"] = log_level
+    return subprocess.run(
+        [sys.executable, "-m", "tapereg", *args],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+
+
+def _problem(n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((n, 3))
+    return X, X @ [1.0, 2.0, 3.0] + 0.5 + 0.1 * rng.standard_normal(n)
+
+
+@pytest.fixture
+def huge_cell(tmp_path):
+    """A CSV whose column 'b' holds 1e300: finite in float64, its square is not."""
+    X, y = _problem()
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+    frame.loc[5, "b"] = 1e300
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    return tmp_path, frame
+
+
+@pytest.mark.parametrize("flags", [[], ["--engine", "data"], ["--stream"]])
+def test_a_value_whose_square_overflows_is_one_line_naming_its_column(huge_cell, flags):
+    folder, _ = huge_cell
+    done = _cli(folder, "fit", "d.csv", "--target", "y", "--quiet", *flags)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1, done.stderr
+    assert lines[0].startswith("tapereg: error: column 'b' has values beyond 1.3e+154")
+    assert "rescale the column" in lines[0]
+
+
+@pytest.mark.parametrize("engine", ["gram", "data"])
+def test_the_api_refuses_it_with_a_data_error(huge_cell, engine):
+    _, frame = huge_cell
+    with pytest.raises(DataError, match="column 'b' has values beyond"):
+        LinearRegressor(engine=engine).fit(frame[["a", "b", "c"]], frame["y"])
+
+
+def test_max_iter_beyond_int32_runs_and_stops_at_its_tolerance():
+    from tapereg.core.train import fit_gradient_descent
+
+    X, y = _problem(20)
+    X = ((X - X.mean(0)) / X.std(0)).astype(np.float32)
+    Y = ((y - y.mean()) / y.std())[:, None].astype(np.float32)
+    result = fit_gradient_descent(X, Y, learning_rate=0.1, max_iter=10**20, tol=1e-6)
+    assert result.converged and 10 < result.n_iter < 10_000
+    model = LinearRegressor(max_iter=2**31 + 5).fit(X, Y[:, 0])
+    assert model.n_iter_ < 1000
+
+
+def test_any_integer_a_user_types_as_epochs_is_taken(tmp_path):
+    X, y = _problem()
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    done = _cli(tmp_path, "fit", "d.csv", "--target", "y", "--quiet", "--epochs",
+                "99999999999999999999")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "epochs (momentum" in done.stdout
+
+
+def test_problems_of_many_shapes_in_one_process_give_no_retracing_warning(caplog):
+    """Each shape traces a loop of its own, once; TensorFlow's "triggered
+    tf.function retracing" warning (logged after five traces) is not ours to give."""
+    rng = np.random.default_rng(0)
+    with caplog.at_level(logging.WARNING, logger="tensorflow"):
+        for d in range(1, 8):
+            X = rng.standard_normal((40, d))
+            LinearRegressor(max_iter=10, tol=None).fit(X, X.sum(1))
+            LinearRegressor(engine="data", max_iter=10, tol=None).fit(X, X.sum(1))
+    assert not [r for r in caplog.records if "retracing" in r.getMessage()]
+
+
+@pytest.mark.parametrize("level", ["3", "2"])
+def test_an_error_stays_one_line_with_tf_cpp_min_log_level_set(huge_cell, level):
+    folder, _ = huge_cell
+    done = _cli(folder, "fit", "d.csv", "--target", "y", "--quiet", log_level=level)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+
+
+def test_level_0_asks_for_tensorflows_own_logs(huge_cell):
+    folder, _ = huge_cell
+    done = _cli(folder, "fit", "d.csv", "--target", "y", "--quiet", log_level="0")
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) > 1 and lines[-1].startswith("tapereg: error: column 'b'")
