@@ -112,3 +112,39 @@ def test_level_0_asks_for_tensorflows_own_logs(huge_cell):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) > 1 and lines[-1].startswith("tapereg: error: column 'b'")
+
+
+def test_a_divergence_after_the_automatic_step_names_the_conditioning():
+    """NIST's Filip (degree-10 polynomial, κ ≈ 1e15): the defaults' automatic step
+    diverges today (issue 14, item 1, is to make it converge). The error must not
+    blame a step the user never chose."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_nist import load
+
+    from tapereg import CollinearityWarning, DivergenceError
+
+    problem = load("Filip")
+    with pytest.warns(CollinearityWarning), pytest.raises(DivergenceError) as caught:
+        LinearRegressor().fit(problem.X, problem.y)
+    message = str(caught.value)
+    assert "with the automatic step" in message and "condition number" in message
+    assert "solver='exact'" in message and "lower learning_rate" not in message
+
+
+def test_the_report_says_the_gram_engine_trained_in_float64(tmp_path):
+    X, y = _problem()
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y).to_csv(
+        tmp_path / "d.csv", index=False
+    )
+    done = _cli(tmp_path, "fit", "d.csv", "--target", "y", "--quiet", "--json")
+    report = __import__("json").loads(done.stdout)
+    assert report["engine"] == "gram" and report["dtype"] == "float64"
+    done = _cli(tmp_path, "fit", "d.csv", "--target", "y", "--quiet")
+    assert "gram engine, float64)" in done.stdout
+    done = _cli(
+        tmp_path, "fit", "d.csv", "--target", "y", "--quiet", "--engine", "data"
+    )
+    assert "data engine, float32)" in done.stdout

@@ -21,7 +21,13 @@ class DataError(TaperegError):
 
 
 class DivergenceError(TaperegError):
-    """Training diverged: the loss became non-finite or grew by orders of magnitude."""
+    """Training diverged: the loss became non-finite or grew by orders of magnitude.
+
+    ``loss`` and ``epoch`` say where (None when not known).
+    """
+
+    loss: float | None = None
+    epoch: int | None = None
 
 
 class ModelFileError(TaperegError):

@@ -106,7 +106,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     nesterov : bool, default=False
         Nesterov momentum for ``optimizer="momentum"``.
     dtype : {"float32", "float64"}, default="float32"
-        Precision of training.
+        Precision of the data engine's training. The gram engine always trains in
+        float64 (its epochs cost O(d²), so float64 costs nothing there), and so
+        does the exact solver; ``engine_`` says which engine ran.
     random_state : int, RandomState or None, default=None
         Seeds the mini-batch shuffling.
     verbose : {0, 1, 2}, default=0

@@ -165,7 +165,8 @@ def _add_model_flags(parser) -> None:
         "--dtype",
         choices=DTYPES,
         default="float32",
-        help="training precision (default float32)",
+        help="the data engine's training precision (default float32); the gram "
+        "engine and the exact solver always work in float64",
     )
     parser.add_argument(
         "--seed", type=int, default=None, help="seed for mini-batch shuffling"

@@ -107,6 +107,8 @@ def _report(args, fitted, stream) -> dict:
         metrics=fitted.metrics,
     )
     report["engine"] = estimator.engine_ if args.solver == "gd" else None
+    # The precision training ran in: the gram engine's is float64 whatever --dtype.
+    report["dtype"] = "float64" if report["engine"] != "data" else args.dtype
     report["streamed"] = table is None
     report["strategy"] = args.strategy
     report["exact"]["problem"] = (

@@ -532,11 +532,13 @@ def run_epochs(
                     np.concatenate(history), reason if finished else STILL_RUNNING
                 )
         if reason == DIVERGED:
-            raise DivergenceError(
+            error = DivergenceError(
                 f"loss became {losses[-1]:.4g} at epoch {done - 1} "
                 f"(learning_rate={learning_rate:.4g}); lower learning_rate or "
                 "standardize the features"
             )
+            error.loss, error.epoch = float(losses[-1]), done - 1
+            raise error
         if reason == CONVERGED:
             break
     losses = np.concatenate(history) if history else np.empty(0)

@@ -8,8 +8,11 @@ curvature, resolves the update and hands the data to the TensorFlow core
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
+from ..errors import DivergenceError
 from ..numerics.arrays import aligned
 from ..numerics.checks import check_fits_dtype
 from ..numerics.gram import gram_from_moments, hessian_spectrum
@@ -49,14 +52,34 @@ def train_on_gram(gram, plan: FitPlan, l1, l2, scaling, callback):
     if not plan.standardize:
         warn_about_curvature(gram, fit_intercept=plan.fit_intercept)
     optimizer, learning_rate, momentum = resolve_update(plan, lipschitz, mu)
-    result = fit_gradient_descent_gram(
-        gram,
-        learning_rate=learning_rate,
-        optimizer=optimizer,
-        momentum=momentum,
-        **_options(plan, scaling, l1, l2, callback),
-    )
+    with _explaining_divergence(plan, lipschitz / mu if mu > 0 else np.inf):
+        result = fit_gradient_descent_gram(
+            gram,
+            learning_rate=learning_rate,
+            optimizer=optimizer,
+            momentum=momentum,
+            **_options(plan, scaling, l1, l2, callback),
+        )
     return result, optimizer
+
+
+@contextlib.contextmanager
+def _explaining_divergence(plan: FitPlan, condition: float | None = None):
+    """A divergence after the automatic step, said as what it is: the step came
+    from the curvature, so it is the problem's conditioning (at this precision),
+    not a step the user chose; the remedy is the exact solver."""
+    try:
+        yield
+    except DivergenceError as error:
+        if not plan.automatic_step or error.epoch is None:
+            raise
+        kappa = "" if condition is None else f" (condition number {condition:.3g})"
+        raise DivergenceError(
+            f"loss became {error.loss:.4g} at epoch {error.epoch} with the automatic "
+            f"step: the problem is too ill-conditioned{kappa} for gradient descent "
+            "at this precision, its features nearly collinear; use solver='exact' "
+            "(--solver exact), or drop a feature"
+        ) from None
 
 
 def lipschitz_from_moments(plan: FitPlan, moments, scaling, l2, largest, reducer):
@@ -147,17 +170,18 @@ def train_on_rows(source, plan: FitPlan, reducer, moments, scaling, l1, l2, call
             l2_max=0.0 if l2 is None else float(np.max(l2)),
         )
     optimizer, learning_rate, momentum = resolve_update(plan, lipschitz)
-    result = fit_gradient_descent(
-        X_train,
-        Y_train,
-        weights,
-        learning_rate=learning_rate,
-        **batches,
-        seed=plan.seed(),
-        optimizer=optimizer,
-        momentum=momentum,
-        **_options(plan, scaling, l1, l2, callback, reducer=reducer),
-    )
+    with _explaining_divergence(plan):
+        result = fit_gradient_descent(
+            X_train,
+            Y_train,
+            weights,
+            learning_rate=learning_rate,
+            **batches,
+            seed=plan.seed(),
+            optimizer=optimizer,
+            momentum=momentum,
+            **_options(plan, scaling, l1, l2, callback, reducer=reducer),
+        )
     return result, optimizer
 
 
@@ -191,16 +215,17 @@ def train_on_stream(source, plan: FitPlan, reducer, moments, scaling, l1, l2, ca
         cache.finish()
         lipschitz = lipschitz_from_moments(plan, moments, scaling, l2, largest, reducer)
         optimizer, learning_rate, momentum = resolve_update(plan, lipschitz)
-        result = fit_gradient_descent_blocks(
-            cache,
-            d,
-            t,
-            weighted=weighted,
-            learning_rate=learning_rate,
-            **batch_plan(plan, reducer, cache.n_rows, moments.n_samples),
-            seed=plan.seed(),
-            optimizer=optimizer,
-            momentum=momentum,
-            **_options(plan, scaling, l1, l2, callback, reducer=reducer),
-        )
+        with _explaining_divergence(plan):
+            result = fit_gradient_descent_blocks(
+                cache,
+                d,
+                t,
+                weighted=weighted,
+                learning_rate=learning_rate,
+                **batch_plan(plan, reducer, cache.n_rows, moments.n_samples),
+                seed=plan.seed(),
+                optimizer=optimizer,
+                momentum=momentum,
+                **_options(plan, scaling, l1, l2, callback, reducer=reducer),
+            )
     return result, optimizer

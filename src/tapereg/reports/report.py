@@ -132,7 +132,11 @@ def format_summary(report: dict) -> str:
             "exact solver, one pass over the data"
             if report["optimizer"] == "exact"
             else f"{_epochs(report['n_iter'])} ({report['optimizer']}{rate_text}"
-            + (f", {report['engine']} engine)" if report.get("engine") else ")")
+            + (
+                f", {report['engine']} engine, {report['dtype']})"
+                if report.get("engine")
+                else ")"
+            )
         )
         + f" in {report['seconds']:.3g} s"
     )
