@@ -112,10 +112,36 @@ def test_auto_chooses_by_batch_and_width():
         LinearRegressor(engine="gram", batch_size=8).fit(X, y)
 
 
-def test_accelerated_default_needs_far_fewer_epochs_on_an_ill_conditioned_problem():
+def test_the_whitened_default_needs_far_fewer_epochs_than_gradient_descent():
+    """On an ill-conditioned problem: the default (gradient descent on the whitened
+    gram) reaches the optimum in a step, plain gradient descent in about κ epochs."""
     X, y, _ = correlated_problem(3000, 6, correlation=0.99, seed=5)
-    accelerated = LinearRegressor(tol=1e-12, max_iter=20_000).fit(X, y)
+    default = LinearRegressor(tol=1e-12, max_iter=20_000).fit(X, y)
     plain = LinearRegressor(optimizer="gd", tol=1e-12, max_iter=20_000).fit(X, y)
-    assert accelerated.optimizer_ == "momentum" and plain.optimizer_ == "gd"
-    assert accelerated.n_iter_ * 5 < plain.n_iter_
-    np.testing.assert_allclose(accelerated.predict(X), plain.predict(X), rtol=1e-6)
+    assert default.optimizer_ == "whitened gd" and plain.optimizer_ == "gd"
+    assert default.n_iter_ < 10 and default.n_iter_ * 20 < plain.n_iter_
+    np.testing.assert_allclose(default.predict(X), plain.predict(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_the_whitened_default_lands_on_the_exact_solution(fit_intercept, weighted):
+    X, y, _ = correlated_problem(2000, 5, correlation=0.99, seed=7)
+    weights = np.random.default_rng(2).uniform(0.5, 2, 2000) if weighted else None
+    default = LinearRegressor(fit_intercept=fit_intercept).fit(X, y, weights)
+    exact = LinearRegressor(solver="exact", fit_intercept=fit_intercept)
+    exact.fit(X, y, weights)
+    assert default.n_iter_ < 10
+    np.testing.assert_allclose(default.coef_, exact.coef_, rtol=1e-8)
+    np.testing.assert_allclose(default.intercept_, exact.intercept_, rtol=1e-8)
+
+
+def test_auto_with_a_step_or_an_l1_part_keeps_the_heavy_ball_or_gd():
+    X, y, _ = correlated_problem(500, 4, correlation=0.9, seed=1)
+    assert LinearRegressor(learning_rate=0.1).fit(X, y).optimizer_ == "gd"
+    lasso = LinearRegressor(alpha=0.01, l1_ratio=1.0).fit(X, y)
+    assert lasso.optimizer_ == "gd"
+    ridge = LinearRegressor(alpha=0.5).fit(X, y)
+    assert ridge.optimizer_ == "whitened gd"
+    exact = LinearRegressor(alpha=0.5, solver="exact").fit(X, y)
+    np.testing.assert_allclose(ridge.coef_, exact.coef_, rtol=1e-9)

@@ -147,7 +147,9 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
     l1, l2 = penalty_weights(plan, scaling, n_targets)
     if engine == "gram":
         gram = gram_from_moments(moments, scaling)
-        result, optimizer = train_on_gram(gram, plan, l1, l2, scaling, callback)
+        result, optimizer = train_on_gram(
+            gram, plan, l1, l2, scaling, callback, moments.n_samples
+        )
     elif source.arrays is not None:
         result, optimizer = train_on_rows(
             source, plan, reducer, moments, scaling, l1, l2, callback

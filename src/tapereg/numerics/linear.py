@@ -38,13 +38,14 @@ def target_names(names, n_targets: int) -> list[str]:
     return ["y"] if n_targets == 1 else [f"y{j}" for j in range(n_targets)]
 
 
-def scaled_pseudo_inverse(matrix: np.ndarray, n_samples: int, ridge=0.0):
-    """(A⁺, rank) of a symmetric positive semi-definite A (normal equations).
+def scaled_whitening(matrix: np.ndarray, n_samples: int, ridge=0.0) -> np.ndarray:
+    """P (d x rank) with PᵀAP = I and PPᵀ = A⁺, A symmetric positive semi-definite
+    (plus ``ridge·I``, in A's own units): the change of variables that makes the
+    quadratic form of A isotropic on its range.
 
-    The columns are scaled to unit diagonal first (D⁻¹AD⁻¹), so the rank decision
-    does not depend on the units; eigenvalues below max(n, d)·ε of the largest
-    count as zero, which gives the minimum-norm solution. ``ridge`` adds
-    ``ridge·I`` to A (in its own units) before inverting.
+    The columns are scaled to unit diagonal first (A = D·S·D), so the rank decision
+    does not depend on the units; eigenvalues of S below max(n, d)·ε of the largest
+    count as zero, which gives the minimum-norm solution. P = D⁻¹·V·Λ^(−1/2).
     """
     d = matrix.shape[0]
     norms = np.sqrt(np.diag(matrix))
@@ -54,5 +55,11 @@ def scaled_pseudo_inverse(matrix: np.ndarray, n_samples: int, ridge=0.0):
     keep = eigenvalues > max(n_samples, d) * np.finfo(float).eps * max(
         eigenvalues[-1] if d else 0.0, 0.0
     )
-    basis = vectors[:, keep] / np.sqrt(eigenvalues[keep])
-    return (basis @ basis.T) / np.outer(norms, norms), int(keep.sum())
+    return vectors[:, keep] / np.sqrt(eigenvalues[keep]) / norms[:, None]
+
+
+def scaled_pseudo_inverse(matrix: np.ndarray, n_samples: int, ridge=0.0):
+    """(A⁺, rank) of a symmetric positive semi-definite A (normal equations), from
+    :func:`scaled_whitening` (the minimum-norm inverse where A is singular)."""
+    whitening = scaled_whitening(matrix, n_samples, ridge)
+    return whitening @ whitening.T, whitening.shape[1]
