@@ -22,7 +22,7 @@ def test_defaults_reach_the_least_squares_optimum_on_unscaled_correlated_data(
     assert relative_excess_mse(X, y, est.coef_, est.intercept_) < 1e-6
     assert est.n_iter_ < est.max_iter
     assert est.loss_curve_.shape == (est.n_iter_,)
-    assert (est.engine_, est.optimizer_) == ("gram", "momentum")
+    assert (est.engine_, est.optimizer_) == ("gram", "whitened gd")
     # The seeds' gradient descent with a step of 1/L decreases the loss every epoch,
     # on either engine.
     for engine in ("data", "gram"):

@@ -354,7 +354,7 @@ WARNING_CASES = [
     ),
     (
         "curvature",
-        {"standardize": False, "max_iter": 50, "dtype": "float64"},
+        {"standardize": False, "max_iter": 50, "dtype": "float64", "optimizer": "gd"},
         ConvergenceWarning,
         r"curvature ranges over a factor",
     ),

@@ -145,3 +145,16 @@ def test_auto_with_a_step_or_an_l1_part_keeps_the_heavy_ball_or_gd():
     assert ridge.optimizer_ == "whitened gd"
     exact = LinearRegressor(alpha=0.5, solver="exact").fit(X, y)
     np.testing.assert_allclose(ridge.coef_, exact.coef_, rtol=1e-9)
+
+
+def test_the_whitened_default_fits_unstandardized_scales_far_apart():
+    """Scales 1e7 apart without standardization put the curvature 1e14 apart,
+    beyond plain gradient descent (which warns); whitened, the default fits."""
+    rng = np.random.default_rng(0)
+    a, b = rng.standard_normal(60), rng.standard_normal(60)
+    X = np.column_stack([a, 1e7 * b])
+    y = 2 * a - 3 * b + 0.1 * rng.standard_normal(60)
+    default = LinearRegressor(standardize=False, dtype="float64").fit(X, y)
+    exact = LinearRegressor(solver="exact").fit(X, y)
+    assert default.optimizer_ == "whitened gd"
+    np.testing.assert_allclose(default.coef_, exact.coef_, rtol=1e-8)

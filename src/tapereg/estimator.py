@@ -68,11 +68,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     max_iter : int, default=1000
         Maximum number of epochs.
     optimizer : {"auto", "gd", "momentum", "adam"}, default="auto"
-        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``. ``"auto"`` is
-        heavy-ball momentum with the step and momentum that are optimal for this
-        quadratic (from the exact spectrum: √κ epochs where gradient descent needs κ)
-        on the gram engine with an automatic step and no L1 part, and ``"gd"``
-        otherwise.
+        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``. ``"auto"`` on
+        the gram engine with an automatic step and no L1 part is that update on the
+        whitened problem (``optimizer_ == "whitened gd"``: coordinates in which
+        every direction has the same curvature, so the first step lands on the
+        optimum whatever the conditioning), and ``"gd"`` otherwise.
     batch_size : int or None, default=None
         None trains on the full batch, as the seeds do; an int uses shuffled
         mini-batches of that size.

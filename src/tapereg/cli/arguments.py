@@ -99,8 +99,9 @@ def _add_optimization_flags(parser) -> None:
         "--optimizer",
         choices=OPTIMIZER_CHOICES,
         default="auto",
-        help="gd is the seeds' assign_sub(lr * grad); auto is momentum tuned to the "
-        "spectrum on the gram engine, gd otherwise (default auto)",
+        help="gd is the seeds' assign_sub(lr * grad); auto is gd on the whitened "
+        "problem on the gram engine (automatic step, no L1), gd otherwise "
+        "(default auto)",
     )
     parser.add_argument(
         "--engine",

@@ -186,9 +186,10 @@ def resolve_update(plan: FitPlan, lipschitz, strong_convexity=None):
 
     ``optimizer="auto"`` with the exact spectrum (gram engine), no L1 part and an
     automatic step is heavy-ball momentum with the constants that are optimal for
-    a quadratic: step 4/(√L+√μ)², momentum ((√κ−1)/(√κ+1))², κ = L/μ; it needs
-    about √κ epochs where gradient descent needs κ. Otherwise "auto" is the
-    seeds' gradient descent, and an automatic step is 1/L.
+    a quadratic: step 4/(√L+√μ)², momentum ((√κ−1)/(√κ+1))², κ = L/μ (about √κ
+    epochs where gradient descent needs κ); the gram engine uses it only where
+    whitening has nothing to train (``gradient.train_whitened``). Otherwise "auto"
+    is the seeds' gradient descent, and an automatic step is 1/L.
     """
     optimizer, momentum = plan.optimizer, plan.momentum
     automatic = plan.learning_rate == "auto"
