@@ -233,9 +233,9 @@ class EpochLoop(tf.Module):
     def _row_sums(self, X, y, sample_weight):
         """(Σs·r² per target, its gradient, Σs) over these rows, by the tape."""
         model = self.model
-        weights = tf.ones_like(X[:, :1]) if sample_weight is None else sample_weight
-        if sample_weight is not None:
-            weights = weights[:, None]
+        weights = (
+            tf.ones_like(X[:, :1]) if sample_weight is None else sample_weight[:, None]
+        )
         return self._summed_gradients(
             lambda: tf.reduce_sum(weights * tf.square(model(X) - y), axis=0),
             tf.reduce_sum(weights),

@@ -260,10 +260,6 @@ class LoopCache:
             while len(self._entries) > self.size:
                 self._entries.popitem(last=False)
 
-    def get(self, structure: Structure) -> CompiledFit | None:
-        """The cached loop of ``structure`` (None when there is none)."""
-        return self._entries.get(structure)
-
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
@@ -458,8 +454,8 @@ def _share_chiefs_state(loop: EpochLoop, done: int, reason: int) -> tuple[int, i
     """Give every worker the chief's state (the reducer's broadcast; in one
     process it is the state itself). Returns (the chief's epochs so far, its stop
     reason)."""
-    state = [v for v in loop.state().values() if not isinstance(v, list)]
-    state += loop.state()["slots"]
+    *variables, slots = loop.state().values()  # "slots" comes last
+    state = [*variables, *slots]
     vector = np.concatenate(
         [[done, reason]] + [np.ravel(v.numpy()).astype(np.float64) for v in state]
     )

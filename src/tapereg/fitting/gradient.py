@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 
 import numpy as np
+from scipy.linalg import eigvalsh
 
 from ..errors import DivergenceError
 from ..numerics.arrays import aligned
@@ -110,7 +111,10 @@ def train_whitened(gram, plan: FitPlan, l2, scaling, callback, n_samples: int):
         return None
     whitened, P = found
     n_targets = gram.xy.shape[1]
-    lipschitz, _ = hessian_spectrum(whitened, fit_intercept=False, n_targets=n_targets)
+    # L = 2/t·λmax(PᵀMP), ≈ 2/t: only the largest eigenvalue is needed.
+    k = whitened.xx.shape[0]
+    largest = eigvalsh(whitened.xx, subset_by_index=[k - 1, k - 1])[0]
+    lipschitz = 2.0 * float(largest) / n_targets
     options = _options(plan, scaling, None, None, callback)
     options["fit_intercept"] = False
     result = fit_gradient_descent_gram(

@@ -136,11 +136,9 @@ def moments_of(source, reducer) -> Moments:
         local, source.n_features + source.n_targets, source.n_features, reducer.sum
     )
     if moments.n_samples == 0:
-        raise (
-            DataError("no worker has any rows")
-            if reducer.count > 1
-            else (source.no_rows_error())
-        )
+        if reducer.count > 1:
+            raise DataError("no worker has any rows")
+        raise source.no_rows_error()
     check_second_moments(np.diag(moments.covariance), column_names(source))
     return moments
 
