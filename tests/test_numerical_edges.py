@@ -126,9 +126,9 @@ def test_a_divergence_after_the_automatic_step_names_the_conditioning(monkeypatc
     from test_nist import load
 
     from tapereg import CollinearityWarning, DivergenceError
-    from tapereg.fitting import gradient
+    from tapereg.fitting import solve
 
-    monkeypatch.setattr(gradient, "train_whitened", lambda *args: None)
+    monkeypatch.setattr(solve, "whitens", lambda plan, l1: False)
     problem = load("Filip")
     with pytest.warns(CollinearityWarning), pytest.raises(DivergenceError) as caught:
         LinearRegressor().fit(problem.X, problem.y)
@@ -151,3 +151,39 @@ def test_the_report_says_the_gram_engine_trained_in_float64(tmp_path):
         tmp_path, "fit", "d.csv", "--target", "y", "--quiet", "--engine", "data"
     )
     assert "data engine, float32)" in done.stdout
+
+
+@pytest.mark.parametrize("how", ["gram", "stream"])
+def test_the_max_iter_warning_gives_the_excess_over_the_exact_optimum(how):
+    """Where the moments are at hand (the gram engine; a streamed data engine) the
+    warning at max_iter says how far the loss stopped above the exact optimum
+    (here checked against scikit-learn's), and the condition number."""
+    import re
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(300, 3)) * [1.0, 10.0, 0.1]
+    y = X @ [1.0, -0.2, 5.0] + 2.0 + rng.normal(size=300)
+    optimum = float(np.mean((y - LinearRegression().fit(X, y).predict(X)) ** 2))
+    with pytest.warns(ConvergenceWarning) as caught:
+        if how == "gram":
+            model = LinearRegressor(optimizer="gd", learning_rate=0.05, max_iter=20)
+            model.fit(X, y)
+        else:
+            model = LinearRegressor(engine="data", learning_rate=0.05, max_iter=20)
+            model.fit_stream([(X[:120], y[:120]), (X[120:], y[120:])])
+    message = str(caught[0].message)
+    found = re.search(
+        r"loss (\S+) against the exact optimum's (\S+), a relative excess of "
+        r"(\S+); condition number (\S+)\)",
+        message,
+    )
+    assert found, message
+    last, best, excess, condition = (float(v) for v in found.groups())
+    assert best == pytest.approx(optimum, rel=1e-5)
+    assert last == pytest.approx(model.loss_curve_[-1], rel=1e-5)
+    assert excess == pytest.approx((last - optimum) / optimum, rel=0.05)
+    standardized = (X - X.mean(0)) / X.std(0)
+    assert condition == pytest.approx(np.linalg.cond(standardized) ** 2, rel=5e-3)

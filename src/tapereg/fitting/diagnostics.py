@@ -108,16 +108,28 @@ def warn_about_curvature(gram, *, fit_intercept: bool) -> None:
         )
 
 
-def warn_if_not_converged(losses: np.ndarray, *, tol: float, max_iter: int) -> None:
-    """Training ran out of epochs while the loss was still falling."""
-    gap = ""
-    if len(losses) > 1 and losses[-2] > 0:
-        step = (losses[-2] - losses[-1]) / losses[-2]
-        gap = (
-            f"; the last epoch lowered it by {step:.2g}, relative, against tol={tol:g}"
-        )
+def warn_if_not_converged(
+    losses: np.ndarray, *, tol: float, max_iter: int, optimum=None
+) -> None:
+    """Training ran out of epochs before its stopping rule held. ``optimum`` is
+    (the exact optimum's loss, the condition number) where the engine knows them
+    from the moments: the warning then says how far the fit is from it."""
+    last = losses[-1]
+    if optimum is not None:
+        best, condition = optimum
+        excess = (last - best) / best if best > 0 else np.inf
+        where = f"loss {last:.6g} against the exact optimum's {best:.6g}"
+        if best > 0:
+            where += f", a relative excess of {excess:.2g}"
+        where += f"; condition number {condition:.3g}"
+    else:
+        where = f"last loss {last:.6g}"
+        if len(losses) > 1 and losses[-2] > 0:
+            step = (losses[-2] - last) / losses[-2]
+            where += f"; the last epoch changed it by {-step:+.2g}, relative"
+        where += f", against tol={tol:g}"
     warn(
-        f"training stopped at max_iter={max_iter} while the loss was still falling "
-        f"(last loss {losses[-1]:.6g}{gap}); raise max_iter, or use solver='exact'",
+        f"training stopped at max_iter={max_iter} before converging ({where}); "
+        "raise max_iter, or use solver='exact'",
         ConvergenceWarning,
     )

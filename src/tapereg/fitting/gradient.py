@@ -17,8 +17,7 @@ from scipy.linalg import eigvalsh
 from ..errors import DivergenceError
 from ..numerics.arrays import aligned
 from ..numerics.checks import check_fits_dtype
-from ..numerics.gram import Gram, gram_from_moments, hessian_spectrum
-from ..numerics.linear import scaled_whitening
+from ..numerics.gram import gram_from_moments, hessian_spectrum
 from ..numerics.stepsize import auto_lipschitz, batch_lipschitz, largest_row
 from .diagnostics import warn_about_curvature
 from .plan import FitPlan, resolve_update
@@ -41,18 +40,19 @@ def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:
     )
 
 
-def train_on_gram(gram, plan: FitPlan, l1, l2, scaling, callback, n_samples: int):
+def train_on_gram(
+    gram, plan: FitPlan, l1, l2, scaling, callback, n_samples: int, whitened=None
+):
     """The gram engine: O(d²) epochs; by default gradient descent on the whitened
-    problem (:func:`train_whitened`), else the update asked for.
+    problem (:func:`train_whitened`, ``whitened`` from :mod:`.whitening`), else
+    the update asked for.
 
     Its moments are already every worker's, so its epochs need no reducer.
     """
     from ..core.train import fit_gradient_descent_gram
 
-    if plan.optimizer == "auto" and plan.automatic_step and l1 is None:
-        whitened = train_whitened(gram, plan, l2, scaling, callback, n_samples)
-        if whitened is not None:
-            return whitened
+    if whitened is not None:
+        return train_whitened(whitened, gram, plan, scaling, callback)
     n_targets = gram.xy.shape[1]
     lipschitz, mu = hessian_spectrum(
         gram, fit_intercept=plan.fit_intercept, n_targets=n_targets, l2=l2
@@ -71,59 +71,32 @@ def train_on_gram(gram, plan: FitPlan, l1, l2, scaling, callback, n_samples: int
     return result, optimizer
 
 
-def whitened_gram(gram, *, fit_intercept: bool, l2, n_samples: int):
-    """(the gram in whitened coordinates, P): with θ = [w; b] = P·u the loss
-    ``yy − 2θᵀc + θᵀMθ`` (M = [[xx + diag(l2), x̄], [x̄ᵀ, 1]], c = [xy; ȳ]; without
-    an intercept M = xx + diag(l2), c = xy) becomes ``yy − 2uᵀ(Pᵀc) + uᵀ(PᵀMP)u``
-    with PᵀMP = I on M's range: every direction has the same curvature, so a
-    gradient step of 1/L lands on the optimum. The L2 penalty is folded into M (its
-    weights are the same for every target). None when M has no range."""
-    M = gram.xx + (0.0 if l2 is None else np.diag(l2[:, 0]))
-    c = gram.xy
-    if fit_intercept:
-        M = np.block(
-            [[M, gram.x_mean[:, None]], [gram.x_mean[None, :], np.ones((1, 1))]]
-        )
-        c = np.vstack([gram.xy, gram.y_mean[None, :]])
-    P = scaled_whitening(M, n_samples)
-    if P.shape[1] == 0:
-        return None
-    k = P.shape[1]
-    whitened = Gram(
-        xx=P.T @ M @ P, xy=P.T @ c, x_mean=np.zeros(k), y_mean=gram.y_mean, yy=gram.yy
-    )
-    return whitened, P
+def whitens(plan: FitPlan, l1) -> bool:
+    """Whether the gram engine trains on the whitened problem: the defaults
+    (automatic step, automatic optimizer) without an L1 penalty."""
+    return plan.optimizer == "auto" and plan.automatic_step and l1 is None
 
 
-def train_whitened(gram, plan: FitPlan, l2, scaling, callback, n_samples: int):
-    """Gradient descent with the tape on the whitened gram (:func:`whitened_gram`),
-    from zero, at the automatic step 1/L: the seeds' update on a problem whose
-    curvature is the same in every direction, so it reaches the optimum in one
-    step whatever the conditioning (to the precision of the moments, about
-    16 − 2·log10 κ digits), and the loss falls at every epoch. (rows, P) back to
-    (w, b). None when there is nothing to train."""
+def train_whitened(whitened, gram, plan: FitPlan, scaling, callback):
+    """Gradient descent with the tape on the whitened gram, from zero, at the
+    automatic step 1/L: the seeds' update on a problem whose curvature is the
+    same in every direction, so it reaches the optimum in one step whatever the
+    conditioning (to the precision of the whitening), and the loss falls at every
+    epoch. Back to (w, b) through P."""
     from ..core.train import fit_gradient_descent_gram
 
-    found = whitened_gram(
-        gram, fit_intercept=plan.fit_intercept, l2=l2, n_samples=n_samples
-    )
-    if found is None:
-        return None
-    whitened, P = found
     n_targets = gram.xy.shape[1]
     # L = 2/t·λmax(PᵀMP), ≈ 2/t: only the largest eigenvalue is needed.
-    k = whitened.xx.shape[0]
-    largest = eigvalsh(whitened.xx, subset_by_index=[k - 1, k - 1])[0]
+    k = whitened.gram.xx.shape[0]
+    largest = eigvalsh(whitened.gram.xx, subset_by_index=[k - 1, k - 1])[0]
     lipschitz = 2.0 * float(largest) / n_targets
     options = _options(plan, scaling, None, None, callback)
     options["fit_intercept"] = False
     result = fit_gradient_descent_gram(
-        whitened, learning_rate=1.0 / lipschitz, optimizer="gd", **options
+        whitened.gram, learning_rate=1.0 / lipschitz, optimizer="gd", **options
     )
-    d = gram.xx.shape[0]
-    theta = P @ result.coef
-    intercept = theta[d] if plan.fit_intercept else np.zeros(n_targets)
-    result = dataclasses.replace(result, coef=theta[:d], intercept=intercept)
+    coef, intercept = whitened.parameters(result.coef, gram, plan.fit_intercept)
+    result = dataclasses.replace(result, coef=coef, intercept=intercept)
     return result, "whitened gd"
 
 

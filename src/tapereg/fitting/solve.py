@@ -19,10 +19,11 @@ from ..numerics.moments import dependent_columns
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from .diagnostics import warn_about_columns, warn_if_not_converged
-from .gradient import train_on_gram, train_on_rows, train_on_stream
+from .gradient import train_on_gram, train_on_rows, train_on_stream, whitens
 from .outcome import FitOutcome, TrainingRecord
 from .plan import FitPlan, penalty_weights, resolve_engine
 from .source import column_names, moments_of
+from .whitening import needs_rows, optimum_of, rows_whitened, whitened_gram
 
 
 def all_rows_here(source, reducer) -> bool:
@@ -143,12 +144,31 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
         collinear = dependent_columns(
             moments, n_features, center=plan.fit_intercept, skip=measured.x_constant
         )
-    _warn_about_columns(source, plan, moments, measured, collinear)
     l1, l2 = penalty_weights(plan, scaling, n_targets)
+    whitened = None
     if engine == "gram":
         gram = gram_from_moments(moments, scaling)
+        if whitens(plan, l1):
+            whitened = whitened_gram(
+                gram,
+                fit_intercept=plan.fit_intercept,
+                l2=l2,
+                n_samples=moments.n_samples,
+            )
+        if needs_rows(whitened, l2):
+            whitened = rows_whitened(
+                source,
+                moments,
+                scaling,
+                fit_intercept=plan.fit_intercept,
+                reducer=reducer,
+            )
+            # The factor, not the moments, tells an exact dependence apart.
+            collinear = [c for c in whitened.collinear if not measured.x_constant[c]]
+    _warn_about_columns(source, plan, moments, measured, collinear)
+    if engine == "gram":
         result, optimizer = train_on_gram(
-            gram, plan, l1, l2, scaling, callback, moments.n_samples
+            gram, plan, l1, l2, scaling, callback, moments.n_samples, whitened
         )
     elif source.arrays is not None:
         result, optimizer = train_on_rows(
@@ -159,7 +179,18 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
             source, plan, reducer, moments, scaling, l1, l2, callback
         )
     if plan.tol is not None and not result.converged:
-        warn_if_not_converged(result.loss_history, tol=plan.tol, max_iter=plan.max_iter)
+        optimum = None
+        if moments is not None and plan.alpha == 0:
+            optimum = optimum_of(
+                gram if engine == "gram" else gram_from_moments(moments, scaling),
+                whitened,
+                fit_intercept=plan.fit_intercept,
+                n_samples=moments.n_samples,
+                y_scale=scaling.y_scale,
+            )
+        warn_if_not_converged(
+            result.loss_history, tol=plan.tol, max_iter=plan.max_iter, optimum=optimum
+        )
     coef, intercept = scaling.to_original(result.coef, result.intercept)
     record = TrainingRecord.of(
         result, engine, optimizer, scaling if plan.standardize else None

@@ -38,9 +38,10 @@ class LeastSquaresSolution:
         Columns involved in an exact linear dependence (empty at full rank).
     x_mean : ndarray of shape (n_features,)
         The (weighted) column means X was centred on; zeros without an intercept.
-    gram_inverse : ndarray of shape (n_features, n_features)
-        ``(X_cᵀ S X_c)⁺`` for the centred X_c: the unscaled covariance of the
-        coefficients, taken from the SVD so the condition number is never squared.
+    whitening : ndarray of shape (n_features, rank)
+        W with ``W·Wᵀ = (X_cᵀ S X_c)⁺`` for the centred X_c (the unscaled covariance
+        of the coefficients), taken from the SVD so the condition number is never
+        squared; kept as the factor, so wide data never holds a d x d matrix.
     """
 
     coef: np.ndarray
@@ -49,19 +50,26 @@ class LeastSquaresSolution:
     singular_values: np.ndarray
     collinear: tuple[int, ...]
     x_mean: np.ndarray
-    gram_inverse: np.ndarray
+    whitening: np.ndarray
+
+    @property
+    def gram_inverse(self) -> np.ndarray:
+        """``(X_cᵀ S X_c)⁺`` (d x d): build it only where d is small."""
+        return self.whitening @ self.whitening.T
 
 
 def _stacked_factor(blocks, n_columns: int, x_shift=0.0, y_shift=0.0) -> np.ndarray:
-    """R (p x p) of ``√s ⊙ [X − x_shift, Y − y_shift]`` over blocks ``(X, Y, s)``;
-    zeros when there are no rows (an empty shard adds nothing to a stack)."""
+    """R (m x p, m = min(rows, p)) of ``√s ⊙ [X − x_shift, Y − y_shift]`` over
+    blocks ``(X, Y, s)``; no rows when there are none (an empty shard adds
+    nothing to a stack). Wide data (fewer rows than columns) keeps its few rows:
+    a p x p square of zeros would cost p² memory and a p³ SVD."""
     R = np.zeros((0, n_columns))
     for X, y, sample_weight in blocks:
         block = np.hstack([X - x_shift, y - y_shift]).astype(np.float64)
         if sample_weight is not None:
             block *= np.sqrt(sample_weight)[:, None]
         R = np.linalg.qr(np.vstack([R, block]), mode="r")
-    return _square(R, n_columns)
+    return R
 
 
 def combine_factors(factors: np.ndarray) -> np.ndarray:
@@ -71,11 +79,11 @@ def combine_factors(factors: np.ndarray) -> np.ndarray:
     n_columns = factors.shape[-1]
     if factors.shape[0] == 1:
         return factors[0]
-    return _square(np.linalg.qr(factors.reshape(-1, n_columns), mode="r"), n_columns)
+    return np.linalg.qr(factors.reshape(-1, n_columns), mode="r")
 
 
 def _square(R: np.ndarray, n_columns: int) -> np.ndarray:
-    """R padded with zero rows to p x p (fewer rows than columns give fewer rows)."""
+    """R padded with zero rows to p x p: workers gather factors of one shape."""
     square = np.zeros((n_columns, n_columns))
     square[: R.shape[0]] = R
     return square
@@ -151,15 +159,9 @@ def solve_least_squares_stream(
     the factors of all shards are combined into the factor of all rows, so each
     worker returns the solution one process would have found on all of them.
     """
-    d = n_features
-    n_columns = moments.mean.shape[0]
-    if fit_intercept:
-        x_mean, y_mean = moments.mean[:d], moments.mean[d:]
-    else:
-        x_mean, y_mean = np.zeros(d), np.zeros(n_columns - d)
-    R = _stacked_factor(_blocks_with_weights(blocks), n_columns, x_mean, y_mean)
-    if gather is not None:
-        R = combine_factors(gather(R))
+    R, x_mean, y_mean = rows_factor(
+        blocks, moments, n_features, fit_intercept=fit_intercept, gather=gather
+    )
     return _solve_from_factor(
         R,
         x_mean,
@@ -169,6 +171,73 @@ def solve_least_squares_stream(
         alpha=alpha,
         rcond=rcond,
     )
+
+
+def rows_factor(blocks, moments, n_features: int, *, fit_intercept: bool, gather=None):
+    """(R, x_mean, y_mean): the triangular factor of ``√s ⊙ [X − x̄, Y − ȳ]`` over
+    ``blocks`` (centred on the means of ``moments`` with an intercept, not
+    otherwise), read once, combined over workers when ``gather`` is given.
+    ``RᵀR`` is the (centred) second-moment matrix times Σs, without ever forming
+    it: R keeps 16 − log10 κ digits where the moments keep 16 − 2·log10 κ."""
+    d = n_features
+    n_columns = moments.mean.shape[0]
+    if fit_intercept:
+        x_mean, y_mean = moments.mean[:d], moments.mean[d:]
+    else:
+        x_mean, y_mean = np.zeros(d), np.zeros(n_columns - d)
+    R = _stacked_factor(_blocks_with_weights(blocks), n_columns, x_mean, y_mean)
+    if gather is not None:
+        R = combine_factors(gather(_square(R, n_columns)))
+    return R, x_mean, y_mean
+
+
+@dataclass(frozen=True)
+class ScaledSVD:
+    """The SVD of a factor with its columns scaled to unit norm (``R·D⁻¹ = U S
+    Vᵀ``), and its numerical rank (singular values above ``rcond·σ_max``)."""
+
+    U: np.ndarray
+    singular: np.ndarray
+    Vt: np.ndarray
+    norms: np.ndarray
+    rank: int
+
+    @classmethod
+    def of(cls, factor: np.ndarray, n_samples: int, rcond=None) -> ScaledSVD:
+        # Column norms of R equal those of the data: scale them to 1 before
+        # deciding rank, so the decision does not depend on the units.
+        norms = np.linalg.norm(factor, axis=0)
+        norms[norms == 0] = 1.0
+        U, singular, Vt = np.linalg.svd(factor / norms, full_matrices=False)
+        if rcond is None:
+            rcond = max(n_samples, factor.shape[1]) * np.finfo(np.float64).eps
+        rank = (
+            int(np.sum(singular > rcond * singular[0]))
+            if singular.size and singular[0] > 0
+            else 0
+        )
+        return cls(U, singular, Vt, norms, rank)
+
+    @property
+    def whitening(self) -> np.ndarray:
+        """P = D⁻¹·V·S⁻¹ on the range: ``R·P`` has orthonormal columns."""
+        return (self.Vt[: self.rank].T / self.singular[: self.rank]) / self.norms[
+            :, None
+        ]
+
+    def range_basis(self) -> np.ndarray:
+        """An orthonormal basis (d x rank) of the factor's row space in the original
+        units, D·V: the complement of its null space D⁻¹·null(R·D⁻¹)."""
+        return np.linalg.qr(self.Vt[: self.rank].T * self.norms[:, None])[0]
+
+    def collinear(self, basis=None) -> tuple[int, ...]:
+        """Columns involved in an exact linear dependence (empty at full rank): those
+        with weight outside the row space (``basis``, when already computed)."""
+        if self.rank == self.Vt.shape[1]:
+            return ()
+        basis = self.range_basis() if basis is None else basis
+        outside = np.sqrt(np.maximum(1.0 - np.sum(basis**2, axis=1), 0.0))
+        return tuple(int(i) for i in np.flatnonzero(outside > 1e-6))
 
 
 def _blocks_with_weights(blocks):
@@ -181,44 +250,27 @@ def _solve_from_factor(
 ) -> LeastSquaresSolution:
     """The (ridge) least-squares solution from R of the centred ``[X, Y]``."""
     n_features = x_mean.shape[0]
-    r_xx, r_xy = R[:n_features, :n_features], R[:n_features, n_features:]
     if alpha > 0:
         # ‖R_xx·w − r_xy‖² + alpha·Σs·‖w‖² is least squares on the stacked rows
         # [R_xx, r_xy; √(alpha·Σs)·I, 0]: re-factor them and solve as before.
-        stacked = np.zeros((2 * n_features, R.shape[1]))
-        stacked[:n_features] = R[:n_features]
-        stacked[n_features:, :n_features] = np.sqrt(alpha * total) * np.eye(n_features)
-        R = np.linalg.qr(stacked, mode="r")
-        r_xx, r_xy = R[:n_features, :n_features], R[:n_features, n_features:]
-
-    # Column norms of R equal those of the data: scale them to 1 before deciding rank.
-    norms = np.linalg.norm(r_xx, axis=0)
-    norms[norms == 0] = 1.0
-    U, singular, Vt = np.linalg.svd(r_xx / norms, full_matrices=False)
-    if rcond is None:
-        rcond = max(n_samples, n_features) * np.finfo(np.float64).eps
-    rank = (
-        int(np.sum(singular > rcond * singular[0]))
-        if singular.size and singular[0] > 0
-        else 0
-    )
-    scaled = Vt[:rank].T @ ((U[:, :rank].T @ r_xy) / singular[:rank, None])
-    coef = scaled / norms[:, None]
-
+        penalty = np.zeros((n_features, R.shape[1]))
+        penalty[:, :n_features] = np.sqrt(alpha * total) * np.eye(n_features)
+        R = np.linalg.qr(np.vstack([R[:n_features], penalty]), mode="r")
+    # The factor's rows that hold X's part (all of them when X is wide).
+    r_xx, r_xy = R[:n_features, :n_features], R[:n_features, n_features:]
+    svd = ScaledSVD.of(r_xx, n_samples, rcond)
+    whitening = svd.whitening
+    coef = whitening @ (svd.U[:, : svd.rank].T @ r_xy)
     collinear: tuple[int, ...] = ()
-    if rank < n_features:
-        # Every solution is coef + null(X); null(X) = D⁻¹·null(R·D⁻¹). Removing that
-        # component leaves the minimum-norm solution in the original units.
-        null_basis, _ = np.linalg.qr(Vt[rank:].T / norms[:, None])
-        coef = coef - null_basis @ (null_basis.T @ coef)
-        involved = np.linalg.norm(null_basis, axis=1) > 1e-8
-        collinear = tuple(int(i) for i in np.flatnonzero(involved))
+    if svd.rank < n_features:
+        # Every solution is coef + null(X); its part in X's row space (D·V) is the
+        # minimum-norm solution in the original units.
+        basis = svd.range_basis()
+        coef = basis @ (basis.T @ coef)
+        collinear = svd.collinear(basis)
     intercept = y_mean - x_mean @ coef
-    # (RᵀR)⁺ = D⁻¹·V Σ⁻² Vᵀ·D⁻¹ over the numerically nonzero singular values.
-    scaled_basis = Vt[:rank].T / singular[:rank]
-    gram_inverse = (scaled_basis @ scaled_basis.T) / np.outer(norms, norms)
     return LeastSquaresSolution(
-        coef, intercept, rank, singular, collinear, x_mean, gram_inverse
+        coef, intercept, svd.rank, svd.singular, collinear, x_mean, whitening
     )
 
 

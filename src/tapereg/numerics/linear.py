@@ -38,10 +38,11 @@ def target_names(names, n_targets: int) -> list[str]:
     return ["y"] if n_targets == 1 else [f"y{j}" for j in range(n_targets)]
 
 
-def scaled_whitening(matrix: np.ndarray, n_samples: int, ridge=0.0) -> np.ndarray:
-    """P (d x rank) with PᵀAP = I and PPᵀ = A⁺, A symmetric positive semi-definite
-    (plus ``ridge·I``, in A's own units): the change of variables that makes the
-    quadratic form of A isotropic on its range.
+def whitening_of(matrix: np.ndarray, n_samples: int, ridge=0.0):
+    """(P, κ): P (d x rank) with PᵀAP = I and PPᵀ = A⁺ for A symmetric positive
+    semi-definite (plus ``ridge·I``, in A's own units), the change of variables
+    that makes A's quadratic form isotropic on its range; κ the condition number
+    of the scaled matrix (largest over smallest eigenvalue; inf when singular).
 
     The columns are scaled to unit diagonal first (A = D·S·D), so the rank decision
     does not depend on the units; eigenvalues of S below max(n, d)·ε of the largest
@@ -52,14 +53,15 @@ def scaled_whitening(matrix: np.ndarray, n_samples: int, ridge=0.0) -> np.ndarra
     norms[norms == 0] = 1.0
     scaled = matrix / np.outer(norms, norms) + ridge * np.diag(1 / norms**2)
     eigenvalues, vectors = np.linalg.eigh(scaled)
-    keep = eigenvalues > max(n_samples, d) * np.finfo(float).eps * max(
-        eigenvalues[-1] if d else 0.0, 0.0
-    )
-    return vectors[:, keep] / np.sqrt(eigenvalues[keep]) / norms[:, None]
+    largest = max(eigenvalues[-1] if d else 0.0, 0.0)
+    keep = eigenvalues > max(n_samples, d) * np.finfo(float).eps * largest
+    condition = largest / eigenvalues[0] if d and eigenvalues[0] > 0 else float(np.inf)
+    whitening = vectors[:, keep] / np.sqrt(eigenvalues[keep]) / norms[:, None]
+    return whitening, float(condition)
 
 
 def scaled_pseudo_inverse(matrix: np.ndarray, n_samples: int, ridge=0.0):
     """(A⁺, rank) of a symmetric positive semi-definite A (normal equations), from
-    :func:`scaled_whitening` (the minimum-norm inverse where A is singular)."""
-    whitening = scaled_whitening(matrix, n_samples, ridge)
+    :func:`whitening_of` (the minimum-norm inverse where A is singular)."""
+    whitening, _ = whitening_of(matrix, n_samples, ridge)
     return whitening @ whitening.T, whitening.shape[1]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .linear import linear_predictions, scaled_pseudo_inverse
+from .linear import linear_predictions, whitening_of
 
 COLUMNS = ("coef", "std_err", "t", "p_value", "ci_low", "ci_high")
 
@@ -86,7 +86,7 @@ def ols_statistics(
     return _statistics(
         coef,
         intercept,
-        solution.gram_inverse,
+        solution.whitening,
         solution.x_mean,
         solution.rank,
         ssr,
@@ -117,9 +117,8 @@ def ols_statistics_from_moments(
     total, mean, covariance = moments.total_weight, moments.mean, moments.covariance
     x_mean = mean[:d] if fit_intercept else np.zeros(d)
     second = covariance if fit_intercept else covariance + np.outer(mean, mean)
-    gram_inverse, rank = scaled_pseudo_inverse(
-        total * second[:d, :d], moments.n_samples
-    )
+    whitening, _ = whitening_of(total * second[:d, :d], moments.n_samples)
+    rank = whitening.shape[1]
 
     # Residual r_k = vᵀa − b_k with a = [x, y], v = [−w_k; e_k].
     n_targets = coef.shape[1]
@@ -131,7 +130,7 @@ def ols_statistics_from_moments(
     return _statistics(
         coef,
         intercept,
-        gram_inverse,
+        whitening,
         x_mean,
         rank,
         ssr,
@@ -146,7 +145,7 @@ def ols_statistics_from_moments(
 def _statistics(
     coef,
     intercept,
-    gram_inverse,
+    whitening,
     x_mean,
     rank,
     ssr,
@@ -159,7 +158,8 @@ def _statistics(
     """statsmodels' OLS formulas from the sums.
 
     σ²_k = SSR_k / (n − rank − 1[intercept]);  Var(w) = σ²·(X_cᵀSX_c)⁺;
-    Var(b) = σ²·(1/Σs + x̄ᵀ(X_cᵀSX_c)⁺x̄).
+    Var(b) = σ²·(1/Σs + x̄ᵀ(X_cᵀSX_c)⁺x̄), with (X_cᵀSX_c)⁺ = W·Wᵀ (``whitening``)
+    never formed: only its diagonal and one quadratic form are needed.
     """
     from scipy import stats
 
@@ -172,9 +172,9 @@ def _statistics(
     df_resid = np.float64(n_samples - rank - k_constant)
     with np.errstate(divide="ignore", invalid="ignore"):
         scale = ssr / df_resid  # σ² per target
-        std_err = np.sqrt(np.diag(gram_inverse)[:, None] * scale)
+        std_err = np.sqrt(np.sum(whitening**2, axis=1)[:, None] * scale)
         if fit_intercept:
-            intercept_var = 1 / total_weight + x_mean @ gram_inverse @ x_mean
+            intercept_var = 1 / total_weight + np.sum((x_mean @ whitening) ** 2)
             std_err = np.vstack([np.sqrt(intercept_var * scale), std_err])
         rsquared = 1 - ssr / tss
         rsquared_adj = 1 - (n_samples - k_constant) / df_resid * (1 - rsquared)
