@@ -39,6 +39,7 @@ _FITTED = (
     "optimizer_",
     "standardization_",
     "moments_",
+    "exact_solution_",
     "metrics_",
     "statistics_",
     "rsquared_",
@@ -170,6 +171,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     moments_ : tapereg.numerics.moments.Moments
         Only after :meth:`fit_stream`: the float64 moments of [X, Y] its first pass
         took (means, covariance, row count).
+    exact_solution_ : tapereg.numerics.exact.LeastSquaresSolution
+        Only where the fit computed the exact least-squares solution anyway (the
+        exact solver, the statistics of rows in memory, a whitening factored from
+        the rows): its coefficients and intercept in the original units. Not
+        saved; the command line's report compares training with it.
 
     Examples
     --------
@@ -315,6 +321,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             self.moments_ = outcome.moments
         if outcome.metrics is not None:
             self.metrics_ = outcome.metrics
+        if outcome.exact is not None:
+            self.exact_solution_ = outcome.exact
         if outcome.statistics is not None:
             stats = outcome.statistics
 

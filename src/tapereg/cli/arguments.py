@@ -288,6 +288,20 @@ def _add_fit_outputs(fit) -> None:
         help="confidence level of the summary's intervals (default 0.95)",
     )
     fit.add_argument(
+        "--no-statistics",
+        dest="statistics",
+        action="store_false",
+        help="skip the OLS statistics (standard errors, R² adjusted, F): on wide "
+        "data they cost a QR and an SVD of the rows (API: compute_statistics=False)",
+    )
+    fit.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the exact least-squares optimum the report compares training "
+        "with (a QR and an SVD of the rows, or the moments when streamed)",
+    )
+    fit.add_argument(
         "--logdir",
         metavar="DIR",
         help="write TensorBoard scalars (loss, gradient norm, learning rate per epoch)",
@@ -310,7 +324,11 @@ def _add_fit_outputs(fit) -> None:
         help="continue from the checkpoint in --checkpoint-dir",
     )
     fit.add_argument("--json", action="store_true", help="print one JSON object")
-    fit.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    fit.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no per-epoch progress, no notes on long phases",
+    )
 
 
 def _add_predict(commands) -> None:

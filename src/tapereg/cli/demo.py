@@ -53,6 +53,7 @@ def run_demo_command(args) -> int:
             loss_history=result.loss_history,
             exact_coef=exact.coef,
             exact_intercept=exact.intercept,
+            exact_loss=report["exact"]["mse"],
             feature_names=["x"],
             target_name="y",
         )

@@ -8,14 +8,23 @@ module turns flags into them and their results into text or JSON.
 from __future__ import annotations
 
 from ..errors import ParameterError
-from .output import emit, quiet_tensorflow, warnings_to_stderr
+from .output import emit, notes_to_stderr, quiet_tensorflow, warnings_to_stderr
 from .status import ExitStatus
 
 
 def run_fit_command(args) -> int:
+    with notes_to_stderr(enabled=not args.quiet):
+        return _run_fit(args)
+
+
+def _run_fit(args) -> int:
     if args.summary and args.alpha:
         raise ParameterError(
             "--summary is for ordinary least squares; drop --alpha to get it"
+        )
+    if args.summary and not args.statistics:
+        raise ParameterError(
+            "--summary prints the statistics --no-statistics skips; drop one of them"
         )
     from ..io.readers import open_table
 
@@ -33,6 +42,7 @@ def run_fit_command(args) -> int:
         stream_rows=args.stream,
         progress=not args.quiet,
         want_sample=bool(args.plot),
+        want_reference=args.reference,
     )
     if not fitted.chief:
         return ExitStatus.SUCCESS  # the other workers print and write nothing
@@ -79,6 +89,7 @@ def _estimator(args):
         checkpoint_every=args.checkpoint_every,
         resume=args.resume,
         strategy=args.strategy,
+        compute_statistics=args.statistics,
     )
 
 
@@ -95,8 +106,8 @@ def _report(args, fitted, stream) -> dict:
         None if table is None else table.y,
         coef=np.atleast_2d(estimator.coef_).T,
         intercept=np.atleast_1d(estimator.intercept_),
-        exact_coef=fitted.reference[0],
-        exact_intercept=fitted.reference[1],
+        exact_coef=None if fitted.reference is None else fitted.reference[0],
+        exact_intercept=None if fitted.reference is None else fitted.reference[1],
         loss_history=estimator.loss_curve_,
         n_iter=estimator.n_iter_,
         optimizer=estimator.optimizer_ if args.solver == "gd" else "exact",
@@ -111,13 +122,14 @@ def _report(args, fitted, stream) -> dict:
     report["dtype"] = "float64" if report["engine"] != "data" else args.dtype
     report["streamed"] = table is None
     report["strategy"] = args.strategy
-    report["exact"]["problem"] = (
-        "least squares"
-        if not args.alpha
-        else "ridge"
-        if args.l1_ratio == 0
-        else "least squares, unpenalized"
-    )
+    if report["exact"] is not None:
+        report["exact"]["problem"] = (
+            "least squares"
+            if not args.alpha
+            else "ridge"
+            if args.l1_ratio == 0
+            else "least squares, unpenalized"
+        )
     if hasattr(estimator, "statistics_"):
         report["summary"] = summary_to_json(estimator, args.level)
     return report
@@ -142,8 +154,9 @@ def _write(args, fitted, stream, report) -> None:
             coef=np.atleast_2d(estimator.coef_).T,
             intercept=np.atleast_1d(estimator.intercept_),
             loss_history=estimator.loss_curve_,
-            exact_coef=fitted.reference[0],
-            exact_intercept=fitted.reference[1],
+            exact_coef=None if fitted.reference is None else fitted.reference[0],
+            exact_intercept=None if fitted.reference is None else fitted.reference[1],
+            exact_loss=None if report["exact"] is None else report["exact"]["mse"],
             feature_names=stream.feature_names,
             target_name=stream.target_names[0],
         )

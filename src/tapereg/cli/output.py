@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -41,3 +42,25 @@ def emit(report: dict, text: str, as_json: bool) -> None:
 def warnings_to_stderr(caught) -> None:
     for warning in caught:
         print(f"tapereg: warning: {warning.message}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def notes_to_stderr(*, enabled: bool):
+    """While a command runs, show tapereg's notes on long phases
+    (``runtime.notes``) as ``tapereg: ...`` lines on stderr."""
+    if not enabled:
+        yield
+        return
+    import logging
+
+    logger = logging.getLogger("tapereg")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("tapereg: %(message)s"))
+    level = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)

@@ -109,13 +109,16 @@ def warn_about_curvature(gram, *, fit_intercept: bool) -> None:
 
 
 def warn_if_not_converged(
-    losses: np.ndarray, *, tol: float, max_iter: int, optimum=None
+    losses: np.ndarray, *, tol: float, max_iter: int, optimum=None, final=None
 ) -> None:
     """Training ran out of epochs before its stopping rule held. ``optimum`` is
     (the exact optimum's loss, the condition number) where the engine knows them
-    from the moments: the warning then says how far the fit is from it."""
+    from the moments, and ``final`` the loss of the returned weights (after the
+    last update, which the history, taken before each update, does not hold):
+    the warning then says how far the fit is from the optimum."""
     last = losses[-1]
     if optimum is not None:
+        last = last if final is None else final
         best, condition = optimum
         excess = (last - best) / best if best > 0 else np.inf
         where = f"loss {last:.6g} against the exact optimum's {best:.6g}"

@@ -40,19 +40,14 @@ def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:
     )
 
 
-def train_on_gram(
-    gram, plan: FitPlan, l1, l2, scaling, callback, n_samples: int, whitened=None
-):
-    """The gram engine: O(d²) epochs; by default gradient descent on the whitened
-    problem (:func:`train_whitened`, ``whitened`` from :mod:`.whitening`), else
-    the update asked for.
+def train_on_gram(gram, plan: FitPlan, l1, l2, scaling, callback, n_samples: int):
+    """The gram engine with the update asked for (the defaults train on the
+    whitened problem instead: :func:`train_whitened`): O(d²) epochs.
 
     Its moments are already every worker's, so its epochs need no reducer.
     """
     from ..core.train import fit_gradient_descent_gram
 
-    if whitened is not None:
-        return train_whitened(whitened, gram, plan, scaling, callback)
     n_targets = gram.xy.shape[1]
     lipschitz, mu = hessian_spectrum(
         gram, fit_intercept=plan.fit_intercept, n_targets=n_targets, l2=l2
@@ -77,7 +72,7 @@ def whitens(plan: FitPlan, l1) -> bool:
     return plan.optimizer == "auto" and plan.automatic_step and l1 is None
 
 
-def train_whitened(whitened, gram, plan: FitPlan, scaling, callback):
+def train_whitened(whitened, plan: FitPlan, scaling, callback):
     """Gradient descent with the tape on the whitened gram, from zero, at the
     automatic step 1/L: the seeds' update on a problem whose curvature is the
     same in every direction, so it reaches the optimum in one step whatever the
@@ -85,7 +80,7 @@ def train_whitened(whitened, gram, plan: FitPlan, scaling, callback):
     epoch. Back to (w, b) through P."""
     from ..core.train import fit_gradient_descent_gram
 
-    n_targets = gram.xy.shape[1]
+    n_targets = whitened.gram.xy.shape[1]
     # L = 2/t·λmax(PᵀMP), ≈ 2/t: only the largest eigenvalue is needed.
     k = whitened.gram.xx.shape[0]
     largest = eigvalsh(whitened.gram.xx, subset_by_index=[k - 1, k - 1])[0]
@@ -95,7 +90,7 @@ def train_whitened(whitened, gram, plan: FitPlan, scaling, callback):
     result = fit_gradient_descent_gram(
         whitened.gram, learning_rate=1.0 / lipschitz, optimizer="gd", **options
     )
-    coef, intercept = whitened.parameters(result.coef, gram, plan.fit_intercept)
+    coef, intercept = whitened.parameters(result.coef, plan.fit_intercept)
     result = dataclasses.replace(result, coef=coef, intercept=intercept)
     return result, "whitened gd"
 

@@ -57,6 +57,8 @@ class FitOutcome:
         The float64 moments of [X, Y] of a streamed fit.
     metrics : dict or None
         Metrics kept with a saved model.
+    exact : LeastSquaresSolution or None
+        The exact solution where the fit computed it anyway (not saved).
     """
 
     coef: np.ndarray
@@ -68,6 +70,7 @@ class FitOutcome:
     statistics: object = None
     moments: object = None
     metrics: dict | None = None
+    exact: object = None
 
     @property
     def n_features(self) -> int:

@@ -18,12 +18,26 @@ from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
+from ..runtime.notes import factoring_flops, note_if_long
 from .diagnostics import warn_about_columns, warn_if_not_converged
-from .gradient import train_on_gram, train_on_rows, train_on_stream, whitens
+from .gradient import (
+    train_on_gram,
+    train_on_rows,
+    train_on_stream,
+    train_whitened,
+    whitens,
+)
 from .outcome import FitOutcome, TrainingRecord
 from .plan import FitPlan, penalty_weights, resolve_engine
 from .source import column_names, moments_of
-from .whitening import needs_rows, optimum_of, rows_whitened, whitened_gram
+from .whitening import (
+    factor_arrays,
+    factor_rows,
+    loss_on_gram,
+    needs_rows,
+    optimum_of,
+    whitened_gram,
+)
 
 
 def all_rows_here(source, reducer) -> bool:
@@ -59,13 +73,14 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
         engine = resolve_engine(plan.engine, plan.batch_size, source.n_features)
         if engine == "gram" and moments is None:
             moments = moments_of(source, reducer)
-        coef, intercept, record = _train(
+        coef, intercept, record, solution = _train(
             source, plan, reducer, engine, moments, callback
         )
-        solution = None
     statistics = None
     if plan.compute_statistics and plan.alpha == 0:
-        statistics = _statistics(source, plan, coef, intercept, moments, solution)
+        statistics, solution = _statistics(
+            source, plan, coef, intercept, moments, solution
+        )
     return FitOutcome(
         coef=coef,
         intercept=intercept,
@@ -75,6 +90,7 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
         training=record,
         statistics=statistics,
         moments=None if source.arrays is not None else moments,
+        exact=solution,
     )
 
 
@@ -145,30 +161,21 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
             moments, n_features, center=plan.fit_intercept, skip=measured.x_constant
         )
     l1, l2 = penalty_weights(plan, scaling, n_targets)
-    whitened = None
-    if engine == "gram":
-        gram = gram_from_moments(moments, scaling)
-        if whitens(plan, l1):
-            whitened = whitened_gram(
-                gram,
-                fit_intercept=plan.fit_intercept,
-                l2=l2,
-                n_samples=moments.n_samples,
-            )
-        if needs_rows(whitened, l2):
-            whitened = rows_whitened(
-                source,
-                moments,
-                scaling,
-                fit_intercept=plan.fit_intercept,
-                reducer=reducer,
-            )
-            # The factor, not the moments, tells an exact dependence apart.
-            collinear = [c for c in whitened.collinear if not measured.x_constant[c]]
+    engine, gram, whitened = _whitening(
+        source, plan, reducer, engine, moments, scaling, l1, l2
+    )
+    solution = None
+    if whitened is not None and whitened.factor is not None:
+        # The factor, not the moments, tells an exact dependence apart; and its
+        # SVD gives the exact solution (statistics, the report's reference).
+        solution = whitened.factor.solution()
+        collinear = [c for c in solution.collinear if not measured.x_constant[c]]
     _warn_about_columns(source, plan, moments, measured, collinear)
-    if engine == "gram":
+    if whitened is not None:
+        result, optimizer = train_whitened(whitened, plan, scaling, callback)
+    elif engine == "gram":
         result, optimizer = train_on_gram(
-            gram, plan, l1, l2, scaling, callback, moments.n_samples, whitened
+            gram, plan, l1, l2, scaling, callback, moments.n_samples
         )
     elif source.arrays is not None:
         result, optimizer = train_on_rows(
@@ -179,43 +186,97 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
             source, plan, reducer, moments, scaling, l1, l2, callback
         )
     if plan.tol is not None and not result.converged:
-        optimum = None
+        optimum = final = None
         if moments is not None and plan.alpha == 0:
+            if gram is None:
+                gram = gram_from_moments(moments, scaling)
             optimum = optimum_of(
-                gram if engine == "gram" else gram_from_moments(moments, scaling),
+                gram,
                 whitened,
                 fit_intercept=plan.fit_intercept,
                 n_samples=moments.n_samples,
                 y_scale=scaling.y_scale,
             )
+            final = loss_on_gram(gram, result.coef, result.intercept, scaling.y_scale)
         warn_if_not_converged(
-            result.loss_history, tol=plan.tol, max_iter=plan.max_iter, optimum=optimum
+            result.loss_history,
+            tol=plan.tol,
+            max_iter=plan.max_iter,
+            optimum=optimum,
+            final=final,
         )
     coef, intercept = scaling.to_original(result.coef, result.intercept)
     record = TrainingRecord.of(
         result, engine, optimizer, scaling if plan.standardize else None
     )
-    return coef, intercept, record
+    return coef, intercept, record, solution
+
+
+def _whitening(source, plan: FitPlan, reducer, engine, moments, scaling, l1, l2):
+    """(engine, gram, whitened): the problem the defaults train on, whitened.
+
+    From the moments while they resolve it; from the rows' factor (one more pass)
+    where they cannot (κ beyond ``MOMENTS_RESOLVE``), and for wide data in memory
+    (fewer rows than features, beyond the gram engine's width), where the factor
+    costs O(n²·d) and the moments d²: the data engine's epochs would then crawl
+    towards an optimum the factor gives in one step. None where the fit does not
+    whiten (a chosen optimizer or step, an L1 part).
+    """
+    gram = whitened = factor = None
+    if engine == "gram":
+        gram = gram_from_moments(moments, scaling)
+        if whitens(plan, l1):
+            whitened = whitened_gram(
+                gram,
+                fit_intercept=plan.fit_intercept,
+                l2=l2,
+                n_samples=moments.n_samples,
+            )
+        if needs_rows(whitened, l2):
+            factor = factor_rows(
+                source, moments, fit_intercept=plan.fit_intercept, reducer=reducer
+            )
+    elif (
+        whitens(plan, l1)
+        and l2 is None
+        and plan.engine == "auto"
+        and all_rows_here(source, reducer)
+        and source.n_rows < source.n_features
+    ):
+        factor = factor_arrays(*source.arrays, fit_intercept=plan.fit_intercept)
+    if factor is not None and factor.svd.rank > 0:  # else nothing to whiten
+        return "gram", gram, factor.whitened(scaling)
+    return engine, gram, whitened
 
 
 def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
-    """OLS inference: from the moments when the fit took them (no extra pass; all
-    workers' rows), otherwise from the exact solver's QR of the arrays."""
+    """(OLS inference, the exact solution it used or None): from the moments when
+    the fit took them (no extra pass; all workers' rows), otherwise from the exact
+    solver's QR of the arrays; the (X_cᵀSX_c)⁺ of the exact ``solution`` where
+    the fit has one."""
     names = default_feature_names(source.feature_names, source.n_features)
     if moments is not None:
-        return ols_statistics_from_moments(
+        statistics = ols_statistics_from_moments(
             moments,
             coef,
             intercept,
             fit_intercept=plan.fit_intercept,
             feature_names=names,
+            solution=solution,
         )
+        return statistics, solution
     X, Y, sample_weight = source.arrays
     if solution is None:
+        note_if_long(
+            factoring_flops(*X.shape),
+            f"computing the statistics: a QR and an SVD of the {X.shape[0]:,} x "
+            f"{X.shape[1]:,} rows (compute_statistics=False, --no-statistics, "
+            "skips them)",
+        )
         solution = solve_least_squares(
             X, Y, sample_weight, fit_intercept=plan.fit_intercept
         )
-    return ols_statistics(
+    statistics = ols_statistics(
         X,
         Y,
         coef,
@@ -225,3 +286,4 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
         fit_intercept=plan.fit_intercept,
         feature_names=names,
     )
+    return statistics, solution

@@ -21,6 +21,7 @@ from ..errors import ClusterError
 from ..numerics.exact import solve_from_moments, solve_least_squares
 from ..numerics.metrics import regression_metrics_stream
 from ..parallel.reducers import reducer_for
+from ..runtime.notes import factoring_flops, note_if_long
 from ..runtime.progress import EpochProgress
 
 # Across workers, the plot's sample is gathered from all of them: at most this much.
@@ -42,14 +43,15 @@ class TableFit:
 
     ``table`` holds every row when the fit ran in memory (None: streamed);
     ``reference`` is the exact (coef (d, t), intercept (t,)) of the same problem
-    (ridge in closed form; with an L1 part, unpenalized); ``metrics`` are those of
-    the model and the reference on every row of a streamed fit (None in memory);
-    ``sample`` rows for a plot; ``chief`` whether this worker prints and writes.
+    (ridge in closed form; with an L1 part, unpenalized), None when not wanted;
+    ``metrics`` are those of the model and the reference on every row of a
+    streamed fit (None in memory); ``sample`` rows for a plot; ``chief`` whether
+    this worker prints and writes.
     """
 
     estimator: object
     table: object
-    reference: tuple[np.ndarray, np.ndarray]
+    reference: tuple[np.ndarray, np.ndarray] | None
     metrics: list[dict] | None
     sample: object
     chief: bool
@@ -70,7 +72,13 @@ def in_memory_budget() -> int:
 
 
 def fit_table(
-    estimator, stream, *, stream_rows=False, progress=False, want_sample=False
+    estimator,
+    stream,
+    *,
+    stream_rows=False,
+    progress=False,
+    want_sample=False,
+    want_reference=True,
 ) -> TableFit:
     """Fit ``estimator`` on a table stream (``tapereg.open_table``'s).
 
@@ -83,7 +91,13 @@ def fit_table(
     try:
         reducer = reducer_for(estimator.strategy)
         return _fit_table(
-            estimator, stream, reducer, stream_rows, progress, want_sample
+            estimator,
+            stream,
+            reducer,
+            stream_rows,
+            progress,
+            want_sample,
+            want_reference,
         )
     except Exception as error:
         if estimator.strategy != "multi-worker":
@@ -101,7 +115,9 @@ def fit_table(
         raise
 
 
-def _fit_table(estimator, stream, reducer, stream_rows, progress, want_sample):
+def _fit_table(
+    estimator, stream, reducer, stream_rows, progress, want_sample, want_reference
+):
     stream = stream.for_worker(reducer.index, reducer.count)
     chief = reducer.index == 0
     if not chief:
@@ -133,15 +149,16 @@ def _fit_table(estimator, stream, reducer, stream_rows, progress, want_sample):
             else:
                 estimator.fit(*_as_frames(table), epoch_callback=callback)
     seconds = time.perf_counter() - started
-    reference = _exact_reference(estimator, table)
+    reference = _exact_reference(estimator, table) if want_reference else None
     metrics = sample = None
     if table is None:
         coef = np.atleast_2d(estimator.coef_).T
         intercept = np.atleast_1d(estimator.intercept_)
         d = len(stream.feature_names)
+        models = [(coef, intercept)] + ([] if reference is None else [reference])
         metrics, sample = streamed_metrics(
             stream,
-            [(coef, intercept), reference],
+            models,
             want_sample=want_sample,
             shift=estimator.moments_.mean[d:],
             reducer=reducer,
@@ -173,17 +190,26 @@ def _as_frames(table):
 def _exact_reference(estimator, table):
     """(coef, intercept) of the exact optimum the report compares training with.
 
-    The exact solver's own answer when that is what ran. In memory, a QR solve; for
+    The exact solver's own answer when that is what ran, or the solution the fit
+    computed anyway (``exact_solution_``). In memory, a QR solve; for
     streamed files the moments the fit already took (no further pass). With an L1
     part, the unpenalized least-squares optimum.
     """
     if estimator.solver == "exact":
         return np.atleast_2d(estimator.coef_).T, np.atleast_1d(estimator.intercept_)
+    shared = getattr(estimator, "exact_solution_", None)
+    if shared is not None and estimator.alpha == 0:
+        return shared.coef, shared.intercept  # the fit factored the rows already
     ridge_alpha = estimator.alpha if estimator.l1_ratio == 0 else 0.0
     if table is None:
         return solve_from_moments(
             estimator.moments_, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
         )
+    note_if_long(
+        factoring_flops(*table.X.shape),
+        f"computing the exact optimum for the report: a QR and an SVD of the "
+        f"{table.X.shape[0]:,} x {table.X.shape[1]:,} rows (--no-reference skips it)",
+    )
     exact = solve_least_squares(
         table.X, table.y, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
     )

@@ -20,9 +20,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..numerics.exact import ScaledSVD, rows_factor
+from ..numerics.arrays import row_blocks
+from ..numerics.exact import (
+    LeastSquaresSolution,
+    ScaledSVD,
+    factor_means,
+    rows_factor,
+    solve_from_factor,
+)
 from ..numerics.gram import Gram
 from ..numerics.linear import whitening_of
+from ..numerics.standardization import weighted_moments
+from ..runtime.notes import factoring_flops, note_if_long
 
 # The moments keep fewer than half of float64's digits beyond this condition
 # number (of the standardized second moments): whiten from the rows' factor.
@@ -38,32 +47,30 @@ class Whitened:
     gram : Gram
         Second moments of the whitened problem (xx ≈ I), no intercept.
     P : ndarray of shape (n_parameters, rank)
-        The change of variables; n_parameters counts the intercept when the
-        moments' M holds it (``from_rows`` False).
+        The change of variables; from the moments it covers the intercept too.
     condition : float
         κ of the standardized problem, as measured.
-    from_rows : bool
-        Taken from the rows' triangular factor (centred: the intercept follows
-        from the means) rather than from the moments.
-    collinear : tuple of int
-        With ``from_rows``, the columns the factor finds in an exact dependence.
+    factor : RowsFactor or None
+        The rows' factor it came from (centred: the intercept then follows
+        from ``means``, the training units' means of X and Y); None from the
+        moments.
     """
 
     gram: Gram
     P: np.ndarray
     condition: float
-    from_rows: bool = False
-    collinear: tuple[int, ...] = ()
+    factor: RowsFactor | None = None
+    means: tuple[np.ndarray, np.ndarray] | None = None
 
-    def parameters(self, u: np.ndarray, gram: Gram, fit_intercept: bool):
+    def parameters(self, u: np.ndarray, fit_intercept: bool):
         """(coef, intercept) in training units from the whitened solution u."""
-        d, n_targets = gram.xx.shape[0], u.shape[1]
         theta = self.P @ u
+        if self.factor is not None:
+            x_mean, y_mean = self.means
+            return theta, y_mean - x_mean @ theta
         if not fit_intercept:
-            return theta[:d], np.zeros(n_targets)
-        if self.from_rows:
-            return theta, gram.y_mean - gram.x_mean @ theta
-        return theta[:d], theta[d]
+            return theta, np.zeros(u.shape[1])
+        return theta[:-1], theta[-1]
 
 
 def whitened_gram(gram: Gram, *, fit_intercept: bool, l2, n_samples: int):
@@ -86,38 +93,90 @@ def whitened_gram(gram: Gram, *, fit_intercept: bool, l2, n_samples: int):
     return Whitened(whitened, P, condition)
 
 
-def rows_whitened(source, moments, scaling, *, fit_intercept: bool, reducer):
-    """The problem whitened with the triangular factor R of the (centred) rows in
-    training units: with F = R/√Σs, ``F_x·P`` has orthonormal columns, so the
-    whitened moments are ``(F_x P)ᵀ(F_x P) ≈ I`` and ``(F_x P)ᵀF_y``, never
-    squaring the data's condition number. One more pass over ``source``."""
-    d = source.n_features
-    R, _, _ = rows_factor(
+@dataclass(frozen=True)
+class RowsFactor:
+    """The triangular factor R of the (centred, weighted) rows ``[X, Y]`` and the
+    SVD of its X part, taken once: the whitening the defaults train on and the
+    exact solution (the statistics' and the report's reference) both come from
+    it. R has min(rows, d + t) rows, so wide data costs O(n²·d), never d³."""
+
+    R: np.ndarray
+    x_mean: np.ndarray
+    y_mean: np.ndarray
+    n_samples: int
+    total: float
+    svd: ScaledSVD
+
+    @classmethod
+    def of(cls, blocks, x_mean, y_mean, n_samples: int, total: float, gather=None):
+        """Factor ``blocks`` centred on (x_mean, y_mean); one pass."""
+        R = rows_factor(blocks, x_mean, y_mean, gather=gather)
+        d = x_mean.shape[0]
+        return cls(
+            R, x_mean, y_mean, n_samples, total, ScaledSVD.of(R[:d, :d], n_samples)
+        )
+
+    def solution(self) -> LeastSquaresSolution:
+        """The exact (minimum-norm) least-squares solution, from the same SVD."""
+        return solve_from_factor(
+            self.R, self.x_mean, self.y_mean, self.n_samples, self.total, svd=self.svd
+        )
+
+    def whitened(self, scaling) -> Whitened:
+        """The problem in training units whitened with this factor: with
+        F = R/√Σs in those units, P = √Σs·σ_x·P_R makes ``F_x·P = U`` (R's left
+        singular vectors on its range), so the whitened moments are ``UᵀU ≈ I``
+        and ``Uᵀ·F_y``; the data's condition number is never squared."""
+        d, svd = self.x_mean.shape[0], self.svd
+        root = np.sqrt(self.total)
+        P = root * scaling.x_scale[:, None] * svd.whitening
+        U = svd.U[:, : svd.rank]
+        F_y = self.R[:, d:] / (root * scaling.y_scale[None, :])
+        k, n_targets = P.shape[1], F_y.shape[1]
+        whitened = Gram(
+            xx=U.T @ U,
+            xy=U.T @ F_y[: U.shape[0]],
+            x_mean=np.zeros(k),
+            y_mean=np.zeros(n_targets),
+            yy=np.sum(F_y**2, axis=0),
+        )
+        smallest = svd.singular[-1] if svd.singular.size else 0.0
+        condition = (
+            float((svd.singular[0] / smallest) ** 2) if smallest > 0 else float(np.inf)
+        )
+        means = (
+            (self.x_mean - scaling.x_mean) / scaling.x_scale,
+            (self.y_mean - scaling.y_mean) / scaling.y_scale,
+        )
+        return Whitened(whitened, P, condition, factor=self, means=means)
+
+
+def factor_rows(source, moments, *, fit_intercept: bool, reducer) -> RowsFactor:
+    """The rows' factor, centred on the pooled means (one more pass; across
+    workers the factors are combined)."""
+    x_mean, y_mean = factor_means(
+        moments, source.n_features, fit_intercept=fit_intercept
+    )
+    _note_factoring(moments.n_samples, source.n_features + source.n_targets)
+    return RowsFactor.of(
         source.blocks(),
-        moments,
-        d,
-        fit_intercept=fit_intercept,
+        x_mean,
+        y_mean,
+        moments.n_samples,
+        moments.total_weight,
         gather=reducer.gather,
     )
-    F = R / np.sqrt(moments.total_weight)
-    F_x = F[:d, :d] / scaling.x_scale[None, :]
-    F_y = F[:, d:] / scaling.y_scale[None, :]
-    svd = ScaledSVD.of(F_x, moments.n_samples)
-    P = svd.whitening
-    Z = F_x @ P
-    k, n_targets = P.shape[1], F_y.shape[1]
-    whitened = Gram(
-        xx=Z.T @ Z,
-        xy=Z.T @ F_y[:d],
-        x_mean=np.zeros(k),
-        y_mean=np.zeros(n_targets),
-        yy=np.sum(F_y**2, axis=0),
+
+
+def factor_arrays(X, Y, sample_weight, *, fit_intercept: bool) -> RowsFactor:
+    """The factor of rows in memory, centred on their own means (no moments)."""
+    x_mean, _ = weighted_moments(X, sample_weight, center=fit_intercept)
+    y_mean, _ = weighted_moments(Y, sample_weight, center=fit_intercept)
+    total = X.shape[0] if sample_weight is None else float(np.sum(sample_weight))
+    _note_factoring(X.shape[0], X.shape[1] + Y.shape[1])
+    return RowsFactor.of(
+        row_blocks(X, Y, sample_weight), x_mean, y_mean, X.shape[0], total
     )
-    smallest = svd.singular[-1] if svd.singular.size else 0.0
-    condition = (
-        float((svd.singular[0] / smallest) ** 2) if smallest > 0 else float(np.inf)
-    )
-    return Whitened(whitened, P, condition, from_rows=True, collinear=svd.collinear())
 
 
 def needs_rows(whitened: Whitened | None, l2) -> bool:
@@ -140,3 +199,27 @@ def optimum_of(gram: Gram, whitened, *, fit_intercept: bool, n_samples: int, y_s
     per_target = whitened.gram.yy - np.sum(whitened.gram.xy**2, axis=0)
     loss = float(np.mean(np.maximum(per_target, 0.0) * y_scale**2))
     return loss, whitened.condition
+
+
+def _note_factoring(n_rows: int, n_columns: int) -> None:
+    note_if_long(
+        factoring_flops(n_rows, n_columns),
+        f"factoring the {n_rows:,} x {n_columns:,} rows (a QR, then an SVD) to "
+        "whiten the problem; the statistics and the exact optimum come from the "
+        "same factors",
+    )
+
+
+def loss_on_gram(gram: Gram, coef: np.ndarray, intercept: np.ndarray, y_scale):
+    """The mean squared error of (coef, intercept) in training units on ``gram``,
+    scaled back by ``y_scale²`` and averaged over targets as the loss history is:
+    ``yy − 2(wᵀxy + b·ȳ) + wᵀ·xx·w + 2b·wᵀx̄ + b²`` per target."""
+    w, b = coef, intercept
+    per_target = (
+        gram.yy
+        - 2 * (np.sum(w * gram.xy, axis=0) + b * gram.y_mean)
+        + np.sum(w * (gram.xx @ w), axis=0)
+        + 2 * b * (gram.x_mean @ w)
+        + b**2
+    )
+    return float(np.mean(np.maximum(per_target, 0.0) * y_scale**2))

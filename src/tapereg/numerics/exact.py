@@ -14,17 +14,25 @@ tall-skinny QR's reduction), so no worker sends more than a p x p triangle.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
+from scipy.linalg import solve_triangular
 
 from .arrays import row_blocks
+from .interrupt import interruptible
 from .linear import scaled_pseudo_inverse
 from .standardization import weighted_moments
 
 
 @dataclass(frozen=True)
 class LeastSquaresSolution:
-    """The minimiser of the (weighted) mean squared error.
+    """The minimiser of the (weighted) mean squared error, from the triangular
+    factor R of the centred ``[X, Y]`` and the SVD of its X part.
+
+    The coefficients and the collinear columns are worked out when first read:
+    the minimum-norm projection they need where X is rank-deficient costs
+    O(d·rank²), which the statistics (``whitening``, ``rank``) never pay.
 
     Attributes
     ----------
@@ -44,32 +52,82 @@ class LeastSquaresSolution:
         squared; kept as the factor, so wide data never holds a d x d matrix.
     """
 
-    coef: np.ndarray
-    intercept: np.ndarray
-    rank: int
-    singular_values: np.ndarray
-    collinear: tuple[int, ...]
+    r_xy: np.ndarray
+    svd: ScaledSVD
     x_mean: np.ndarray
-    whitening: np.ndarray
+    y_mean: np.ndarray
+
+    @property
+    def rank(self) -> int:
+        return self.svd.rank
+
+    @property
+    def singular_values(self) -> np.ndarray:
+        return self.svd.singular
+
+    @property
+    def whitening(self) -> np.ndarray:
+        return self.svd.whitening
 
     @property
     def gram_inverse(self) -> np.ndarray:
         """``(X_cᵀ S X_c)⁺`` (d x d): build it only where d is small."""
         return self.whitening @ self.whitening.T
 
+    @cached_property
+    def _row_space(self) -> np.ndarray | None:
+        """X's row space in the original units; None at full rank."""
+        return None if self.rank == self.x_mean.shape[0] else self.svd.range_basis()
+
+    @cached_property
+    def coef(self) -> np.ndarray:
+        svd = self.svd
+        coef = svd.whitening @ (svd.U[:, : svd.rank].T @ self.r_xy)
+        if self._row_space is not None:
+            # Every solution is coef + null(X); its part in X's row space (D·V) is
+            # the minimum-norm solution in the original units.
+            coef = self._row_space @ (self._row_space.T @ coef)
+        return coef
+
+    @cached_property
+    def intercept(self) -> np.ndarray:
+        return self.y_mean - self.x_mean @ self.coef
+
+    @cached_property
+    def collinear(self) -> tuple[int, ...]:
+        if self._row_space is None:
+            return ()
+        return self.svd.collinear(self._row_space)
+
 
 def _stacked_factor(blocks, n_columns: int, x_shift=0.0, y_shift=0.0) -> np.ndarray:
     """R (m x p, m = min(rows, p)) of ``√s ⊙ [X − x_shift, Y − y_shift]`` over
     blocks ``(X, Y, s)``; no rows when there are none (an empty shard adds
-    nothing to a stack). Wide data (fewer rows than columns) keeps its few rows:
-    a p x p square of zeros would cost p² memory and a p³ SVD."""
+    nothing to a stack).
+
+    Rows are factored once at least p of them wait (each QR then shrinks the
+    stack to p rows), so wide data (fewer rows than columns) is factored once,
+    not again with every block, and never padded to a p x p square."""
     R = np.zeros((0, n_columns))
+    waiting: list[np.ndarray] = []
+    n_waiting = 0
     for X, y, sample_weight in blocks:
         block = np.hstack([X - x_shift, y - y_shift]).astype(np.float64)
         if sample_weight is not None:
             block *= np.sqrt(sample_weight)[:, None]
-        R = np.linalg.qr(np.vstack([R, block]), mode="r")
+        waiting.append(block)
+        n_waiting += block.shape[0]
+        if n_waiting >= n_columns:
+            R = _triangle(np.vstack([R, *waiting]))
+            waiting, n_waiting = [], 0
+    if waiting:
+        R = _triangle(np.vstack([R, *waiting]))
     return R
+
+
+def _triangle(rows: np.ndarray) -> np.ndarray:
+    """R of the QR of ``rows``; Ctrl-C stops it at once however long it takes."""
+    return interruptible(np.linalg.qr, rows, mode="r", size=rows.size)
 
 
 def combine_factors(factors: np.ndarray) -> np.ndarray:
@@ -133,7 +191,7 @@ def solve_least_squares(
         y_mean,
     )
     total = n_samples if sample_weight is None else float(np.sum(sample_weight))
-    return _solve_from_factor(
+    return solve_from_factor(
         R, x_mean, y_mean, n_samples, total, alpha=alpha, rcond=rcond
     )
 
@@ -159,10 +217,9 @@ def solve_least_squares_stream(
     the factors of all shards are combined into the factor of all rows, so each
     worker returns the solution one process would have found on all of them.
     """
-    R, x_mean, y_mean = rows_factor(
-        blocks, moments, n_features, fit_intercept=fit_intercept, gather=gather
-    )
-    return _solve_from_factor(
+    x_mean, y_mean = factor_means(moments, n_features, fit_intercept=fit_intercept)
+    R = rows_factor(blocks, x_mean, y_mean, gather=gather)
+    return solve_from_factor(
         R,
         x_mean,
         y_mean,
@@ -173,22 +230,25 @@ def solve_least_squares_stream(
     )
 
 
-def rows_factor(blocks, moments, n_features: int, *, fit_intercept: bool, gather=None):
-    """(R, x_mean, y_mean): the triangular factor of ``√s ⊙ [X − x̄, Y − ȳ]`` over
-    ``blocks`` (centred on the means of ``moments`` with an intercept, not
-    otherwise), read once, combined over workers when ``gather`` is given.
-    ``RᵀR`` is the (centred) second-moment matrix times Σs, without ever forming
-    it: R keeps 16 − log10 κ digits where the moments keep 16 − 2·log10 κ."""
-    d = n_features
-    n_columns = moments.mean.shape[0]
-    if fit_intercept:
-        x_mean, y_mean = moments.mean[:d], moments.mean[d:]
-    else:
-        x_mean, y_mean = np.zeros(d), np.zeros(n_columns - d)
+def rows_factor(blocks, x_mean, y_mean, *, gather=None) -> np.ndarray:
+    """R of ``√s ⊙ [X − x_mean, Y − y_mean]`` over ``blocks`` (read once),
+    combined over workers when ``gather`` is given. ``RᵀR`` is the (centred)
+    second-moment matrix times Σs without ever forming it: R keeps 16 − log10 κ
+    digits where the moments keep 16 − 2·log10 κ."""
+    n_columns = x_mean.shape[0] + y_mean.shape[0]
     R = _stacked_factor(_blocks_with_weights(blocks), n_columns, x_mean, y_mean)
     if gather is not None:
         R = combine_factors(gather(_square(R, n_columns)))
-    return R, x_mean, y_mean
+    return R
+
+
+def factor_means(moments, n_features: int, *, fit_intercept: bool):
+    """(x_mean, y_mean) to centre the factored rows on: the means of ``moments``
+    with an intercept, zeros without."""
+    d = n_features
+    if fit_intercept:
+        return moments.mean[:d], moments.mean[d:]
+    return np.zeros(d), np.zeros(moments.mean.shape[0] - d)
 
 
 @dataclass(frozen=True)
@@ -208,7 +268,10 @@ class ScaledSVD:
         # deciding rank, so the decision does not depend on the units.
         norms = np.linalg.norm(factor, axis=0)
         norms[norms == 0] = 1.0
-        U, singular, Vt = np.linalg.svd(factor / norms, full_matrices=False)
+        scaled = factor / norms
+        U, singular, Vt = interruptible(
+            np.linalg.svd, scaled, full_matrices=False, size=scaled.size
+        )
         if rcond is None:
             rcond = max(n_samples, factor.shape[1]) * np.finfo(np.float64).eps
         rank = (
@@ -218,7 +281,7 @@ class ScaledSVD:
         )
         return cls(U, singular, Vt, norms, rank)
 
-    @property
+    @cached_property
     def whitening(self) -> np.ndarray:
         """P = D⁻¹·V·S⁻¹ on the range: ``R·P`` has orthonormal columns."""
         return (self.Vt[: self.rank].T / self.singular[: self.rank]) / self.norms[
@@ -228,7 +291,8 @@ class ScaledSVD:
     def range_basis(self) -> np.ndarray:
         """An orthonormal basis (d x rank) of the factor's row space in the original
         units, D·V: the complement of its null space D⁻¹·null(R·D⁻¹)."""
-        return np.linalg.qr(self.Vt[: self.rank].T * self.norms[:, None])[0]
+        basis = self.Vt[: self.rank].T * self.norms[:, None]
+        return interruptible(_orthonormal, basis, size=basis.size)
 
     def collinear(self, basis=None) -> tuple[int, ...]:
         """Columns involved in an exact linear dependence (empty at full rank): those
@@ -240,15 +304,39 @@ class ScaledSVD:
         return tuple(int(i) for i in np.flatnonzero(outside > 1e-6))
 
 
+def _orthonormal(B: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of B's columns (B = D·V, V orthonormal).
+
+    Where the column scales D spread over less than 1e4, Cholesky QR twice (two
+    matrix products and two triangular solves, several times faster than a
+    Householder QR of a wide problem's d x rank matrix): κ(B) ≤ spread of D, so
+    the first pass loses at most κ²·ε of orthogonality and the second restores
+    it. Otherwise a Householder QR."""
+    norms = np.linalg.norm(B, axis=1)
+    positive = norms[norms > 0]
+    spread = positive.max() / positive.min() if positive.size else 1.0
+    if spread < 1e4:
+        Q = B
+        try:
+            for _ in range(2):
+                lower = np.linalg.cholesky(Q.T @ Q)
+                Q = solve_triangular(lower, Q.T, lower=True).T
+            return Q
+        except np.linalg.LinAlgError:
+            pass
+    return np.linalg.qr(B)[0]
+
+
 def _blocks_with_weights(blocks):
     for block in blocks:
         yield block if len(block) == 3 else (*block, None)
 
 
-def _solve_from_factor(
-    R, x_mean, y_mean, n_samples: int, total: float, *, alpha: float, rcond
+def solve_from_factor(
+    R, x_mean, y_mean, n_samples: int, total: float, *, alpha=0.0, rcond=None, svd=None
 ) -> LeastSquaresSolution:
-    """The (ridge) least-squares solution from R of the centred ``[X, Y]``."""
+    """The (ridge) least-squares solution from R of the centred ``[X, Y]``
+    (:func:`rows_factor`); ``svd`` is R's :class:`ScaledSVD` when already taken."""
     n_features = x_mean.shape[0]
     if alpha > 0:
         # ‖R_xx·w − r_xy‖² + alpha·Σs·‖w‖² is least squares on the stacked rows
@@ -258,20 +346,9 @@ def _solve_from_factor(
         R = np.linalg.qr(np.vstack([R[:n_features], penalty]), mode="r")
     # The factor's rows that hold X's part (all of them when X is wide).
     r_xx, r_xy = R[:n_features, :n_features], R[:n_features, n_features:]
-    svd = ScaledSVD.of(r_xx, n_samples, rcond)
-    whitening = svd.whitening
-    coef = whitening @ (svd.U[:, : svd.rank].T @ r_xy)
-    collinear: tuple[int, ...] = ()
-    if svd.rank < n_features:
-        # Every solution is coef + null(X); its part in X's row space (D·V) is the
-        # minimum-norm solution in the original units.
-        basis = svd.range_basis()
-        coef = basis @ (basis.T @ coef)
-        collinear = svd.collinear(basis)
-    intercept = y_mean - x_mean @ coef
-    return LeastSquaresSolution(
-        coef, intercept, svd.rank, svd.singular, collinear, x_mean, whitening
-    )
+    if svd is None or alpha > 0:
+        svd = ScaledSVD.of(r_xx, n_samples, rcond)
+    return LeastSquaresSolution(r_xy, svd, x_mean, y_mean)
 
 
 def solve_from_moments(

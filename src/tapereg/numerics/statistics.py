@@ -105,19 +105,24 @@ def ols_statistics_from_moments(
     *,
     fit_intercept: bool,
     feature_names: list[str],
+    solution=None,
 ) -> OLSStatistics:
     """The same statistics from the gram engine's moments, without touching the data.
 
     ``(X_cᵀSX_c)⁺`` comes from the column-scaled moment matrix, so its precision is
     that of the normal equations (about 16 − 2·log10 κ digits, κ the condition number
-    of the standardized X); the exact solver's route keeps 16 − log10 κ. The residual
+    of the standardized X); the exact solver's route keeps 16 − log10 κ, and is
+    taken where the fit factored the rows (``solution``). The residual
     sum of squares is written in centred form, ``E[r²] = vᵀCv + (vᵀm − b)²``.
     """
     d = coef.shape[0]
     total, mean, covariance = moments.total_weight, moments.mean, moments.covariance
     x_mean = mean[:d] if fit_intercept else np.zeros(d)
     second = covariance if fit_intercept else covariance + np.outer(mean, mean)
-    whitening, _ = whitening_of(total * second[:d, :d], moments.n_samples)
+    if solution is not None:  # the rows' factor's: the condition number unsquared
+        whitening = solution.whitening
+    else:
+        whitening, _ = whitening_of(total * second[:d, :d], moments.n_samples)
     rank = whitening.shape[1]
 
     # Residual r_k = vᵀa − b_k with a = [x, y], v = [−w_k; e_k].

@@ -429,35 +429,46 @@ default="residual_vs_predicted"
 
 
 class LossCurveDisplay:
-    """The training loss at each epoch, on a log scale when every loss is positive.
+    """The training loss at each epoch, on a log scale when every loss is positive,
+    with the exact optimum's loss as a dashed line when it is given.
 
-    An empty curve (``solver="exact"`` records none) draws a note instead.
+    An empty curve (``solver="exact"`` records none) draws a note instead. The
+    log axis labels its ticks as plain numbers (0.02, 0.05, 0.1), the minor ones
+    too when the curve spans less than two decades, where a log axis would
+    otherwise show one label or none.
 
     Parameters
     ----------
     loss_curve : ndarray of shape (n_epochs,)
+    optimum : float, default=None
+        The exact least-squares optimum's loss (mean squared error): training
+        approaches it from above.
 
     Attributes
     ----------
     line_ : matplotlib Line2D or None
         Loss against epoch (0, 1, ...); None for an empty curve.
+    optimum_line_ : matplotlib Line2D or None
+        The optimum's loss, dashed; None without ``optimum``.
     text_ : matplotlib Text or None
         The note "exact solver: no training curve" for an empty curve, else None.
     ax_ : matplotlib Axes
     figure_ : matplotlib Figure
     """
 
-    def __init__(self, *, loss_curve):
+    def __init__(self, *, loss_curve, optimum=None):
         self.loss_curve = loss_curve
+        self.optimum = optimum
 
-    def plot(self, ax=None, *, line_kwargs=None):
+    def plot(self, ax=None, *, line_kwargs=None, optimum_line_kwargs=None):
         """Draw on ``ax``, or on a new Figure when it is None.
 
         Parameters
         ----------
         ax : matplotlib Axes, default=None
-        line_kwargs : dict, default=None
-            Passed to ``ax.plot``.
+        line_kwargs, optimum_line_kwargs : dict, default=None
+            Passed to ``ax.plot`` for the loss and to ``ax.axhline`` for the
+            optimum.
 
         Returns
         -------
@@ -466,7 +477,7 @@ class LossCurveDisplay:
         if ax is None:
             ax = _new_axes()
         loss = np.asarray(self.loss_curve, dtype=np.float64).ravel()
-        self.line_ = self.text_ = None
+        self.line_ = self.text_ = self.optimum_line_ = None
         if loss.size == 0:
             self.text_ = ax.text(
                 0.5, 0.5, NO_CURVE, ha="center", va="center", transform=ax.transAxes
@@ -475,8 +486,23 @@ class LossCurveDisplay:
         else:
             line = _line_kwargs({"label": "training loss"}, line_kwargs)
             self.line_ = ax.plot(np.arange(loss.size), loss, **line)[0]
-            if np.all(loss > 0):
+            shown = loss
+            if self.optimum is not None and np.isfinite(self.optimum):
+                dashed = _line_kwargs(
+                    {
+                        "color": "black",
+                        "linestyle": "--",
+                        "linewidth": 1,
+                        "label": "exact optimum",
+                    },
+                    optimum_line_kwargs,
+                )
+                self.optimum_line_ = ax.axhline(self.optimum, **dashed)
+                shown = np.append(loss, self.optimum)
+                ax.legend()
+            if np.all(shown > 0):
                 ax.set_yscale("log")
+                _plain_log_ticks(ax, shown)
             ax.set(xlabel="epoch", ylabel="loss (mean squared error)")
         self.ax_, self.figure_ = ax, ax.figure
         return self
@@ -507,12 +533,14 @@ class LossCurveDisplay:
         return cls.from_loss(loss_curve, ax=ax, line_kwargs=line_kwargs)
 
     @classmethod
-    def from_loss(cls, loss_history, *, ax=None, line_kwargs=None):
+    def from_loss(cls, loss_history, *, optimum=None, ax=None, line_kwargs=None):
         """Plot a loss history, one value per epoch.
 
         Parameters
         ----------
         loss_history : array-like of shape (n_epochs,)
+        optimum : float, default=None
+            The exact optimum's loss, drawn as a dashed line.
         ax, line_kwargs
             See :meth:`plot`.
 
@@ -523,7 +551,24 @@ class LossCurveDisplay:
         loss = np.asarray(loss_history, dtype=np.float64)
         if loss.ndim != 1:
             raise ParameterError(f"loss_history must be 1-D, got shape {loss.shape}")
-        return cls(loss_curve=loss).plot(ax, line_kwargs=line_kwargs)
+        display = cls(loss_curve=loss, optimum=optimum)
+        return display.plot(ax, line_kwargs=line_kwargs)
+
+
+def _plain_log_ticks(ax, values: np.ndarray) -> None:
+    """Label a log axis with plain numbers (``%g``); the minor ticks (2, 5 x 10^k)
+    too when ``values`` span less than two decades."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    def plain(value, _position):
+        return f"{value:g}"
+
+    ax.yaxis.set_major_formatter(FuncFormatter(plain))
+    if np.log10(values.max() / values.min()) < 2:
+        ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+        ax.yaxis.set_minor_formatter(FuncFormatter(plain))
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def plot_fit(
@@ -536,13 +581,15 @@ def plot_fit(
     loss_history: np.ndarray,
     exact_coef: np.ndarray | None = None,
     exact_intercept: np.ndarray | None = None,
+    exact_loss: float | None = None,
     feature_names: list[str] | None = None,
     target_name: str = "y",
 ) -> None:
     """Write a PNG of a fit (first target only) to ``path``, atomically.
 
     One feature: [data, fitted and exact line | loss curve]. Several features:
-    [actual against predicted | residuals | loss curve].
+    [actual against predicted | residuals | loss curve]. ``exact_loss``, the
+    exact optimum's loss, is drawn on the loss curve.
 
     ``coef`` has shape (n_features, n_targets), ``intercept`` (n_targets,).
     """
@@ -581,7 +628,7 @@ def plot_fit(
         actual_ax.set_title("actual against predicted")
         display.plot(residual_ax, kind="residual_vs_predicted")
         residual_ax.set_title("residuals")
-    LossCurveDisplay.from_loss(loss_history, ax=loss_ax)
+    LossCurveDisplay.from_loss(loss_history, optimum=exact_loss, ax=loss_ax)
     loss_ax.set_title("training loss")
     with atomic_write(path, "wb") as file:
         figure.savefig(file, format="png", dpi=100)

@@ -27,8 +27,8 @@ def build_report(
     *,
     coef: np.ndarray,
     intercept: np.ndarray,
-    exact_coef: np.ndarray,
-    exact_intercept: np.ndarray,
+    exact_coef: np.ndarray | None,
+    exact_intercept: np.ndarray | None,
     loss_history: np.ndarray,
     n_iter: int,
     optimizer: str,
@@ -41,71 +41,81 @@ def build_report(
 ) -> dict:
     """Metrics of the trained and the exact weights on (X, Y), in the ``--json`` layout.
 
-    ``coef`` and ``exact_coef`` have shape (n_features, n_targets). Data too big to
+    ``coef`` and ``exact_coef`` have shape (n_features, n_targets); without the
+    exact optimum (None: ``--no-reference``) ``exact`` is null. Data too big to
     hold passes ``metrics`` (the trained and the exact model's, already computed)
     and no X, Y.
     """
+    exact = exact_coef is not None
     if metrics is None:
-        metrics = (
-            regression_metrics(
-                Y, linear_predictions(X, coef, intercept), sample_weight
-            ),
-            regression_metrics(
-                Y, linear_predictions(X, exact_coef, exact_intercept), sample_weight
-            ),
+        models = [(coef, intercept)] + (
+            [(exact_coef, exact_intercept)] if exact else []
         )
-    # When the data lie on the model (exact R² = 1 to rounding), the exact MSE is
-    # rounding noise and a ratio to it means nothing.
-    exact_mse = metrics[1]["mse"]
-    perfect = exact_mse == 0 or 1 - metrics[1]["r2"] < PERFECT_FIT
-    metrics = metrics[0]
+        metrics = [
+            regression_metrics(Y, linear_predictions(X, *model), sample_weight)
+            for model in models
+        ]
     coef_out, intercept_out = _shape_for_json(coef, intercept)
-    exact_coef_out, exact_intercept_out = _shape_for_json(exact_coef, exact_intercept)
-    return {
+    report = {
         "coef": coef_out,
         "intercept": intercept_out,
         "feature_names": list(feature_names),
         "target": target_names[0] if len(target_names) == 1 else list(target_names),
         "n_iter": int(n_iter),
         "loss_history": [float(v) for v in loss_history],
-        "metrics": metrics,
-        "exact": {
-            "coef": exact_coef_out,
-            "intercept": exact_intercept_out,
-            "mse": exact_mse,
-        },
-        "relative_excess_mse": (
-            None if perfect else (metrics["mse"] - exact_mse) / exact_mse
-        ),
+        "metrics": metrics[0],
+        "exact": None,
+        "relative_excess_mse": None,
         "optimizer": optimizer,
         "learning_rate": learning_rate,
         "seconds": seconds,
     }
+    if exact:
+        # When the data lie on the model (exact R² = 1 to rounding), the exact MSE
+        # is rounding noise and a ratio to it means nothing.
+        exact_mse = metrics[1]["mse"]
+        perfect = exact_mse == 0 or 1 - metrics[1]["r2"] < PERFECT_FIT
+        exact_coef_out, exact_intercept_out = _shape_for_json(
+            exact_coef, exact_intercept
+        )
+        report["exact"] = {
+            "coef": exact_coef_out,
+            "intercept": exact_intercept_out,
+            "mse": exact_mse,
+        }
+        if not perfect:
+            report["relative_excess_mse"] = (metrics[0]["mse"] - exact_mse) / exact_mse
+    return report
 
 
 def format_coefficients(report: dict) -> str:
-    """Trained beside exact coefficients, one row per feature, a block per target."""
-    targets = (
-        report["target"] if isinstance(report["target"], list) else [report["target"]]
-    )
-    coefs = report["coef"] if len(targets) > 1 else [report["coef"]]
-    exact = report["exact"]["coef"] if len(targets) > 1 else [report["exact"]["coef"]]
-    intercepts = report["intercept"] if len(targets) > 1 else [report["intercept"]]
-    exact_b = (
-        report["exact"]["intercept"]
-        if len(targets) > 1
-        else [report["exact"]["intercept"]]
-    )
+    """Trained beside exact coefficients, one row per feature, a block per target
+    (trained only when the exact optimum was not computed)."""
+    several = isinstance(report["target"], list)
+    targets = report["target"] if several else [report["target"]]
+
+    def per_target(values):
+        return values if several else [values]
+
+    columns = [(per_target(report["coef"]), per_target(report["intercept"]))]
+    headers = ["trained"]
+    if report["exact"] is not None:
+        exact = report["exact"]
+        columns.append((per_target(exact["coef"]), per_target(exact["intercept"])))
+        headers.append("exact")
     names = [*report["feature_names"], "intercept"]
     width = max(len(n) for n in names)
     lines = []
     for j, target in enumerate(targets):
-        lines.append(f"{'target ' + target:<{width}}  {'trained':>16}  {'exact':>16}")
-        rows = zip(
-            names, [*coefs[j], intercepts[j]], [*exact[j], exact_b[j]], strict=True
+        lines.append(
+            f"{'target ' + target:<{width}}"
+            + "".join(f"  {header:>16}" for header in headers)
         )
-        for name, trained, best in rows:
-            lines.append(f"{name:<{width}}  {trained:>16.8g}  {best:>16.8g}")
+        values = [[*coefs[j], intercepts[j]] for coefs, intercepts in columns]
+        for row, name in enumerate(names):
+            lines.append(
+                f"{name:<{width}}" + "".join(f"  {v[row]:>16.8g}" for v in values)
+            )
     return "\n".join(lines)
 
 
@@ -117,17 +127,21 @@ def format_summary(report: dict) -> str:
     """Metrics, the gap to the exact optimum, and how training went."""
     m = report["metrics"]
     excess = report["relative_excess_mse"]
-    gap = (
-        " (the data lie exactly on the model)"
-        if excess is None
-        else f"; trained MSE exceeds it by {excess:.3g} (relative)"
-    )
+    if report["exact"] is None:
+        optimum = "exact least-squares optimum not computed (--no-reference)\n"
+    else:
+        gap = (
+            " (the data lie exactly on the model)"
+            if excess is None
+            else f"; trained MSE exceeds it by {excess:.3g} (relative)"
+        )
+        optimum = f"exact least-squares MSE {report['exact']['mse']:.6g}{gap}\n"
     rate = report["learning_rate"]
     rate_text = "" if rate is None else f", learning rate {rate:.4g}"
     return (
         f"MSE {m['mse']:.6g}  RMSE {m['rmse']:.6g}  MAE {m['mae']:.6g}  "
         f"R² {m['r2']:.6g}\n"
-        f"exact least-squares MSE {report['exact']['mse']:.6g}{gap}\n"
+        + optimum
         + (
             "exact solver, one pass over the data"
             if report["optimizer"] == "exact"
