@@ -180,3 +180,27 @@ def test_ctrl_c_during_the_factoring_ends_the_command_promptly(tmp_path):
     assert process.returncode == 130, err
     assert "tapereg: interrupted" in err
     assert waited < 3.0
+
+
+def test_ctrl_c_stops_training_without_a_callback():
+    """Training runs in chunks of epochs of well under a second even with no
+    callback (``--quiet``, the API's defaults), so SIGINT stops it at once, not
+    when a single compiled call over every epoch returns."""
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(2000, 8)).astype(np.float32)
+    y = X @ rng.normal(size=8).astype(np.float32)
+    settings = dict(engine="data", tol=None, learning_rate=1e-6)
+    LinearRegressor(max_iter=2, **settings).fit(X, y)  # trace the loop first
+    finished = threading.Event()
+
+    def interrupt():
+        time.sleep(1.0)
+        if not finished.is_set():
+            os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt, daemon=True).start()
+    started = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        LinearRegressor(max_iter=10**8, **settings).fit(X, y)
+        finished.set()
+    assert time.perf_counter() - started < 2.5

@@ -41,7 +41,8 @@ from .step import Penalty
 
 # Mini-batches from a stream are shuffled within this many blocks of rows.
 SHUFFLE_WINDOW_BLOCKS = 4
-# With progress reporting, chunks grow until one takes about this long.
+# Chunks of epochs grow until one takes about this long: progress shows and
+# Ctrl-C acts between them.
 CHUNK_SECONDS = 0.2
 # In lockstep (across workers) chunks cannot follow a clock: 1, 2, 4, ... this.
 LOCKSTEP_CHUNK = 16
@@ -494,7 +495,8 @@ def _resume(loop: EpochLoop, saver, max_iter: int):
 def run_epochs(
     loop: EpochLoop, data, max_iter, learning_rate, callback, saver=None
 ) -> FitResult:
-    """Call the compiled loop in chunks (one chunk without a callback or checkpoints).
+    """Call the compiled loop in chunks of epochs, each well under a second, so a
+    callback sees progress and Ctrl-C acts promptly.
 
     With a checkpoint ``saver`` chunks stay within its interval; a resumed run starts
     from the restored epoch, and one that had already stopped returns at once.
@@ -503,7 +505,9 @@ def run_epochs(
     chunks, 1, 2, 4, … up to ``LOCKSTEP_CHUNK`` epochs, whatever their callbacks.
     """
     history, done, reason = _resume(loop, saver, max_iter)
-    chunk = max_iter if callback is None else 1
+    # Chunks start at one epoch and double while they take under CHUNK_SECONDS,
+    # with or without a callback: Python sees Ctrl-C only between them.
+    chunk = 1
     if saver is not None:
         chunk = min(chunk, saver.plan.every_epochs)
     if loop.reducer.lockstep:
@@ -517,8 +521,10 @@ def run_epochs(
             callback(EpochChunk(done, losses, norms.numpy(), float(learning_rate)))
         if loop.reducer.lockstep:
             chunk = min(2 * chunk, LOCKSTEP_CHUNK)
-        elif callback is not None and time.perf_counter() - started < CHUNK_SECONDS:
-            chunk *= 2
+        elif time.perf_counter() - started < CHUNK_SECONDS:
+            chunk = 2 * chunk
+            if saver is not None:  # a checkpoint at least every every_epochs
+                chunk = min(chunk, saver.plan.every_epochs)
         history.append(losses)
         done += len(losses)
         if saver is not None and reason != DIVERGED:
