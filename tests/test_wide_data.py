@@ -204,3 +204,22 @@ def test_ctrl_c_stops_training_without_a_callback():
         LinearRegressor(max_iter=10**8, **settings).fit(X, y)
         finished.set()
     assert time.perf_counter() - started < 2.5
+
+
+def test_wide_data_with_weights_and_several_targets():
+    """Weights scale the factored rows by √s and centre on the weighted means;
+    several targets share the one factor: each target interpolates, and the
+    exact solution is the weighted minimum-norm one (lstsq on √s-scaled rows)."""
+    X, y = _wide(n=50, d=120, seed=5)
+    Y = np.column_stack([y, 2.0 * y - X[:, 7]])
+    weights = np.random.default_rng(6).uniform(0.5, 2.0, size=X.shape[0])
+    model = _quietly(lambda: LinearRegressor().fit(X, Y, sample_weight=weights))
+    assert model.optimizer_ == "whitened gd" and model.coef_.shape == (2, 120)
+    np.testing.assert_allclose(model.predict(X), Y, atol=1e-7)
+    mean = weights @ X / weights.sum()
+    root = np.sqrt(weights)[:, None]
+    centred_y = Y - weights @ Y / weights.sum()
+    reference = np.linalg.lstsq(root * (X - mean), root * centred_y, rcond=None)[0]
+    np.testing.assert_allclose(
+        model.exact_solution_.coef, reference, rtol=1e-8, atol=1e-10
+    )

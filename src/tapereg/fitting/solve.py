@@ -169,7 +169,9 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
         # The factor, not the moments, tells an exact dependence apart; and its
         # SVD gives the exact solution (statistics, the report's reference).
         solution = whitened.factor.solution()
-        collinear = [c for c in solution.collinear if not measured.x_constant[c]]
+        if whitened.factor.n_samples >= n_features + int(plan.fit_intercept):
+            # (Fewer rows than parameters get their own warning instead.)
+            collinear = [c for c in solution.collinear if not measured.x_constant[c]]
     _warn_about_columns(source, plan, moments, measured, collinear)
     if whitened is not None:
         result, optimizer = train_whitened(whitened, plan, scaling, callback)

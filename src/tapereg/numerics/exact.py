@@ -100,14 +100,19 @@ class LeastSquaresSolution:
         return self.svd.collinear(self._row_space)
 
 
-def _stacked_factor(blocks, n_columns: int, x_shift=0.0, y_shift=0.0) -> np.ndarray:
-    """R (m x p, m = min(rows, p)) of ``√s ⊙ [X − x_shift, Y − y_shift]`` over
-    blocks ``(X, Y, s)``; no rows when there are none (an empty shard adds
-    nothing to a stack).
+def _stacked_factor(
+    blocks, n_columns: int, x_shift=0.0, y_shift=0.0, n_features=0
+) -> np.ndarray:
+    """R (m x p, m = min(rows, p)) with ``RᵀR = AᵀA`` for A = ``√s ⊙ [X − x_shift,
+    Y − y_shift]`` over blocks ``(X, Y, s)``; no rows when there are none (an
+    empty shard adds nothing to a stack).
 
     Rows are factored once at least p of them wait (each QR then shrinks the
-    stack to p rows), so wide data (fewer rows than columns) is factored once,
-    not again with every block, and never padded to a p x p square."""
+    stack to p rows), so wide data is factored once, not again with every block,
+    and never padded to a p x p square. Only X's first ``n_features`` rows of R
+    may hold X's part (its later rows are zero there, as in a triangle): so when
+    all the rows number at most ``n_features`` they are R as they are, and the
+    QR, which would only rotate them, is skipped."""
     R = np.zeros((0, n_columns))
     waiting: list[np.ndarray] = []
     n_waiting = 0
@@ -121,7 +126,8 @@ def _stacked_factor(blocks, n_columns: int, x_shift=0.0, y_shift=0.0) -> np.ndar
             R = _triangle(np.vstack([R, *waiting]))
             waiting, n_waiting = [], 0
     if waiting:
-        R = _triangle(np.vstack([R, *waiting]))
+        rows = np.vstack([R, *waiting])
+        R = rows if rows.shape[0] <= n_features else _triangle(rows)
     return R
 
 
@@ -189,6 +195,7 @@ def solve_least_squares(
         n_features + n_targets,
         x_mean,
         y_mean,
+        n_features,
     )
     total = n_samples if sample_weight is None else float(np.sum(sample_weight))
     return solve_from_factor(
@@ -236,7 +243,9 @@ def rows_factor(blocks, x_mean, y_mean, *, gather=None) -> np.ndarray:
     second-moment matrix times Σs without ever forming it: R keeps 16 − log10 κ
     digits where the moments keep 16 − 2·log10 κ."""
     n_columns = x_mean.shape[0] + y_mean.shape[0]
-    R = _stacked_factor(_blocks_with_weights(blocks), n_columns, x_mean, y_mean)
+    R = _stacked_factor(
+        _blocks_with_weights(blocks), n_columns, x_mean, y_mean, x_mean.shape[0]
+    )
     if gather is not None:
         R = combine_factors(gather(_square(R, n_columns)))
     return R
