@@ -188,30 +188,36 @@ def _train(source, plan: FitPlan, reducer, engine, moments, callback):
             source, plan, reducer, moments, scaling, l1, l2, callback
         )
     if plan.tol is not None and not result.converged:
-        optimum = final = None
-        if moments is not None and plan.alpha == 0:
-            if gram is None:
-                gram = gram_from_moments(moments, scaling)
-            optimum = optimum_of(
-                gram,
-                whitened,
-                fit_intercept=plan.fit_intercept,
-                n_samples=moments.n_samples,
-                y_scale=scaling.y_scale,
-            )
-            final = loss_on_gram(gram, result.coef, result.intercept, scaling.y_scale)
-        warn_if_not_converged(
-            result.loss_history,
-            tol=plan.tol,
-            max_iter=plan.max_iter,
-            optimum=optimum,
-            final=final,
-        )
+        _warn_not_converged(plan, result, moments, scaling, gram, whitened)
     coef, intercept = scaling.to_original(result.coef, result.intercept)
     record = TrainingRecord.of(
         result, engine, optimizer, scaling if plan.standardize else None
     )
     return coef, intercept, record, solution
+
+
+def _warn_not_converged(plan: FitPlan, result, moments, scaling, gram, whitened):
+    """The max_iter warning; with the moments at hand (and no penalty) it gives
+    the returned weights' loss against the exact optimum's, and κ."""
+    optimum = final = None
+    if moments is not None and plan.alpha == 0:
+        if gram is None:
+            gram = gram_from_moments(moments, scaling)
+        optimum = optimum_of(
+            gram,
+            whitened,
+            fit_intercept=plan.fit_intercept,
+            n_samples=moments.n_samples,
+            y_scale=scaling.y_scale,
+        )
+        final = loss_on_gram(gram, result.coef, result.intercept, scaling.y_scale)
+    warn_if_not_converged(
+        result.loss_history,
+        tol=plan.tol,
+        max_iter=plan.max_iter,
+        optimum=optimum,
+        final=final,
+    )
 
 
 def _whitening(source, plan: FitPlan, reducer, engine, moments, scaling, l1, l2):
