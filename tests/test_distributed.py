@@ -303,7 +303,7 @@ else:  # in memory: every other row
 print(json.dumps({"index": index, "count": count, "rows": rows,
                   "coef": model.coef_.tolist(), "intercept": model.intercept_,
                   "nobs": model.nobs_, "n_iter": model.n_iter_,
-                  "engine": model.engine_}))
+                  "engine": model.engine_, "optimizer": model.optimizer_}))
 """
 
 
@@ -395,6 +395,38 @@ def test_two_workers_equal_one_process(tmp_path, mode, params):
         np.testing.assert_allclose(o["coef"], single.coef_, rtol=rtol)
         np.testing.assert_allclose(o["intercept"], single.intercept_, rtol=rtol)
     # Both workers pooled the same moments, so they trained identically.
+    assert outputs[0]["coef"] == outputs[1]["coef"]
+
+
+def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
+    """Filip's moments cannot resolve its optimum (κ² ≈ 1e16), so the defaults whiten
+    from the rows' triangular factor; across two workers that factor is stacked from
+    each worker's rows, and both reach one process's fit and NIST's 7 digits."""
+    import json
+
+    import pandas as pd
+
+    from tapereg import LinearRegressor
+
+    problem = load_nist("Filip")
+    names = [f"x{i}" for i in range(1, problem.X.shape[1] + 1)]
+    frame = pd.DataFrame(problem.X, columns=names).assign(y=problem.y)
+    path = tmp_path / "filip.csv"
+    frame.to_csv(path, index=False, float_format="%.17g")
+    # In memory, every other row (a file this small is one block of text).
+    workers = _start_workers(["-c", WORKER, str(path), "memory", "{}"])
+    outputs = []
+    for process in workers:
+        out, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err[-2000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    single = LinearRegressor(dtype="float64").fit(frame[names], frame.y)
+    assert sorted(o["rows"] for o in outputs) == [41, 41]
+    for o in outputs:
+        assert o["nobs"] == 82 and o["optimizer"] == "whitened gd"
+        assert lre(np.asarray(o["coef"]), problem.coef).min() >= 6.5
+        np.testing.assert_allclose(o["coef"], single.coef_, rtol=1e-6)
+        np.testing.assert_allclose(o["intercept"], single.intercept_, rtol=1e-6)
     assert outputs[0]["coef"] == outputs[1]["coef"]
 
 
