@@ -129,3 +129,12 @@ def test_predict_killed_while_writing_leaves_the_old_predictions(tmp_path, fitte
         pytest.skip("predict finished before it could be killed")
     assert process.returncode == -signal.SIGKILL
     assert out.read_text() == "old predictions\n"
+
+
+def test_a_missing_folder_is_named_by_the_users_path_not_the_temporary(tmp_path):
+    from tapereg.runtime.atomic import atomic_write
+
+    target = tmp_path / "nodir" / "m.json"
+    with pytest.raises(FileNotFoundError) as raised, atomic_write(target) as file:
+        file.write("never")
+    assert raised.value.filename == str(target)

@@ -332,7 +332,7 @@ FIT_CASES = [
         "tapereg: warning: 2 samples (rows) for 4 parameters (3 coefficients + "
         "intercept) per target: the least-squares fit is not determined, and the "
         "minimum-norm solution is returned; add rows, use fewer features, or set "
-        "alpha > 0",
+        "--alpha > 0",
     ),
     Case(
         "constant column",
@@ -370,7 +370,7 @@ FIT_CASES = [
         {"d.csv": NOISY},
         fit("d.csv", "--target", "y", "--epochs", "3", "--optimizer", "gd"),
         0,
-        "tapereg: warning: training stopped at max_iter=3 before converging (loss ",
+        "tapereg: warning: training stopped at --epochs 3 before converging (loss ",
     ),
     # -- the parameters --
     Case(
@@ -443,7 +443,7 @@ FIT_CASES = [
             "p.png",
         ),
         2,
-        "(learning_rate=10); lower learning_rate or standardize the features",
+        "(--learning-rate 10); lower --learning-rate or standardize the features",
         creates=["m.json", "p.png"],
     ),
 ]
@@ -561,7 +561,158 @@ CLUSTER_CASES = [
     ),
 ]
 
-CASES = FIT_CASES + PREDICT_CASES + CLUSTER_CASES
+# Outputs are checked before any reading or training: an input is never written
+# over, two outputs never share a file, a missing folder costs a second.
+PATH_CASES = [
+    Case(
+        "--save over the data",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--save", "d.csv"),
+        2,
+        "--save d.csv would overwrite the data file d.csv; write the output "
+        "somewhere else",
+    ),
+    Case(
+        "--plot over the data, spelled differently",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--plot", "./sub/../d.csv"),
+        2,
+        "--plot ./sub/../d.csv would overwrite the data file d.csv",
+    ),
+    Case(
+        "--save over a file a glob matched",
+        {"d1.csv": GOOD, "d2.csv": GOOD},
+        fit("d*.csv", "--target", "y", "--save", "d2.csv"),
+        2,
+        "--save d2.csv would overwrite the data file d2.csv",
+    ),
+    Case(
+        "--save and --plot the same file",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--save", "m.json", "--plot", "m.json"),
+        2,
+        "--save m.json and --plot m.json are the same path; give each output its own",
+        creates=["m.json"],
+    ),
+    Case(
+        "--save into a missing folder",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--save", "nodir/m.json"),
+        2,
+        "--save nodir/m.json: no folder nodir; create it first",
+    ),
+    Case(
+        "--plot is a folder",
+        {"d.csv": GOOD, "pics/keep": ""},
+        fit("d.csv", "--target", "y", "--plot", "pics"),
+        2,
+        "--plot pics: is a folder; name a file in it",
+    ),
+    Case(
+        "--logdir is a file",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--logdir", "d.csv"),
+        2,
+        "--logdir d.csv would overwrite the data file d.csv",
+    ),
+    Case(
+        "--checkpoint-dir inside a file",
+        {"d.csv": GOOD, "notes.txt": "x"},
+        fit("d.csv", "--target", "y", "--checkpoint-dir", "notes.txt/ck"),
+        2,
+        "--checkpoint-dir notes.txt/ck: notes.txt is not a folder",
+    ),
+    Case(
+        "predict --out over the data",
+        {"d.csv": GOOD},
+        predict("good.json", "d.csv", "--out", "d.csv"),
+        2,
+        "--out d.csv would overwrite the data file d.csv",
+    ),
+    Case(
+        "predict --out over the model",
+        {"d.csv": GOOD},
+        predict("good.json", "d.csv", "--out", "good.json"),
+        2,
+        "--out good.json would overwrite the model file good.json",
+    ),
+    Case(
+        "predict --out - is standard output",
+        {"d.csv": "a,b\n1,2\n3,4\n"},
+        predict("good.json", "d.csv", "--out", "-"),
+        0,
+        "",
+        creates=["-"],
+    ),
+    Case(
+        "export over the model",
+        {},
+        ["export", "good.json", "good.json"],
+        2,
+        "the export folder good.json would overwrite the model file good.json",
+    ),
+    Case(
+        "export over the folder holding the model",
+        {},
+        ["export", "good.json", "."],
+        2,
+        "the export folder . would overwrite the model file good.json",
+    ),
+    Case(
+        "demo --plot into a missing folder",
+        {},
+        ["demo", "--plot", "nodir/p.png"],
+        2,
+        "--plot nodir/p.png: no folder nodir; create it first",
+    ),
+    # -- the other inputs of issue 15 --
+    Case(
+        "the target among the features",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--features", "a,y"),
+        2,
+        "column 'y' is both a target and a feature; leave it out of the features",
+    ),
+    Case(
+        "a negative seed",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--seed", "-1", "--batch-size", "4"),
+        2,
+        "--seed must be None, an integer from 0 to 4294967295",
+    ),
+    Case(
+        "a seed beyond NumPy's",
+        {"d.csv": GOOD},
+        fit("d.csv", "--target", "y", "--seed", "4294967296"),
+        2,
+        "--seed must be None, an integer from 0 to 4294967295",
+    ),
+    Case(
+        "a file whose name begins with -",
+        {"-lead.csv": GOOD},
+        fit("-lead.csv", "--target", "y"),
+        2,
+        "(-lead.csv reads as an option; for a file of that name write ./-lead.csv, "
+        "or put -- before it)",
+    ),
+    Case(
+        "batch larger than the data",
+        {"d.csv": NOISY},
+        fit("d.csv", "--target", "y", "--batch-size", "500"),
+        0,
+        "tapereg: warning: --batch-size 500 is larger than the 20 rows; training "
+        "uses full batches of all 20",
+    ),
+    Case(
+        "one row, as JSON",
+        {"d.csv": "a,y\n1,2\n"},
+        fit("d.csv", "--target", "y", "--solver", "exact", "--json"),
+        0,
+        "",
+    ),
+]
+
+CASES = FIT_CASES + PREDICT_CASES + CLUSTER_CASES + PATH_CASES
 
 
 def _run(folder, case):
@@ -591,7 +742,7 @@ def results(tmp_path_factory):
                 path.write_bytes(content)
             else:
                 path.write_text(content)
-        if case in PREDICT_CASES:
+        if case in PREDICT_CASES or "good.json" in case.args:
             _model_files(folder)
         folders[case.id] = folder
     with ThreadPoolExecutor(3) as pool:
@@ -639,6 +790,63 @@ def test_predictions_written_are_the_models(results):
 def test_a_parquet_index_is_not_a_feature(results):
     _, run = results["pandas index (Parquet) is skipped"]
     assert json.loads(run.stdout)["feature_names"] == ["a", "b"]
+
+
+def test_a_refused_output_leaves_the_inputs_as_they_were(results):
+    for case in PATH_CASES:
+        folder, _ = results[case.id]
+        for name, content in case.files.items():
+            if name.endswith(".csv"):
+                assert (folder / name).read_text() == content, (case.id, name)
+    folder, _ = results["predict --out over the model"]
+    assert tapereg.load(folder / "good.json").n_features_in_ == 2
+
+
+def test_predictions_go_to_standard_output_with_out_dash(results):
+    _, run = results["predict --out - is standard output"]
+    assert run.stdout.splitlines()[0] == "y" and len(run.stdout.splitlines()) == 3
+
+
+def test_json_is_strict_and_undefined_is_null(results):
+    _, run = results["one row, as JSON"]
+    report = json.loads(run.stdout, parse_constant=pytest.fail)
+    assert report["metrics"]["r2"] is None  # R² of one row is undefined
+    assert report["metrics"]["mse"] == 0.0
+
+
+def _stdin_run(folder, args, text):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    command = [sys.executable, "-m", "tapereg", *args]
+    return subprocess.run(
+        command, cwd=folder, input=text, capture_output=True, text=True, env=env
+    )
+
+
+def test_standard_input_is_data_for_fit_and_predict(tmp_path):
+    (tmp_path / "d.csv").write_text(NOISY)
+    from_file = _stdin_run(
+        tmp_path, fit("d.csv", "--target", "y", "--solver", "exact", "--json"), ""
+    )
+    piped = _stdin_run(
+        tmp_path,
+        fit("-", "--target", "y", "--solver", "exact", "--json", "--save", "m.json"),
+        NOISY,
+    )
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(piped.stdout)["coef"] == json.loads(from_file.stdout)["coef"]
+    predicted = _stdin_run(tmp_path, predict("m.json", "-"), "a,b\n1,2\n3,4\n")
+    assert predicted.returncode == 0, predicted.stderr
+    model = tapereg.load(tmp_path / "m.json")
+    expected = model.predict(pd.DataFrame({"a": [1, 3], "b": [2, 4]}))
+    np.testing.assert_allclose(
+        pd.read_csv(__import__("io").StringIO(predicted.stdout)).y, expected
+    )
+    bad = _stdin_run(tmp_path, fit("-", "--target", "y"), "a,b,y\n1,2,3\n1,x,3\n")
+    assert bad.returncode == 2
+    assert (
+        bad.stderr
+        == "tapereg: error: <stdin>: column 'b', row 2: 'x' is not a number\n"
+    )
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
@@ -794,3 +1002,126 @@ def test_a_model_file_never_loads_half_changed(tmp_path):
         except ModelFileError:
             continue
         np.testing.assert_array_equal(again.predict(frame[["a", "b"]]), expected)
+
+
+# -- issue 15's inputs through the API -------------------------------------------
+
+
+def test_the_target_among_the_features_is_refused_by_the_readers(tmp_path):
+    (tmp_path / "d.csv").write_text(GOOD)
+    with pytest.raises(DataError, match="column 'y' is both a target and a feature"):
+        tapereg.read_table(tmp_path / "d.csv", "y", ["a", "y"])
+    with pytest.raises(DataError, match="feature column 'a' is named twice"):
+        open_table(tmp_path / "d.csv", "y", ["a", "a"])
+
+
+@pytest.mark.parametrize("batch_size", [None, 4])
+@pytest.mark.parametrize("seed", ["abc", -1, 2**32, 1.5, True])
+def test_a_bad_seed_is_refused_on_every_path(seed, batch_size):
+    X = np.arange(20.0).reshape(10, 2)
+    model = LinearRegressor(random_state=seed, batch_size=batch_size)
+    with pytest.raises(ParameterError, match=r"random_state must be None, an integer"):
+        model.fit(X, X[:, 0])
+    with pytest.raises(ParameterError, match=r"random_state must be None"):
+        model.fit_stream([(X, X[:, 0])])
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_seeds_across_numpys_range_are_taken():
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = X @ [1.0, 2.0]
+    for seed in (0, 2**32 - 1, np.int64(7), np.random.RandomState(3)):
+        model = LinearRegressor(random_state=seed, batch_size=8, max_iter=5)
+        model.fit(X, y)  # no error, whatever the seed's type
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (["a", "b"] * 5, "feature column 'c' holds text (str, such as 'a')"),
+        (
+            pd.Categorical(["a", "b"] * 5),
+            "feature column 'c' holds text (category, such as 'a')",
+        ),
+        (
+            pd.date_range("2020-01-01", periods=10),
+            "feature column 'c' holds dates or times (datetime64",
+        ),
+    ],
+    ids=["text", "category", "datetime"],
+)
+def test_dataframe_columns_that_are_not_numbers_are_named(column, message):
+    X = pd.DataFrame({"a": np.arange(10.0), "c": column})
+    y = np.arange(10.0)
+    with pytest.raises(DataError, match=re.escape(message)):
+        LinearRegressor(solver="exact").fit(X, y)
+    fitted = LinearRegressor(solver="exact").fit(X[["a"]].assign(c=y**2), y)
+    with pytest.raises(DataError, match=re.escape(message)):
+        fitted.predict(X)
+
+
+def test_a_text_target_is_named():
+    X = pd.DataFrame({"a": np.arange(4.0)})
+    with pytest.raises(DataError, match="target column 't' holds text"):
+        LinearRegressor(solver="exact").fit(X, pd.Series(list("abab"), name="t"))
+
+
+def test_numbers_held_as_objects_still_fit():
+    X = pd.DataFrame({"a": np.arange(6.0), "c": [1.0, 4, 2, 8, 5, 7]}).astype(object)
+    y = X.a.astype(float) * 2 + X.c.astype(float)
+    model = LinearRegressor(solver="exact").fit(X, y)
+    np.testing.assert_allclose(model.coef_, [2.0, 1.0])
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_batch_larger_than_the_data_is_the_full_batch_said_once(stream):
+    X = np.random.default_rng(1).normal(size=(30, 2))
+    y = X @ [1.0, -2.0] + 0.5
+    model = LinearRegressor(batch_size=100)
+    with pytest.warns(UserWarning) as caught:
+        model.fit_stream([(X, y)]) if stream else model.fit(X, y)
+    messages = [str(w.message) for w in caught]
+    expected = (
+        "batch_size=100 is larger than the 30 rows; training uses full batches "
+        "of all 30"
+    )
+    assert messages.count(expected) == 1
+    full = LinearRegressor().fit(X, y)
+    assert model.engine_ == full.engine_ == "gram"
+    np.testing.assert_allclose(model.coef_, full.coef_)
+
+
+@pytest.mark.parametrize(
+    ("api", "cli"),
+    [
+        (
+            "training stopped at max_iter=3 before converging; raise max_iter, or "
+            "use solver='exact'",
+            "training stopped at --epochs 3 before converging; raise --epochs, or "
+            "use --solver exact",
+        ),
+        ("add rows, or set alpha > 0", "add rows, or set --alpha > 0"),
+        (
+            "engine='gram' trains on the full batch; drop batch_size",
+            "--engine gram trains on the full batch; drop --batch-size",
+        ),
+        ("resume=True needs checkpoint_dir", "--resume needs --checkpoint-dir"),
+        (
+            "heavy-ball momentum on the gram engine",
+            "heavy-ball momentum on the gram engine",
+        ),
+    ],
+)
+def test_the_cli_speaks_of_its_flags(api, cli):
+    from tapereg.cli.vocabulary import in_cli_terms
+
+    assert in_cli_terms(api) == cli
+
+
+def test_strict_json_values():
+    from tapereg.io.json_values import strict_json
+
+    value = {"a": [1.0, float("nan"), np.float32("inf")], "b": (np.int64(2), None)}
+    assert json.dumps(strict_json(value), allow_nan=False) == (
+        '{"a": [1.0, null, null], "b": [2, null]}'
+    )

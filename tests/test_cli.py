@@ -178,7 +178,7 @@ def _status(argv):
                 "1",
                 "--quiet",
             ],
-            "lower learning_rate",
+            "lower --learning-rate",
         ),
         (["predict", "missing.json", "{csv}"], "no such model file"),
         (["demo", "--tutorial", "nope"], "--tutorial"),

@@ -19,6 +19,7 @@ from .export import run_export_command
 from .fit import run_fit_command
 from .predict import run_predict_command
 from .status import ExitStatus
+from .vocabulary import in_cli_terms
 
 COMMANDS = {
     "demo": run_demo_command,
@@ -34,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args))
     except TaperegError as error:
-        one_line = " ".join(str(error).split())  # one line, whatever the message
+        one_line = " ".join(in_cli_terms(str(error)).split())  # one line, always
         print(f"tapereg: error: {one_line}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     except BrokenPipeError:

@@ -6,6 +6,8 @@ Only argparse is imported here, so ``tapereg --help`` is instant.
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from .. import __version__
 from ..fitting.choices import DTYPES, ENGINES, OPTIMIZER_CHOICES, SOLVERS, STRATEGIES
@@ -15,8 +17,31 @@ from .status import ExitStatus
 class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose usage errors are one line and exit status 2."""
 
+    def parse_known_args(self, args=None, namespace=None):
+        self._given = list(sys.argv[1:] if args is None else args)
+        return super().parse_known_args(args, namespace)
+
     def error(self, message):
-        self.exit(ExitStatus.BAD_INPUT, f"{self.prog}: error: {message}\n")
+        self.exit(
+            ExitStatus.BAD_INPUT,
+            f"{self.prog}: error: {message}{self._dash_hint()}\n",
+        )
+
+    def _dash_hint(self) -> str:
+        """A path that begins with ``-`` reads as an option: say how to pass it."""
+        options = self._option_string_actions
+        for token in getattr(self, "_given", []):
+            if token == "--":
+                break
+            name = token.split("=", 1)[0]
+            looks_like_a_path = os.path.exists(token) or any(c in name for c in "./")
+            an_option = any(option.startswith(name) for option in options)
+            if token[0] == "-" and looks_like_a_path and not an_option:
+                return (
+                    f" ({token} reads as an option; for a file of that "
+                    f"name write ./{token}, or put -- before it)"
+                )
+        return ""
 
 
 def _positive_int(text: str) -> int:

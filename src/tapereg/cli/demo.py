@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from .output import emit, quiet_tensorflow
+from .paths import Output, check_paths
 from .status import ExitStatus
 
 
 def run_demo_command(args) -> int:
+    check_paths([], [Output("--plot", args.plot)])
     quiet_tensorflow()
     from ..demos import run_demo
     from ..reports.report import build_report

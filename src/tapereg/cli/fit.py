@@ -9,15 +9,39 @@ from __future__ import annotations
 
 from ..errors import ParameterError
 from .output import emit, notes_to_stderr, quiet_tensorflow, warnings_to_stderr
+from .paths import STDIO, Output, check_paths, standard_input_as_file
 from .status import ExitStatus
 
 
 def run_fit_command(args) -> int:
-    with notes_to_stderr(enabled=not args.quiet):
-        return _run_fit(args)
+    if STDIO in args.data and args.strategy == "multi-worker":
+        raise ParameterError(
+            "standard input (-) cannot be shared by workers; write it to a file"
+        )
+    with (
+        notes_to_stderr(enabled=not args.quiet),
+        standard_input_as_file(args.data) as data,
+    ):
+        return _run_fit(args, data)
 
 
-def _run_fit(args) -> int:
+def _check_paths(args, data: list[str]) -> None:
+    """Before any reading: no output over an input or another output, and every
+    output's folder there to write into."""
+    from ..io.readers import expand_paths
+
+    check_paths(
+        [("data file", path) for path in expand_paths(data)],
+        [
+            Output("--save", args.save),
+            Output("--plot", args.plot),
+            Output("--logdir", args.logdir, "folder"),
+            Output("--checkpoint-dir", args.checkpoint_dir, "folder"),
+        ],
+    )
+
+
+def _run_fit(args, data: list[str]) -> int:
     if args.summary and args.alpha:
         raise ParameterError(
             "--summary is for ordinary least squares; drop --alpha to get it"
@@ -26,11 +50,12 @@ def _run_fit(args) -> int:
         raise ParameterError(
             "--summary prints the statistics --no-statistics skips; drop one of them"
         )
+    _check_paths(args, data)
     from ..io.readers import open_table
 
     # Unstandardized float32 training takes the values as they are: they must fit.
     fits = "float32" if args.dtype == "float32" and not args.standardize else None
-    stream = open_table(args.data, args.target, args.features, fits=fits)
+    stream = open_table(data, args.target, args.features, fits=fits)
     if args.solver == "gd" or args.strategy != "none":
         # Before any TensorFlow op: collectives are configured at start-up.
         quiet_tensorflow()
@@ -141,9 +166,10 @@ def _write(args, fitted, stream, report) -> None:
 
     estimator = fitted.estimator
     if args.save:
+        from ..io.json_values import strict_json
         from ..io.persistence import save
 
-        save(estimator, args.save, metrics=report["metrics"])
+        save(estimator, args.save, metrics=strict_json(report["metrics"]))
     if args.plot:
         from ..reports.plotting import plot_fit
 

@@ -36,12 +36,21 @@ def quiet_tensorflow() -> None:
 
 
 def emit(report: dict, text: str, as_json: bool) -> None:
-    print(json.dumps(report) if as_json else text)
+    """The text, or the report as strict JSON (anything undefined is null)."""
+    if as_json:
+        from ..io.json_values import strict_json
+
+        text = json.dumps(strict_json(report), allow_nan=False)
+    print(text)
 
 
 def warnings_to_stderr(caught) -> None:
+    """Each warning as one ``tapereg: warning:`` line, in the CLI's terms."""
+    from .vocabulary import in_cli_terms
+
     for warning in caught:
-        print(f"tapereg: warning: {warning.message}", file=sys.stderr)
+        text = " ".join(in_cli_terms(str(warning.message)).split())
+        print(f"tapereg: warning: {text}", file=sys.stderr)
 
 
 @contextlib.contextmanager

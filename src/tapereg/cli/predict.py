@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import sys
 
+from .paths import STDIO, Output, check_paths, standard_input_as_file
 from .status import ExitStatus
 
 
 def run_predict_command(args) -> int:
     """Predictions a block of rows at a time: files of any size, flat memory."""
-    from ..io.persistence import load
-    from ..io.readers import open_features
+    with standard_input_as_file(args.data) as data:
+        return _predict(args, data)
 
+
+def _predict(args, data: list[str]) -> int:
+    from ..io.persistence import load
+    from ..io.readers import expand_paths, open_features
+
+    check_paths(
+        [("model file", args.model)]
+        + [("data file", path) for path in expand_paths(data)],
+        [Output("--out", args.out)],
+    )
     estimator = load(args.model)
     names = getattr(estimator, "feature_names_in_", None)
     stream = open_features(
-        args.data, None if names is None else list(names), estimator.n_features_in_
+        data, None if names is None else list(names), estimator.n_features_in_
     )
     import contextlib
 
@@ -23,7 +34,7 @@ def run_predict_command(args) -> int:
 
     columns = [str(t) for t in estimator.target_names_]
     with contextlib.ExitStack() as stack:
-        if args.out:
+        if args.out and args.out != STDIO:
             from ..runtime.atomic import atomic_write
 
             file = stack.enter_context(

@@ -8,13 +8,14 @@ the spectrum, the penalty on the standardization).
 
 from __future__ import annotations
 
+import dataclasses
 import numbers
 from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils import check_random_state
 
-from ..errors import ParameterError
+from ..errors import ParameterError, warn
 from ..numerics.gram import GRAM_MAX_FEATURES
 from ..numerics.stepsize import ADAM_AUTO_LEARNING_RATE
 from .choices import DTYPES, ENGINES, OPTIMIZER_CHOICES, SOLVERS, STRATEGIES
@@ -99,6 +100,8 @@ def _is_real(v) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
 
 
+MAX_SEED = 2**32 - 1  # numpy.random.RandomState takes seeds up to this
+
 # (parameter, accepts its value, what it must be)
 _RULES = (
     (
@@ -136,6 +139,15 @@ _RULES = (
         f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy",
     ),
     ("dtype", lambda v: _dtype_name(v) in DTYPES, '"float32" or "float64"'),
+    (
+        "random_state",
+        lambda v: (
+            v is None
+            or isinstance(v, np.random.RandomState)
+            or (_is_int(v) and 0 <= v <= MAX_SEED)
+        ),
+        f"None, an integer from 0 to {MAX_SEED} (NumPy's seeds) or a RandomState",
+    ),
 )
 
 
@@ -165,6 +177,21 @@ def check_params(params: dict) -> None:
             "an L1 penalty needs optimizer 'gd' or 'momentum': its proximal step "
             "needs one step size for every coefficient, which Adam does not have"
         )
+
+
+def clamp_batch_size(plan: FitPlan, n_rows: int) -> FitPlan:
+    """The plan with full batches where ``batch_size`` exceeds the rows, said in a
+    warning: as scikit-learn's MLP clamps its batches, not an error, since one
+    setting serves data sets of every size; but no one should believe mini-batches
+    ran. Full batches may then train on the gram engine."""
+    if plan.batch_size is None or plan.batch_size <= n_rows:
+        return plan
+    warn(
+        f"batch_size={plan.batch_size} is larger than the {n_rows} rows; "
+        f"training uses full batches of all {n_rows}",
+        UserWarning,
+    )
+    return dataclasses.replace(plan, batch_size=None)
 
 
 def resolve_engine(engine: str, batch_size: int | None, n_features: int) -> str:

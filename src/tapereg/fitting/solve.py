@@ -28,7 +28,7 @@ from .gradient import (
     whitens,
 )
 from .outcome import FitOutcome, TrainingRecord
-from .plan import FitPlan, penalty_weights, resolve_engine
+from .plan import FitPlan, clamp_batch_size, penalty_weights, resolve_engine
 from .source import column_names, moments_of
 from .whitening import (
     factor_arrays,
@@ -70,6 +70,8 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
         moments = (
             None if all_rows_here(source, reducer) else moments_of(source, reducer)
         )
+        n_rows = source.arrays[0].shape[0] if moments is None else moments.n_samples
+        plan = clamp_batch_size(plan, n_rows)
         engine = resolve_engine(plan.engine, plan.batch_size, source.n_features)
         if engine == "gram" and moments is None:
             moments = moments_of(source, reducer)

@@ -37,6 +37,49 @@ def _one_line(message: str) -> str:
     return " ".join(p if p.endswith(".") else p + "." for p in parts)
 
 
+def check_column_types(frame, role: str) -> None:
+    """A DataFrame (or Series) whose columns are not all numbers: a DataError naming
+    the first such column and what it holds, rather than NumPy's "could not convert
+    string to float" about no column in particular."""
+    dtypes = getattr(frame, "dtypes", None)
+    if dtypes is None:
+        return
+    if not hasattr(frame, "columns"):  # a Series
+        dtypes, frame = {frame.name: dtypes}, {frame.name: frame}
+    else:
+        dtypes = dict(zip(frame.columns, dtypes, strict=True))
+    for name, dtype in dtypes.items():
+        kind = getattr(dtype, "kind", "O")
+        label = f"{role} column {str(name)!r}" if name is not None else role
+        if kind in "biuf":
+            continue
+        if kind in "mM":
+            raise DataError(
+                f"{label} holds dates or times ({dtype}); convert them to numbers "
+                "(say, days since a date) or drop the column"
+            )
+        if str(dtype) != "category" and _all_numbers(frame[name]):
+            continue
+        raise DataError(
+            f"{label} holds text ({dtype}, such as {_first_text(frame[name])!r}); "
+            "tapereg needs numbers: encode it (one 0/1 column per level) or drop it"
+        )
+
+
+def _all_numbers(column) -> bool:
+    import pandas as pd
+
+    values = pd.to_numeric(column, errors="coerce")
+    return not (values.isna() & column.notna()).any()
+
+
+def _first_text(column):
+    import pandas as pd
+
+    numeric = pd.to_numeric(column.astype(object), errors="coerce")
+    return column[numeric.isna() & column.notna()].iloc[0]
+
+
 def _target_names(y) -> list[str] | None:
     """Column names of a pandas target, if it has them."""
     name = getattr(y, "name", None)
@@ -56,6 +99,8 @@ def array_source(estimator, X, y, sample_weight=None) -> tuple[ArraySource, bool
 
     X and y keep float32 or float64; everything else becomes float64.
     """
+    check_column_types(X, "feature")
+    check_column_types(y, "target")
     target_names = _target_names(y)
     y_values = np.asarray(y)
     if y_values.dtype.kind == "f" and y_values.ndim in (1, 2) and y_values.size:
@@ -82,6 +127,7 @@ def array_source(estimator, X, y, sample_weight=None) -> tuple[ArraySource, bool
 
 def features_to_predict(estimator, X) -> np.ndarray:
     """X checked against the features the estimator was fitted on."""
+    check_column_types(X, "feature")
     X = _validated(
         estimator,
         X,

@@ -54,7 +54,7 @@ class Table:
 # -- which files ---------------------------------------------------------------------
 
 
-def _expand_paths(paths) -> list[str]:
+def expand_paths(paths) -> list[str]:
     """The files named by one path, a list of paths or glob patterns, in order.
 
     A str holding ``*``, ``?`` or ``[`` that is not itself an existing file is a
@@ -384,6 +384,21 @@ def _header_line(stream) -> tuple[bytes, bytes]:
 # -- columns to numbers --------------------------------------------------------------
 
 
+def _check_roles(targets: list[str], features: list[str]) -> None:
+    """No column named twice, and none both a target and a feature (a model that
+    predicts y from y reports R² = 1 and is worth nothing)."""
+    for role, names in (("target", targets), ("feature", features)):
+        repeated = [name for name, count in Counter(names).items() if count > 1]
+        if repeated:
+            raise DataError(f"{role} column '{repeated[0]}' is named twice")
+    both = [name for name in features if name in targets]
+    if both:
+        raise DataError(
+            f"column '{both[0]}' is both a target and a feature; "
+            "leave it out of the features"
+        )
+
+
 def _check_columns(
     path: str, available: list[str], wanted: list[str], role: str
 ) -> None:
@@ -678,7 +693,7 @@ def open_table(
     headers are read here. With ``fits`` (say ``"float32"``) a value beyond that
     dtype's range is a DataError naming its cell.
     """
-    files = _expand_paths(paths)
+    files = expand_paths(paths)
     headers, indexes = zip(*(_column_names(path) for path in files), strict=True)
     targets = _names(target)
     if features is None:
@@ -690,6 +705,7 @@ def open_table(
     for path, available in zip(files, headers, strict=True):
         _check_columns(path, available, targets, "target")
         _check_columns(path, available, features, "feature")
+    _check_roles(targets, features)
     return TableStream(tuple(files), features, targets, block_bytes, fits)
 
 
@@ -724,7 +740,7 @@ def open_features(
     rows are never matched by position across differently ordered files. Its blocks'
     Y has no columns.
     """
-    files = _expand_paths(paths)
+    files = expand_paths(paths)
     headers = [
         [c for c in names if c not in index]
         for names, index in (_column_names(path) for path in files)
