@@ -96,7 +96,8 @@ def _names(text: str) -> list[str]:
 
 
 DATA_HELP = (
-    ".csv, .csv.gz or .parquet files or glob patterns; their rows are concatenated"
+    ".csv, .csv.gz or .parquet files or glob patterns; their rows are concatenated "
+    "(- reads CSV from standard input)"
 )
 
 
@@ -195,7 +196,10 @@ def _add_model_flags(parser) -> None:
         "engine and the exact solver always work in float64",
     )
     parser.add_argument(
-        "--seed", type=int, default=None, help="seed for mini-batch shuffling"
+        "--seed",
+        type=int,
+        default=None,
+        help="seed for mini-batch shuffling, 0 to 2**32 - 1",
     )
     parser.add_argument(
         "--strategy",
@@ -364,7 +368,9 @@ def _add_predict(commands) -> None:
     )
     predict.add_argument("model", metavar="MODEL", help="a model written by fit --save")
     predict.add_argument("data", metavar="DATA", nargs="+", help=DATA_HELP)
-    predict.add_argument("--out", metavar="PATH", help="write here instead of stdout")
+    predict.add_argument(
+        "--out", metavar="PATH", help="write here (default, or -: standard output)"
+    )
 
 
 def _add_export(commands) -> None:
