@@ -30,15 +30,18 @@ def _check_paths(args, data: list[str]) -> None:
     output's folder there to write into."""
     from ..io.readers import expand_paths
 
-    check_paths(
-        [("data file", path) for path in expand_paths(data)],
-        [
-            Output("--save", args.save),
-            Output("--plot", args.plot),
-            Output("--logdir", args.logdir, "folder"),
-            Output("--checkpoint-dir", args.checkpoint_dir, "folder"),
-        ],
-    )
+    outputs = [
+        Output("--save", args.save),
+        Output("--plot", args.plot),
+        Output("--logdir", args.logdir, "folder"),
+        Output("--checkpoint-dir", args.checkpoint_dir, "folder"),
+    ]
+    if args.strategy == "multi-worker":
+        from ..parallel.cluster import is_chief
+
+        if not is_chief():  # writes nothing; its machine may lack the folders
+            outputs = []
+    check_paths([("data file", path) for path in expand_paths(data)], outputs)
 
 
 def _run_fit(args, data: list[str]) -> int:

@@ -117,6 +117,16 @@ def cluster_config() -> dict:
     return config
 
 
+def is_chief() -> bool:
+    """Whether this process is the cluster's chief, the one worker that writes
+    (the "chief" task, else worker 0), from ``TF_CONFIG`` alone: no TensorFlow."""
+    config = cluster_config()
+    task = config["task"]
+    if "chief" in config["cluster"]:
+        return task["type"] == "chief"
+    return task["index"] == 0
+
+
 def joined_cluster() -> bool:
     """Whether this process built a multi-worker strategy (joined a TF cluster)."""
     return "multi-worker" in _created
