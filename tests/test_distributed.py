@@ -571,7 +571,7 @@ def test_the_plots_sample_is_drawn_from_every_workers_rows(rows):
 
     with ThreadPoolExecutor(2) as pool:
         (metrics, sample), (_, other) = pool.map(worker, range(2))
-    assert metrics[0]["mse"] == 0.0
+    assert metrics[0]["mse"].tolist() == [0.0]
     assert np.array_equal(sample.X, other.X) and np.array_equal(sample.y, other.y)
     assert sample.X.shape == (min(1000, sum(rows)), 1)
     np.testing.assert_array_equal(sample.y, 2 * sample.X)

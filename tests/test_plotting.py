@@ -8,9 +8,11 @@ from matplotlib.figure import Figure
 from tapereg.errors import ParameterError
 from tapereg.estimator import LinearRegressor
 from tapereg.reports.plotting import (
+    MAX_PLOTTED_TARGETS,
     FitDisplay,
     LossCurveDisplay,
     PredictionDisplay,
+    fit_figure,
     plot_fit,
 )
 
@@ -261,7 +263,7 @@ def test_plot_fit_one_feature(tmp_path, line_data):
         exact_coef=np.array([[3.01]]),
         exact_intercept=np.array([1.98]),
         feature_names=["x"],
-        target_name="y",
+        target_names=["y"],
     )
     _only_png(tmp_path, "line.png")
 
@@ -278,7 +280,7 @@ def test_plot_fit_three_features_exact_solver(tmp_path, plane_data):
         intercept=np.array([model.intercept_]),
         loss_history=model.loss_curve_,
         feature_names=["a", "b", "c"],
-        target_name="y",
+        target_names=["y"],
     )
     _only_png(tmp_path, "plane.png")
 
@@ -296,3 +298,73 @@ def test_plot_fit_replaces_an_old_file(tmp_path, plane_data):
         loss_history=np.array([2.0, 1.0]),
     )
     _only_png(tmp_path, "fit.png")
+
+
+# -- several targets ---------------------------------------------------------------
+
+
+def test_fit_display_draws_the_target_asked_for(line_data):
+    X, y = line_data
+    Y = np.column_stack([y, -y])
+    model = LinearRegressor(solver="exact").fit(X, Y)
+    display = FitDisplay.from_estimator(model, X, Y, target=1)
+    np.testing.assert_allclose(offsets(display.scatter_)[:, 1], -y)
+    line_x, line_y = display.line_.get_data()
+    np.testing.assert_allclose(line_y, model.coef_[1, 0] * line_x + model.intercept_[1])
+    with pytest.raises(ParameterError, match=r"a column of y, in \[0, 2\), got 2"):
+        FitDisplay.from_estimator(model, X, Y, target=2)
+
+
+def test_prediction_display_draws_the_target_asked_for(plane_data):
+    X, y = plane_data
+    Y = pd.DataFrame({"a": y, "b": 2 * y})
+    model = LinearRegressor(solver="exact").fit(X, Y)
+    display = PredictionDisplay.from_estimator(
+        model, X, Y, kind="actual_vs_predicted", target=1, ax=new_ax()
+    )
+    np.testing.assert_allclose(offsets(display.scatter_)[:, 1], 2 * y)
+    np.testing.assert_allclose(offsets(display.scatter_)[:, 0], model.predict(X)[:, 1])
+    assert display.ax_.get_ylabel() == "actual b"
+
+
+def _titles(figure):
+    return sorted(ax.get_title() for ax in figure.axes)
+
+
+@pytest.mark.parametrize("n_features", [1, 3])
+def test_fit_figure_has_a_row_per_target_and_a_pooled_loss(plane_data, n_features):
+    X, y = plane_data
+    X = X[:, :n_features]
+    Y = np.column_stack([y, -2 * y])
+    model = LinearRegressor(solver="exact").fit(X, Y)
+    figure = fit_figure(
+        X,
+        Y,
+        coef=model.coef_.T,
+        intercept=model.intercept_,
+        loss_history=np.array([3.0, 2.0, 1.0]),
+        exact_coef=model.coef_.T,
+        exact_intercept=model.intercept_,
+        feature_names=["a", "b", "c"][:n_features],
+        target_names=["up", "down"],
+    )
+    panels = (
+        ["data and fitted line"]
+        if n_features == 1
+        else ["actual against predicted", "residuals"]
+    )
+    expected = [f"{name}: {panel}" for name in ("up", "down") for panel in panels]
+    assert _titles(figure) == sorted([*expected, "training loss (mean over 2 targets)"])
+    down = next(ax for ax in figure.axes if ax.get_title().startswith("down: "))
+    np.testing.assert_allclose(offsets(down.collections[0])[:, 1], -2 * y)
+
+
+def test_fit_figure_of_many_targets_says_which_it_draws(plane_data):
+    X, y = plane_data
+    Y = y[:, None] * np.arange(1, 11)
+    figure = fit_figure(
+        X, Y, coef=np.zeros((3, 10)), intercept=np.zeros(10), loss_history=[1.0]
+    )
+    assert len(figure.axes) == 2 * MAX_PLOTTED_TARGETS + 1
+    assert "y7: residuals" in _titles(figure) and "y8: residuals" not in _titles(figure)
+    assert figure.get_suptitle() == f"the first {MAX_PLOTTED_TARGETS} of 10 targets"

@@ -57,7 +57,7 @@ def run_demo_command(args) -> int:
             exact_intercept=exact.intercept,
             exact_loss=report["exact"]["mse"],
             feature_names=["x"],
-            target_name="y",
+            target_names=["y"],
         )
     if args.json:
         emit(report, "", True)

@@ -187,5 +187,5 @@ def _write(args, fitted, stream, report) -> None:
             exact_intercept=None if fitted.reference is None else fitted.reference[1],
             exact_loss=None if report["exact"] is None else report["exact"]["mse"],
             feature_names=stream.feature_names,
-            target_name=stream.target_names[0],
+            target_names=stream.target_names,
         )

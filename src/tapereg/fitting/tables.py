@@ -45,8 +45,8 @@ class TableFit:
     ``reference`` is the exact (coef (d, t), intercept (t,)) of the same problem
     (ridge in closed form; with an L1 part, unpenalized), None when not wanted;
     ``metrics`` are those of the model and the reference on every row of a
-    streamed fit (None in memory); ``sample`` rows for a plot; ``chief`` whether
-    this worker prints and writes.
+    streamed fit, each metric an array over targets (None in memory); ``sample``
+    rows for a plot; ``chief`` whether this worker prints and writes.
     """
 
     estimator: object
@@ -219,9 +219,9 @@ def _exact_reference(estimator, table):
 def streamed_metrics(
     stream, models, *, want_sample: bool, shift=None, reducer, sample_rows=SAMPLE_ROWS
 ):
-    """Metrics of each model in one more pass; with ``want_sample``, a uniform
-    random sample of rows (seeded) for the plot, kept while passing. Across
-    workers the metrics are of all rows (``shift`` as for
+    """Metrics of each model, per target, in one more pass; with ``want_sample``,
+    a uniform random sample of rows (seeded) for the plot, kept while passing.
+    Across workers the metrics are of all rows (``shift`` as for
     ``regression_metrics_stream``), and so is the sample: every worker's own is
     gathered and the smallest keys of all kept."""
     d, t = len(stream.feature_names), len(stream.target_names)
@@ -243,7 +243,7 @@ def streamed_metrics(
             yield X, Y
 
     metrics = regression_metrics_stream(
-        passing(), models, shift=shift, sum_across=reducer.sum
+        passing(), models, shift=shift, sum_across=reducer.sum, multioutput="raw_values"
     )
     if not want_sample:
         return metrics, None

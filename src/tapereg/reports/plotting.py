@@ -4,7 +4,8 @@
 * :class:`PredictionDisplay`: any number of features, actual or residual against
   predicted (as :class:`sklearn.metrics.PredictionErrorDisplay`).
 * :class:`LossCurveDisplay`: the training loss per epoch.
-* :func:`plot_fit`: the PNG that ``tapereg demo/fit --plot`` writes, built from them.
+* :func:`plot_fit`: the PNG that ``tapereg demo/fit --plot`` writes, built from them
+  (:func:`fit_figure`): a row of panels per target beside the loss.
 
 Each display is made by ``from_estimator`` or ``from_predictions`` (``from_loss``),
 draws with ``plot(ax=None)`` and keeps its artists and ``ax_``/``figure_``.
@@ -26,6 +27,8 @@ from ..runtime.atomic import atomic_write
 
 KINDS = ("actual_vs_predicted", "residual_vs_predicted")
 NO_CURVE = "exact solver: no training curve"
+# fit_figure draws this many targets at most (a row each), and says so beyond.
+MAX_PLOTTED_TARGETS = 8
 
 
 def _new_axes():
@@ -46,11 +49,16 @@ def _line_kwargs(defaults: dict, user: dict | None) -> dict:
     }
 
 
-def _first_target(values, name: str) -> np.ndarray:
-    """``values`` as a 1-D float array; the first column when it has several."""
+def _one_target(values, name: str, target: int = 0) -> np.ndarray:
+    """``values`` as a 1-D float array: column ``target`` when 2-D."""
     array = np.asarray(values, dtype=np.float64)
     if array.ndim == 2:
-        array = array[:, 0]
+        if not 0 <= target < array.shape[1]:
+            raise ParameterError(
+                f"target must be a column of {name}, in [0, {array.shape[1]}), "
+                f"got {target!r}"
+            )
+        array = array[:, target]
     if array.ndim != 1:
         raise ParameterError(f"{name} must be 1-D or 2-D, got shape {array.shape}")
     return array
@@ -63,15 +71,17 @@ def _same_length(**arrays) -> None:
         raise ParameterError(f"inconsistent numbers of samples: {shown}")
 
 
-def _target_name(estimator, y) -> str | None:
+def _target_name(estimator, y, target: int = 0) -> str | None:
     names = getattr(estimator, "target_names_", None)
-    if names is not None:
-        return str(names[0])
+    if names is not None and target < len(names):
+        return str(names[target])
     name = getattr(y, "name", None)
     if name is not None:
         return str(name)
     columns = getattr(y, "columns", None)
-    return None if columns is None else str(columns[0])
+    if columns is None or target >= len(columns):
+        return None
+    return str(columns[target])
 
 
 class FitDisplay:
@@ -160,6 +170,7 @@ class FitDisplay:
         y,
         *,
         exact_estimator=None,
+        target=0,
         ax=None,
         scatter_kwargs=None,
         line_kwargs=None,
@@ -170,11 +181,13 @@ class FitDisplay:
         Parameters
         ----------
         estimator : fitted regressor
-            Its ``predict(X)`` gives the line (first target when several).
+            Its ``predict(X)`` gives the line.
         X : array-like of shape (n_samples, 1)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         exact_estimator : fitted regressor, default=None
             For example ``LinearRegressor(solver="exact")``; its line is dashed.
+        target : int, default=0
+            With several targets, the one drawn (its column).
         ax : matplotlib Axes, default=None
         scatter_kwargs, line_kwargs, exact_line_kwargs : dict, default=None
             See :meth:`plot`.
@@ -203,7 +216,8 @@ class FitDisplay:
             estimator.predict(X),
             y_exact=y_exact,
             feature_name=feature_name,
-            target_name=_target_name(estimator, y) or "y",
+            target_name=_target_name(estimator, y, target) or "y",
+            target=target,
             ax=ax,
             scatter_kwargs=scatter_kwargs,
             line_kwargs=line_kwargs,
@@ -220,6 +234,7 @@ class FitDisplay:
         y_exact=None,
         feature_name="x",
         target_name="y",
+        target=0,
         ax=None,
         scatter_kwargs=None,
         line_kwargs=None,
@@ -236,6 +251,8 @@ class FitDisplay:
         y_exact : array-like, default=None
             The exact least-squares predictions at ``x``.
         feature_name, target_name : str, default="x", "y"
+        target : int, default=0
+            The column drawn of the 2-D ones among ``y``, ``y_pred``, ``y_exact``.
         ax : matplotlib Axes, default=None
         scatter_kwargs, line_kwargs, exact_line_kwargs : dict, default=None
             See :meth:`plot`.
@@ -252,10 +269,10 @@ class FitDisplay:
                 f"FitDisplay needs one feature, got x of shape {x.shape}; "
                 "use PredictionDisplay for several features"
             )
-        y = _first_target(y, "y")
-        y_pred = _first_target(y_pred, "y_pred")
+        y = _one_target(y, "y", target)
+        y_pred = _one_target(y_pred, "y_pred", target)
         if y_exact is not None:
-            y_exact = _first_target(y_exact, "y_exact")
+            y_exact = _one_target(y_exact, "y_exact", target)
         _same_length(x=x, y=y, y_pred=y_pred, y_exact=y_exact)
         display = cls(
             x=x,
@@ -277,7 +294,8 @@ class PredictionDisplay:
     """Actual or residual against predicted values, for any number of features.
 
     As :class:`sklearn.metrics.PredictionErrorDisplay` (same ``kind`` values, same
-    axes), without subsampling. With several targets, the first is shown.
+    axes), without subsampling. With several targets, one is shown (``target=``
+    of ``from_estimator`` and ``from_predictions``, the first by default).
 
     Parameters
     ----------
@@ -363,6 +381,7 @@ default="residual_vs_predicted"
         y,
         *,
         kind="residual_vs_predicted",
+        target=0,
         ax=None,
         scatter_kwargs=None,
         line_kwargs=None,
@@ -374,6 +393,8 @@ default="residual_vs_predicted"
         estimator : fitted regressor
         X : array-like of shape (n_samples, n_features)
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        target : int, default=0
+            With several targets, the one drawn (its column).
         kind, ax, scatter_kwargs, line_kwargs
             See :meth:`plot`.
 
@@ -385,7 +406,8 @@ default="residual_vs_predicted"
             y,
             estimator.predict(X),
             kind=kind,
-            target_name=_target_name(estimator, y),
+            target_name=_target_name(estimator, y, target),
+            target=target,
             ax=ax,
             scatter_kwargs=scatter_kwargs,
             line_kwargs=line_kwargs,
@@ -399,6 +421,7 @@ default="residual_vs_predicted"
         *,
         kind="residual_vs_predicted",
         target_name=None,
+        target=0,
         ax=None,
         scatter_kwargs=None,
         line_kwargs=None,
@@ -412,6 +435,8 @@ default="residual_vs_predicted"
         kind : {"actual_vs_predicted", "residual_vs_predicted"}, \
 default="residual_vs_predicted"
         target_name : str or None, default=None
+        target : int, default=0
+            The column drawn of a 2-D ``y_true`` or ``y_pred``.
         ax, scatter_kwargs, line_kwargs
             See :meth:`plot`.
 
@@ -419,8 +444,8 @@ default="residual_vs_predicted"
         -------
         display : PredictionDisplay
         """
-        y_true = _first_target(y_true, "y_true")
-        y_pred = _first_target(y_pred, "y_pred")
+        y_true = _one_target(y_true, "y_true", target)
+        y_pred = _one_target(y_pred, "y_pred", target)
         _same_length(y_true=y_true, y_pred=y_pred)
         display = cls(y_true=y_true, y_pred=y_pred, target_name=target_name)
         return display.plot(
@@ -430,7 +455,8 @@ default="residual_vs_predicted"
 
 class LossCurveDisplay:
     """The training loss at each epoch, on a log scale when every loss is positive,
-    with the exact optimum's loss as a dashed line when it is given.
+    with the exact optimum's loss as a dashed line when it is given. With several
+    targets the loss is pooled: the mean of their MSEs, which training minimizes.
 
     An empty curve (``solver="exact"`` records none) draws a note instead. The
     log axis labels its ticks as plain numbers (0.02, 0.05, 0.1), the minor ones
@@ -571,8 +597,14 @@ def _plain_log_ticks(ax, values: np.ndarray) -> None:
         ax.yaxis.set_minor_formatter(NullFormatter())
 
 
-def plot_fit(
-    path,
+def plot_fit(path, X: np.ndarray, y: np.ndarray, **fit) -> None:
+    """Write :func:`fit_figure` (same arguments) as a PNG to ``path``, atomically."""
+    figure = fit_figure(X, y, **fit)
+    with atomic_write(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=100)
+
+
+def fit_figure(
     X: np.ndarray,
     y: np.ndarray,
     *,
@@ -583,52 +615,69 @@ def plot_fit(
     exact_intercept: np.ndarray | None = None,
     exact_loss: float | None = None,
     feature_names: list[str] | None = None,
-    target_name: str = "y",
-) -> None:
-    """Write a PNG of a fit (first target only) to ``path``, atomically.
+    target_names: list[str] | None = None,
+):
+    """The figure of a fit: a row of panels per target, the loss curve beside them.
 
     One feature: [data, fitted and exact line | loss curve]. Several features:
     [actual against predicted | residuals | loss curve]. ``exact_loss``, the
-    exact optimum's loss, is drawn on the loss curve.
+    exact optimum's loss, is drawn on the loss curve. With several targets each
+    row's panels are titled with its target's name and the one loss panel says
+    the loss is their mean; beyond ``MAX_PLOTTED_TARGETS`` the first are drawn
+    and the figure's title says how many of how many.
 
-    ``coef`` has shape (n_features, n_targets), ``intercept`` (n_targets,).
+    ``coef`` has shape (n_features, n_targets), ``intercept`` (n_targets,), ``y``
+    (n_samples, n_targets) or (n_samples,) for one target.
     """
     from matplotlib.figure import Figure
+
+    from ..numerics.linear import target_names as default_target_names
 
     X = np.asarray(X, dtype=np.float64)
     n_features = X.shape[1]
     coef = np.asarray(coef, dtype=np.float64).reshape(n_features, -1)
     intercept = np.atleast_1d(np.asarray(intercept, dtype=np.float64))
-    y_pred = linear_predictions(X, coef[:, :1], intercept[:1])[:, 0]
-    y0 = _first_target(y, "y")
+    n_targets = coef.shape[1]
+    Y = np.asarray(y, dtype=np.float64).reshape(X.shape[0], n_targets)
+    names = default_target_names(target_names, n_targets)
+    Y_pred = linear_predictions(X, coef, intercept)
+    Y_exact = None
+    if exact_coef is not None and n_features == 1:
+        exact_coef = np.asarray(exact_coef, dtype=np.float64).reshape(1, n_targets)
+        b = np.zeros(n_targets) if exact_intercept is None else exact_intercept
+        Y_exact = linear_predictions(X, exact_coef, np.ravel(b))
 
-    if n_features == 1:
-        figure = Figure(figsize=(10, 4), layout="constrained")
-        fit_ax, loss_ax = figure.subplots(1, 2)
-        y_exact = None
-        if exact_coef is not None:
-            exact_coef = np.asarray(exact_coef, dtype=np.float64).reshape(1, -1)
-            b = 0.0 if exact_intercept is None else np.ravel(exact_intercept)[0]
-            y_exact = X[:, 0] * exact_coef[0, 0] + b
-        FitDisplay.from_predictions(
-            X[:, 0],
-            y0,
-            y_pred,
-            y_exact=y_exact,
-            feature_name=(feature_names or ["x"])[0],
-            target_name=target_name,
-            ax=fit_ax,
-        )
-        fit_ax.set_title("data and fitted line")
-    else:
-        figure = Figure(figsize=(15, 4.5), layout="constrained")
-        actual_ax, residual_ax, loss_ax = figure.subplots(1, 3)
-        display = PredictionDisplay(y_true=y0, y_pred=y_pred, target_name=target_name)
-        display.plot(actual_ax, kind="actual_vs_predicted")
-        actual_ax.set_title("actual against predicted")
-        display.plot(residual_ax, kind="residual_vs_predicted")
-        residual_ax.set_title("residuals")
+    rows = min(n_targets, MAX_PLOTTED_TARGETS)
+    panels = 1 if n_features == 1 else 2
+    height = 4 if n_features == 1 else 4.5
+    figure = Figure(figsize=(5 * (panels + 1), height * rows), layout="constrained")
+    grid = figure.add_gridspec(rows, panels + 1)
+    for k in range(rows):
+        prefix = "" if n_targets == 1 else f"{names[k]}: "
+        axes = [figure.add_subplot(grid[k, j]) for j in range(panels)]
+        if n_features == 1:
+            FitDisplay.from_predictions(
+                X[:, 0],
+                Y[:, k],
+                Y_pred[:, k],
+                y_exact=None if Y_exact is None else Y_exact[:, k],
+                feature_name=(feature_names or ["x"])[0],
+                target_name=names[k],
+                ax=axes[0],
+            )
+            axes[0].set_title(prefix + "data and fitted line")
+        else:
+            display = PredictionDisplay(
+                y_true=Y[:, k], y_pred=Y_pred[:, k], target_name=names[k]
+            )
+            display.plot(axes[0], kind="actual_vs_predicted")
+            axes[0].set_title(prefix + "actual against predicted")
+            display.plot(axes[1], kind="residual_vs_predicted")
+            axes[1].set_title(prefix + "residuals")
+    loss_ax = figure.add_subplot(grid[:, panels])
     LossCurveDisplay.from_loss(loss_history, optimum=exact_loss, ax=loss_ax)
-    loss_ax.set_title("training loss")
-    with atomic_write(path, "wb") as file:
-        figure.savefig(file, format="png", dpi=100)
+    pooled = "" if n_targets == 1 else f" (mean over {n_targets} targets)"
+    loss_ax.set_title("training loss" + pooled)
+    if rows < n_targets:
+        figure.suptitle(f"the first {rows} of {n_targets} targets")
+    return figure

@@ -8,7 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..numerics.linear import linear_predictions
-from ..numerics.metrics import regression_metrics
+from ..numerics.linear import target_names as default_target_names
+from ..numerics.metrics import mean_over_targets, regression_metrics
 
 # 1 − R² of the exact fit below which the data lie on the model to rounding.
 PERFECT_FIT = 1e-12
@@ -43,8 +44,10 @@ def build_report(
 
     ``coef`` and ``exact_coef`` have shape (n_features, n_targets); without the
     exact optimum (None: ``--no-reference``) ``exact`` is null. Data too big to
-    hold passes ``metrics`` (the trained and the exact model's, already computed)
-    and no X, Y.
+    hold passes ``metrics`` (the trained and the exact model's, already computed,
+    per target as ``regression_metrics(..., multioutput="raw_values")``) and no
+    X, Y. ``exact.mse`` and ``relative_excess_mse`` are of the mean over targets,
+    the loss training minimizes.
     """
     exact = exact_coef is not None
     if metrics is None:
@@ -52,9 +55,15 @@ def build_report(
             [(exact_coef, exact_intercept)] if exact else []
         )
         metrics = [
-            regression_metrics(Y, linear_predictions(X, *model), sample_weight)
+            regression_metrics(
+                Y,
+                linear_predictions(X, *model),
+                sample_weight,
+                multioutput="raw_values",
+            )
             for model in models
         ]
+    means = [mean_over_targets(m) for m in metrics]
     coef_out, intercept_out = _shape_for_json(coef, intercept)
     report = {
         "coef": coef_out,
@@ -63,7 +72,7 @@ def build_report(
         "target": target_names[0] if len(target_names) == 1 else list(target_names),
         "n_iter": int(n_iter),
         "loss_history": [float(v) for v in loss_history],
-        "metrics": metrics[0],
+        "metrics": _metrics_for_json(metrics[0], target_names),
         "exact": None,
         "relative_excess_mse": None,
         "optimizer": optimizer,
@@ -73,8 +82,8 @@ def build_report(
     if exact:
         # When the data lie on the model (exact R² = 1 to rounding), the exact MSE
         # is rounding noise and a ratio to it means nothing.
-        exact_mse = metrics[1]["mse"]
-        perfect = exact_mse == 0 or 1 - metrics[1]["r2"] < PERFECT_FIT
+        exact_mse = means[1]["mse"]
+        perfect = exact_mse == 0 or 1 - means[1]["r2"] < PERFECT_FIT
         exact_coef_out, exact_intercept_out = _shape_for_json(
             exact_coef, exact_intercept
         )
@@ -84,8 +93,23 @@ def build_report(
             "mse": exact_mse,
         }
         if not perfect:
-            report["relative_excess_mse"] = (metrics[0]["mse"] - exact_mse) / exact_mse
+            report["relative_excess_mse"] = (means[0]["mse"] - exact_mse) / exact_mse
     return report
+
+
+def _metrics_for_json(per_target: dict, target_names: list[str]) -> dict:
+    """One target: its metrics as they always were. Several: their mean under a
+    name that says so, and each target's under its name."""
+    mean = mean_over_targets(per_target)
+    if len(target_names) == 1:
+        return mean
+    return {
+        "mean_over_targets": mean,
+        "targets": {
+            name: {key: float(values[j]) for key, values in per_target.items()}
+            for j, name in enumerate(target_names)
+        },
+    }
 
 
 def format_coefficients(report: dict) -> str:
@@ -123,9 +147,26 @@ def _epochs(n: int) -> str:
     return f"{n} epoch" if n == 1 else f"{n} epochs"
 
 
+def _metrics_line(m: dict) -> str:
+    return (
+        f"MSE {m['mse']:.6g}  RMSE {m['rmse']:.6g}  MAE {m['mae']:.6g}  "
+        f"R² {m['r2']:.6g}"
+    )
+
+
+def _format_metrics(report: dict) -> str:
+    """One line of metrics; for several targets one per target and their mean."""
+    m = report["metrics"]
+    if not isinstance(report["target"], list):
+        return _metrics_line(m) + "\n"
+    rows = [(f"target {name}", values) for name, values in m["targets"].items()]
+    rows.append((f"mean over {len(rows)} targets", m["mean_over_targets"]))
+    width = max(len(label) for label, _ in rows)
+    return "".join(f"{label:<{width}}  {_metrics_line(v)}\n" for label, v in rows)
+
+
 def format_summary(report: dict) -> str:
     """Metrics, the gap to the exact optimum, and how training went."""
-    m = report["metrics"]
     excess = report["relative_excess_mse"]
     if report["exact"] is None:
         optimum = "exact least-squares optimum not computed (--no-reference)\n"
@@ -135,12 +176,12 @@ def format_summary(report: dict) -> str:
             if excess is None
             else f"; trained MSE exceeds it by {excess:.3g} (relative)"
         )
-        optimum = f"exact least-squares MSE {report['exact']['mse']:.6g}{gap}\n"
+        mean = " (mean over targets)" if isinstance(report["target"], list) else ""
+        optimum = f"exact least-squares MSE {report['exact']['mse']:.6g}{mean}{gap}\n"
     rate = report["learning_rate"]
     rate_text = "" if rate is None else f", learning rate {rate:.4g}"
     return (
-        f"MSE {m['mse']:.6g}  RMSE {m['rmse']:.6g}  MAE {m['mae']:.6g}  "
-        f"R² {m['r2']:.6g}\n"
+        _format_metrics(report)
         + optimum
         + (
             "exact solver, one pass over the data"
@@ -157,7 +198,8 @@ def format_summary(report: dict) -> str:
 
 
 def summary_to_json(estimator, level: float) -> dict | list[dict]:
-    """The OLS table and model statistics as JSON (a list for several targets)."""
+    """The OLS table and model statistics as JSON (for several targets a list, each
+    naming its ``target``)."""
     stats = estimator.statistics_
 
     def one(target: int) -> dict:
@@ -177,7 +219,10 @@ def summary_to_json(estimator, level: float) -> dict | list[dict]:
         }
 
     n_targets = stats.coef.shape[1]
-    return one(0) if n_targets == 1 else [one(k) for k in range(n_targets)]
+    if n_targets == 1:
+        return one(0)
+    names = default_target_names(getattr(estimator, "target_names_", None), n_targets)
+    return [{"target": name, **one(k)} for k, name in enumerate(names)]
 
 
 def _finite(value) -> float | None:
@@ -187,10 +232,15 @@ def _finite(value) -> float | None:
 
 
 def format_statistics(estimator, level: float) -> str:
-    """statsmodels-style text: the coefficients' table, then R², F, residual error."""
+    """statsmodels-style text, a block per target under its name (as
+    :func:`format_coefficients`): the coefficients' table, then R², F, residual
+    error."""
     stats = estimator.statistics_
+    names = default_target_names(
+        getattr(estimator, "target_names_", None), stats.coef.shape[1]
+    )
     blocks = []
-    for k in range(stats.coef.shape[1]):
+    for k, name in enumerate(names):
         table = stats.table(level, k)
         table.columns = [
             "coef",
@@ -201,7 +251,8 @@ def format_statistics(estimator, level: float) -> str:
             f"{(1 + level) / 2:.3g}]",
         ]
         blocks.append(
-            table.to_string(float_format=lambda v: f"{v:.6g}")
+            f"target {name}\n"
+            + table.to_string(float_format=lambda v: f"{v:.6g}")
             + f"\nR² {stats.rsquared[k]:.6g}  adjusted R² {stats.rsquared_adj[k]:.6g}  "
             f"F {stats.fvalue[k]:.6g} (p = {stats.f_pvalue[k]:.3g})\n"
             f"residual standard error {stats.resid_std_err[k]:.6g} on "
