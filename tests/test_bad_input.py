@@ -480,7 +480,7 @@ PREDICT_CASES = [
         {"d.csv": GOOD},
         predict("truncated.json", "d.csv"),
         2,
-        "truncated.json: not a tapereg model file (not JSON)",
+        "truncated.json: the model file is truncated (it ends inside the JSON)",
     ),
     Case(
         "model with one byte changed",

@@ -53,7 +53,7 @@ def _tamper(path, edit):
 @pytest.mark.parametrize(
     ("damage", "message"),
     [
-        (lambda p: p.write_bytes(p.read_bytes()[:100]), "not JSON"),
+        (lambda p: p.write_bytes(p.read_bytes()[:100]), "truncated"),
         (lambda p: p.write_bytes(b"\x00\xff" * 50), "not JSON"),
         (lambda p: p.write_text('{"hello": 1}'), "not a tapereg model file"),
         (

@@ -31,7 +31,8 @@ class DivergenceError(TaperegError):
 
 
 class ModelFileError(TaperegError):
-    """A model file is missing, corrupt, foreign or from a newer tapereg."""
+    """A model file is missing, corrupt, not a valid model, foreign or from a newer
+    tapereg."""
 
 
 class ExportError(TaperegError):

@@ -30,6 +30,7 @@ def _predict(args, data: list[str]) -> int:
     )
     import contextlib
 
+    import numpy as np
     import pandas as pd
 
     columns = [str(t) for t in estimator.target_names_]
@@ -43,9 +44,30 @@ def _predict(args, data: list[str]) -> int:
         else:
             file = sys.stdout
         pd.DataFrame(columns=columns).to_csv(file, index=False)
+        first_row = 1
         for X, _ in stream:
             rows = X if names is None else pd.DataFrame(X, columns=names, copy=False)
-            predictions = estimator.predict(rows)
-            frame = pd.DataFrame(predictions.reshape(X.shape[0], -1), columns=columns)
+            with np.errstate(over="ignore", invalid="ignore"):  # checked next
+                predictions = estimator.predict(rows).reshape(X.shape[0], -1)
+            _check_finite(predictions, first_row, columns)
+            first_row += X.shape[0]
+            frame = pd.DataFrame(predictions, columns=columns)
             frame.to_csv(file, index=False, header=False)
     return ExitStatus.SUCCESS
+
+
+def _check_finite(predictions, first_row: int, columns: list[str]) -> None:
+    """A loaded model's numbers are finite, but X·coef can still overflow float64:
+    refuse rather than write inf or NaN."""
+    import numpy as np
+
+    from ..errors import DataError
+
+    bad = np.argwhere(~np.isfinite(predictions))
+    if bad.size:
+        row, target = bad[0]
+        raise DataError(
+            f"row {first_row + row} of the data: the prediction of {columns[target]!r} "
+            f"overflows float64 ({predictions[row, target]}); the features times the "
+            "coefficients are too large"
+        )

@@ -2,7 +2,10 @@
 
 The file holds a format name and version, the tapereg version, and a ``content``
 object (names, coefficients, standardization, settings, training record, metrics)
-with its SHA-256, so a truncated or edited file is refused. Written atomically.
+with its SHA-256, so a truncated or accidentally altered file is refused. Written
+atomically. The format is editable by hand, so the content is then checked against
+the format (``model_format``): a file edited with its checksum recomputed loads as
+a model that predicts finite numbers, or is refused with one line naming the field.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import hashlib
 import json
 import math
 import os
+import re
 
 import numpy as np
 
@@ -21,9 +25,14 @@ from ..numerics.standardization import Standardization
 from ..numerics.statistics import OLSStatistics
 from ..parallel.cluster import strategy_name
 from ..runtime.atomic import atomic_write
+from .model_format import content_problem
 
 FORMAT = "tapereg.model"
 FORMAT_VERSION = 1
+DOCUMENT_KEYS = ("format", "format_version", "tapereg_version", "sha256", "content")
+# A model file nests 5 levels; json's parser recurses, so far deeper is refused
+# before parsing (a RecursionError otherwise).
+MAX_DEPTH = 64
 
 
 def _canonical(content: dict) -> bytes:
@@ -45,12 +54,34 @@ def _json_params(params: dict) -> dict:
             value = None
         elif key == "strategy" and not isinstance(value, str | type(None)):
             value = strategy_name(value)
+        elif key == "dtype" and not isinstance(value, str):
+            value = _dtype_name(value)  # np.float64 itself: "float64"
         elif isinstance(value, np.generic):
             value = value.item()
         elif not isinstance(value, str | int | float | bool | type(None)):
             value = str(value)
         out[key] = value
     return out
+
+
+def _dtype_name(value):
+    try:
+        return np.dtype(value).name
+    except TypeError:
+        return str(value)
+
+
+def _json_metric(value):
+    """A metric as JSON: NaN and ±inf as null (R² of one row is NaN)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    return _finite_or_none(value) if isinstance(value, float) else value
+
+
+def _json_metrics(metrics: dict | None) -> dict | None:
+    if metrics is None:
+        return None
+    return {str(k): _json_metric(v) for k, v in metrics.items()}
 
 
 def model_content(estimator, *, metrics: dict | None = None) -> dict:
@@ -81,7 +112,7 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
         "n_iter": int(estimator.n_iter_),
         "learning_rate": _finite_or_none(estimator.learning_rate_),
         "loss_curve": [float(v) for v in estimator.loss_curve_],
-        "metrics": metrics,
+        "metrics": _json_metrics(metrics),
         "statistics": _statistics_content(getattr(estimator, "statistics_", None)),
     }
 
@@ -130,8 +161,12 @@ def save(estimator, path, *, metrics: dict | None = None) -> None:
         Metrics to keep with the model (the CLI stores its training metrics).
     """
     from .. import __version__
+    from ..errors import ParameterError
 
     content = model_content(estimator, metrics=metrics)
+    problem = content_problem(content)
+    if problem is not None:  # never write a file that load() refuses
+        raise ParameterError(f"{os.fspath(path)}: cannot save this model: {problem}")
     document = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -144,8 +179,120 @@ def save(estimator, path, *, metrics: dict | None = None) -> None:
         file.write("\n")
 
 
+class _Refused(Exception):
+    """A parser hook's refusal (one line, without the file's name)."""
+
+
+def _refuse_constant(name: str):
+    raise _Refused(
+        f"the file holds {name}, which is not JSON; a model's numbers must be finite"
+    )
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise _Refused(
+            f"{text} is beyond float64's range; a model's numbers must be finite"
+        )
+    return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text.lstrip("-")) > 308:  # beyond float64 (and Python's digit limit)
+        raise _Refused(
+            f"{text[:20]}... ({len(text)} digits) is beyond float64's range; a "
+            "model's numbers must be finite"
+        )
+    return int(text)
+
+
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _nesting_depth(text: str) -> int:
+    """How deep ``[`` and ``{`` nest outside strings (without recursing)."""
+    codes = np.frombuffer(_STRING.sub('""', text).encode(), np.uint8)
+    steps = np.isin(codes, (ord("["), ord("{"))).astype(np.int64)
+    steps -= np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(steps).max(initial=0))
+
+
+def _ends_inside(text: str, error: json.JSONDecodeError) -> bool:
+    """Whether the parser ran out of text: the file was cut short."""
+    rest = text[error.pos :].strip()
+    return (
+        error.msg.startswith("Unterminated string")
+        or not rest
+        or (
+            not error.msg.startswith("Extra data")
+            and len(rest) < 10
+            and (
+                any(word.startswith(rest) for word in ("true", "false", "null"))
+                or re.fullmatch(r"[-+.eE0-9]+", rest) is not None
+            )
+        )
+    )
+
+
+def _parse(path: str, raw: bytes):
+    """The JSON document of a model file, or a ModelFileError saying why not."""
+    if not raw.strip():
+        raise ModelFileError(f"{path}: the model file is empty")
+    truncated = ModelFileError(
+        f"{path}: the model file is truncated (it ends inside the JSON)"
+    )
+    not_json = ModelFileError(f"{path}: not a tapereg model file (not JSON)")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        cut = error.reason == "unexpected end of data"
+        raise (truncated if cut else not_json) from None
+    if _nesting_depth(text) > MAX_DEPTH:
+        raise ModelFileError(
+            f"{path}: not a tapereg model file (JSON nested more than {MAX_DEPTH} "
+            "levels deep)"
+        )
+    try:
+        return json.loads(
+            text,
+            parse_constant=_refuse_constant,
+            parse_float=_finite_float,
+            parse_int=_bounded_int,
+        )
+    except _Refused as problem:
+        raise ModelFileError(f"{path}: {problem}") from None
+    except json.JSONDecodeError as error:
+        raise (truncated if _ends_inside(text, error) else not_json) from None
+    except (ValueError, RecursionError):
+        raise not_json from None
+
+
+def _check_version(path: str, version) -> None:
+    """Compare format versions as integers (``"1"`` is not a version)."""
+    if not isinstance(version, int) or isinstance(version, bool):
+        shown = json.dumps(version)
+        raise ModelFileError(
+            f"{path}: format_version must be an integer, got "
+            f"{shown if len(shown) <= 40 else shown[:37] + '...'}"
+        )
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: written by a newer tapereg (model format {version}, this "
+            f"one reads up to {FORMAT_VERSION}); upgrade tapereg"
+        )
+    if version < 1:
+        raise ModelFileError(
+            f"{path}: format_version {version} is not a model format (they start at 1)"
+        )
+
+
 def read_model_file(path) -> dict:
-    """The verified ``content`` of a model file, or a ModelFileError saying why not."""
+    """The verified ``content`` of a model file, or a ModelFileError saying why not.
+
+    Verified: JSON with finite numbers, this format and a version it reads, the
+    checksum, then the content against the format (``model_format``).
+    """
     path = os.fspath(path)
     try:
         with open(path, "rb") as file:
@@ -154,24 +301,22 @@ def read_model_file(path) -> dict:
         raise ModelFileError(f"{path}: no such model file") from None
     except IsADirectoryError:
         raise ModelFileError(f"{path}: is a directory, not a model file") from None
-    try:
-        document = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise ModelFileError(f"{path}: not a tapereg model file (not JSON)") from None
+    document = _parse(path, raw)
     if not isinstance(document, dict) or document.get("format") != FORMAT:
         raise ModelFileError(f"{path}: not a tapereg model file")
-    version = document.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"{path}: written by a newer tapereg (model format {version}, this "
-            f"one reads up to {FORMAT_VERSION}); upgrade tapereg"
-        )
+    _check_version(path, document.get("format_version"))
+    for key in document:
+        if key not in DOCUMENT_KEYS:
+            raise ModelFileError(f"{path}: {key!r} is not part of a model file")
     content = document.get("content")
     if (
         not isinstance(content, dict)
         or document.get("sha256") != hashlib.sha256(_canonical(content)).hexdigest()
     ):
         raise ModelFileError(f"{path}: the model file is corrupt (checksum mismatch)")
+    problem = content_problem(content)
+    if problem is not None:
+        raise ModelFileError(f"{path}: {problem}")
     return content
 
 
@@ -181,7 +326,8 @@ def load(path):
     Raises
     ------
     ModelFileError
-        Missing, truncated, altered, foreign or newer-format file.
+        Missing, empty, truncated, altered, foreign or newer-format file, or
+        content that is not a valid model (the field named; see ``model_format``).
     """
     from ..estimator import LinearRegressor
 
