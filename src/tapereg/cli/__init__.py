@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import sys
 
-from ..errors import TaperegError
+from ..errors import ModelFileError, TaperegError
 from .arguments import build_parser
 from .demo import run_demo_command
 from .export import run_export_command
@@ -35,7 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args))
     except TaperegError as error:
-        one_line = " ".join(in_cli_terms(str(error)).split())  # one line, always
+        text = str(error)
+        if not isinstance(error, ModelFileError):  # a file's fields keep their names
+            text = in_cli_terms(text)
+        one_line = " ".join(text.split())  # one line, whatever the message
         print(f"tapereg: error: {one_line}", file=sys.stderr)
         return ExitStatus.BAD_INPUT
     except BrokenPipeError:

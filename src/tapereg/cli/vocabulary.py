@@ -38,9 +38,9 @@ FLAGS = {
 
 _NAME = "|".join(sorted(map(re.escape, FLAGS), key=len, reverse=True))
 # name=value (a quoted value loses its quotes), or name before a comparison.
-_ASSIGNED = re.compile(rf"(?<![\w-])({_NAME})=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;)]+))")
-_COMPARED = re.compile(rf"(?<![\w-])({_NAME})(?=\s*(?:[<>]=?|must be)\s)")
-_UNDERSCORED = re.compile(rf"(?<![\w-])({'|'.join(n for n in FLAGS if '_' in n)})\b")
+_ASSIGNED = re.compile(rf"(?<![\w.-])({_NAME})=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;)]+))")
+_COMPARED = re.compile(rf"(?<![\w.-])({_NAME})(?=\s*(?:[<>]=?|must be)\s)")
+_UNDERSCORED = re.compile(rf"(?<![\w.-])({'|'.join(n for n in FLAGS if '_' in n)})\b")
 
 
 def in_cli_terms(text: str) -> str:

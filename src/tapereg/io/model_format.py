@@ -233,16 +233,21 @@ class Record:
 
 
 @dataclass(frozen=True)
-class Mapping:
-    """An object with any keys, every value as ``value`` describes."""
+class Metrics:
+    """An object of numbers (null for undefined ones) or, up to ``depth`` levels
+    deep, of such objects: the CLI's metrics, per target for several
+    (``{"mean_over_targets": {...}, "targets": {"y1": {...}}}``)."""
 
-    value: object
+    depth: int = 3
 
     def check(self, value, where: str, dims: dict) -> None:
         if _kind(value) != "object":
             raise _expected(("object",), where, value)
         for key, entry in value.items():
-            self.value.check(entry, _member(where, key), dims)
+            if _kind(entry) == "object" and self.depth > 1:
+                Metrics(self.depth - 1).check(entry, _member(where, key), dims)
+            else:
+                _OPTIONAL_NUMBERS.check(entry, _member(where, key), dims)
 
 
 # The JSON kinds of LinearRegressor's parameters (the estimator's own
@@ -332,7 +337,7 @@ CONTENT = Record(
         "n_iter": Integer(minimum=0),
         "learning_rate": Nullable(Number(positive=True)),
         "loss_curve": _NUMBERS,
-        "metrics": Nullable(Mapping(_OPTIONAL_NUMBERS)),
+        "metrics": Nullable(Metrics()),
         "statistics": Nullable(
             Record(
                 {
