@@ -169,10 +169,9 @@ def _write(args, fitted, stream, report) -> None:
 
     estimator = fitted.estimator
     if args.save:
-        from ..io.json_values import strict_json
         from ..io.persistence import save
 
-        save(estimator, args.save, metrics=strict_json(report["metrics"]))
+        save(estimator, args.save, metrics=report["metrics"])
     if args.plot:
         from ..reports.plotting import plot_fit
 

@@ -25,6 +25,7 @@ from ..numerics.standardization import Standardization
 from ..numerics.statistics import OLSStatistics
 from ..parallel.cluster import strategy_name
 from ..runtime.atomic import atomic_write
+from .json_values import strict_json
 from .model_format import content_problem
 
 FORMAT = "tapereg.model"
@@ -71,17 +72,10 @@ def _dtype_name(value):
         return str(value)
 
 
-def _json_metric(value):
-    """A metric as JSON: NaN and ±inf as null (R² of one row is NaN)."""
-    if isinstance(value, np.generic):
-        value = value.item()
-    return _finite_or_none(value) if isinstance(value, float) else value
-
-
 def _json_metrics(metrics: dict | None) -> dict | None:
-    if metrics is None:
-        return None
-    return {str(k): _json_metric(v) for k, v in metrics.items()}
+    """Metrics as JSON (nested per target too): NaN and ±inf as null (R² of one
+    row is NaN)."""
+    return None if metrics is None else strict_json(metrics)
 
 
 def model_content(estimator, *, metrics: dict | None = None) -> dict:
