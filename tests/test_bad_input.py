@@ -665,6 +665,13 @@ PATH_CASES = [
         2,
         "--plot nodir/p.png: no folder nodir; create it first",
     ),
+    Case(
+        "a negative seed for the demo",
+        {},
+        ["demo", "--seed", "-1"],
+        2,
+        "argument --seed: must be an integer from 0 to 4294967295, got -1",
+    ),
     # -- the other inputs of issue 15 --
     Case(
         "the target among the features",
@@ -678,14 +685,14 @@ PATH_CASES = [
         {"d.csv": GOOD},
         fit("d.csv", "--target", "y", "--seed", "-1", "--batch-size", "4"),
         2,
-        "--seed must be None, an integer from 0 to 4294967295",
+        "argument --seed: must be an integer from 0 to 4294967295, got",
     ),
     Case(
         "a seed beyond NumPy's",
         {"d.csv": GOOD},
         fit("d.csv", "--target", "y", "--seed", "4294967296"),
         2,
-        "--seed must be None, an integer from 0 to 4294967295",
+        "argument --seed: must be an integer from 0 to 4294967295, got",
     ),
     Case(
         "a file whose name begins with -",

@@ -54,6 +54,21 @@ def _positive_int(text: str) -> int:
     return value
 
 
+MAX_SEED = 2**32 - 1  # NumPy's RandomState takes seeds 0 to 2**32 - 1
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(
+            f"must be an integer from 0 to {MAX_SEED}, got {text}"
+        )
+    return value
+
+
 def _float(text: str) -> float:
     try:
         return float(text)
@@ -197,7 +212,7 @@ def _add_model_flags(parser) -> None:
     )
     parser.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=None,
         help="seed for mini-batch shuffling, 0 to 2**32 - 1",
     )
@@ -253,7 +268,7 @@ def _add_demo(commands) -> None:
         help="which seed to reproduce (default basic)",
     )
     demo.add_argument(
-        "--seed", type=int, default=0, help="random seed of the data (default 0)"
+        "--seed", type=_seed, default=0, help="random seed of the data (default 0)"
     )
     demo.add_argument(
         "--epochs",
