@@ -303,7 +303,10 @@ else:  # in memory: every other row
 print(json.dumps({"index": index, "count": count, "rows": rows,
                   "coef": model.coef_.tolist(), "intercept": model.intercept_,
                   "nobs": model.nobs_, "n_iter": model.n_iter_,
-                  "engine": model.engine_, "optimizer": model.optimizer_}))
+                  "engine": model.engine_, "optimizer": model.optimizer_,
+                  "cov": {t: model.cov_params(t).values.tolist()
+                          for t in ("nonrobust", "HC0", "HC1", "HC2", "HC3")}
+                  if model.cov_type != "nonrobust" else None}))
 """
 
 
@@ -355,12 +358,14 @@ def _start_workers(command, n=2, folders=None):
         ("memory", {"engine": "data"}),
         ("stream", {"solver": "exact"}),
         ("memory", {"solver": "exact"}),
+        ("stream", {"cov_type": "HC1"}),
     ],
     ids=[
         "gram-engine-streamed",
         "data-engine-in-memory",
         "exact-solver-streamed",
         "exact-solver-in-memory",
+        "robust-covariances-streamed",
     ],
 )
 def test_two_workers_equal_one_process(tmp_path, mode, params):
@@ -396,6 +401,11 @@ def test_two_workers_equal_one_process(tmp_path, mode, params):
         np.testing.assert_allclose(o["intercept"], single.intercept_, rtol=rtol)
     # Both workers pooled the same moments, so they trained identically.
     assert outputs[0]["coef"] == outputs[1]["coef"]
+    if params.get("cov_type"):  # the HC sums of both shards' rows, added
+        for cov_type, matrix in outputs[0]["cov"].items():
+            np.testing.assert_allclose(
+                matrix, single.cov_params(cov_type).to_numpy(), rtol=1e-9
+            )
 
 
 def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):

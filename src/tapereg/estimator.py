@@ -144,6 +144,12 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default="nonrobust"
+        The coefficients' covariance :meth:`summary` and :meth:`cov_params` report
+        by default, with statsmodels' definitions. A robust type (White's HC0 and
+        MacKinnon and White's HC1–HC3) costs one more float64 pass over the rows
+        after training (every worker's), which gives all four; "nonrobust" costs
+        nothing more.
 
     Attributes
     ----------
@@ -206,6 +212,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         random_state=None,
         verbose=0,
         compute_statistics=True,
+        cov_type="nonrobust",
         logdir=None,
         checkpoint_dir=None,
         checkpoint_every=100,
@@ -230,6 +237,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.random_state = random_state
         self.verbose = verbose
         self.compute_statistics = compute_statistics
+        self.cov_type = cov_type
         self.logdir = logdir
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -357,7 +365,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             X, np.asarray(self.coef_, np.float64).T, self.intercept_
         )
 
-    def summary(self, level: float = 0.95):
+    def summary(self, level: float = 0.95, cov_type: str | None = None):
         """The coefficient table: estimate, standard error, t, p-value, interval.
 
         Ordinary least-squares inference (weighted least squares with
@@ -367,6 +375,12 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         ----------
         level : float, default=0.95
             Confidence level of ``ci_low``/``ci_high``.
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+            The coefficients' covariance, as statsmodels' ``fit(cov_type=...)``
+            (default: the estimator's ``cov_type``). The robust types' ``t`` is a
+            z statistic, with p-values and intervals from the normal distribution
+            (statsmodels' default for them); they need a fit with a robust
+            ``cov_type``.
 
         Returns
         -------
@@ -375,30 +389,91 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             ``coef, std_err, t, p_value, ci_low, ci_high``. With several targets the
             index is (target, term).
         """
+        stats, cov_type = self._inference("summary()", cov_type)
+        if not 0 < level < 1:
+            raise ParameterError(f"level must be in (0, 1), got {level!r}")
+        return self._per_target(
+            [stats.table(level, j, cov_type) for j in range(stats.coef.shape[1])]
+        )
+
+    def cov_params(self, cov_type: str | None = None):
+        """The covariance matrix of the coefficients, terms × terms.
+
+        Parameters
+        ----------
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+            As for :meth:`summary`; the same matrices as statsmodels'
+            ``OLS(...).fit(cov_type=...).cov_params()`` (``WLS`` with weights).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Rows and columns are the terms of :meth:`summary` (``intercept`` first
+            when fitted); with several targets the rows are (target, term).
+        """
+        import pandas as pd
+
+        stats, cov_type = self._inference("cov_params()", cov_type)
+        if stats.cov is None:
+            raise ParameterError(
+                f"cov_params() keeps no matrix for {len(stats.terms)} terms (over "
+                "1,001: each would take terms² numbers); summary() has the "
+                "standard errors"
+            )
+        return self._per_target(
+            [
+                pd.DataFrame(matrix, index=stats.terms, columns=stats.terms)
+                for matrix in stats.cov[cov_type]
+            ]
+        )
+
+    def _inference(self, method: str, cov_type: str | None):
+        """(the OLS statistics, the cov_type), after checking they exist and
+        have it."""
+        from .fitting.choices import COV_TYPES
+
         check_is_fitted(self)
+        if cov_type is None:
+            cov_type = self.cov_type
         if self.alpha:
             raise ParameterError(
-                f"summary() is for ordinary least squares; this model has a penalty "
+                f"{method} is for ordinary least squares; this model has a penalty "
                 f"(alpha={self.alpha}), and its standard errors would not be valid"
             )
         if not hasattr(self, "statistics_"):
             raise ParameterError(
-                "summary() needs the OLS statistics, which this model was fitted "
+                f"{method} needs the OLS statistics, which this model was fitted "
                 "without (compute_statistics=False); refit with "
                 "compute_statistics=True"
             )
-        if not 0 < level < 1:
-            raise ParameterError(f"level must be in (0, 1), got {level!r}")
+        if cov_type not in COV_TYPES:
+            raise ParameterError(
+                f"cov_type must be one of {', '.join(COV_TYPES)}, got {cov_type!r}"
+            )
         stats = self.statistics_
-        n_targets = stats.coef.shape[1]
-        if n_targets == 1:
-            return stats.table(level)
+        if cov_type != "nonrobust" and stats.cov is None:
+            raise ParameterError(
+                f"this model keeps no covariance matrices ({len(stats.terms)} terms, "
+                "over 1,001, or saved by an older tapereg)"
+            )
+        if cov_type != "nonrobust" and cov_type not in stats.cov:
+            raise ParameterError(
+                f"this model keeps no {cov_type} covariance: it was fitted with "
+                f"cov_type={self.cov_type!r}; refit with cov_type={cov_type!r} "
+                "(one more pass over the rows gives every HC type)"
+            )
+        return stats, cov_type
+
+    def _per_target(self, frames):
+        """One target's frame, or several stacked under a (target, term) index."""
+        if len(frames) == 1:
+            return frames[0]
         import pandas as pd
 
         names = getattr(self, "target_names_", None)
         return pd.concat(
-            [stats.table(level, j) for j in range(n_targets)],
-            keys=target_names(names, n_targets),
+            frames,
+            keys=target_names(names, len(frames)),
             names=["target", "term"],
         )
 

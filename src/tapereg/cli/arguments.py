@@ -10,7 +10,14 @@ import os
 import sys
 
 from .. import __version__
-from ..fitting.choices import DTYPES, ENGINES, OPTIMIZER_CHOICES, SOLVERS, STRATEGIES
+from ..fitting.choices import (
+    COV_TYPES,
+    DTYPES,
+    ENGINES,
+    OPTIMIZER_CHOICES,
+    SOLVERS,
+    STRATEGIES,
+)
 from .status import ExitStatus
 
 
@@ -324,6 +331,13 @@ def _add_fit_outputs(fit) -> None:
         "--summary",
         action="store_true",
         help="print the OLS table: std. errors, t, p-values, intervals, R², F",
+    )
+    fit.add_argument(
+        "--cov-type",
+        choices=COV_TYPES,
+        default="nonrobust",
+        help="the summary's covariance, as statsmodels' cov_type; HC0-HC3 cost one "
+        "more pass over the rows (default nonrobust)",
     )
     fit.add_argument(
         "--level",

@@ -118,6 +118,7 @@ def _estimator(args):
         resume=args.resume,
         strategy=args.strategy,
         compute_statistics=args.statistics,
+        cov_type=args.cov_type,
     )
 
 

@@ -34,6 +34,7 @@ FLAGS = {
     "checkpoint_every": "--checkpoint-every",
     "resume": "--resume",
     "compute_statistics": "--no-statistics",
+    "cov_type": "--cov-type",
 }
 
 _NAME = "|".join(sorted(map(re.escape, FLAGS), key=len, reverse=True))

@@ -12,5 +12,14 @@ SOLVERS = ("gd", "exact")
 ENGINES = ("auto", "gram", "data")
 DTYPES = ("float32", "float64")
 OPTIMIZER_CHOICES = ("auto", *OPTIMIZERS)
+# The coefficients' covariances, as statsmodels names them (numerics.robust).
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
 
-__all__ = ["DTYPES", "ENGINES", "OPTIMIZER_CHOICES", "SOLVERS", "STRATEGIES"]
+__all__ = [
+    "COV_TYPES",
+    "DTYPES",
+    "ENGINES",
+    "OPTIMIZER_CHOICES",
+    "SOLVERS",
+    "STRATEGIES",
+]

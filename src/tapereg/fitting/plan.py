@@ -18,7 +18,7 @@ from sklearn.utils import check_random_state
 from ..errors import ParameterError, warn
 from ..numerics.gram import GRAM_MAX_FEATURES
 from ..numerics.stepsize import ADAM_AUTO_LEARNING_RATE
-from .choices import DTYPES, ENGINES, OPTIMIZER_CHOICES, SOLVERS, STRATEGIES
+from .choices import COV_TYPES, DTYPES, ENGINES, OPTIMIZER_CHOICES, SOLVERS, STRATEGIES
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,7 @@ class FitPlan:
     dtype: np.dtype
     random_state: object  # None, an int or a RandomState: seeds mini-batches
     compute_statistics: bool
+    cov_type: str = "nonrobust"
     checkpoint: object = None  # a runtime.checkpoints.CheckpointPlan, or None
 
     @property
@@ -88,6 +89,7 @@ def make_plan(params: dict) -> FitPlan:
         dtype=np.dtype(params["dtype"]),
         random_state=params["random_state"],
         compute_statistics=bool(params["compute_statistics"]),
+        cov_type=params["cov_type"],
         checkpoint=checkpoint,
     )
 
@@ -139,6 +141,7 @@ _RULES = (
         f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy",
     ),
     ("dtype", lambda v: _dtype_name(v) in DTYPES, '"float32" or "float64"'),
+    ("cov_type", lambda v: v in COV_TYPES, f"one of {', '.join(COV_TYPES)}"),
     (
         "random_state",
         lambda v: (

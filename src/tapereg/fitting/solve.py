@@ -9,6 +9,8 @@ data engine's sums at every step. Warnings point at the user's line.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..numerics.checks import check_second_moments
@@ -16,6 +18,7 @@ from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
+from ..numerics.robust import meat_sums, robust_covariances
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from ..runtime.notes import factoring_flops, note_if_long
@@ -82,6 +85,9 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
     if plan.compute_statistics and plan.alpha == 0:
         statistics, solution = _statistics(
             source, plan, coef, intercept, moments, solution
+        )
+        statistics = _with_robust_covariances(
+            statistics, source, plan, coef, intercept, reducer
         )
     return FitOutcome(
         coef=coef,
@@ -297,3 +303,16 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
         feature_names=names,
     )
     return statistics, solution
+
+
+def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer):
+    """With a robust ``cov_type``, the statistics gain HC0–HC3 from one more pass
+    over the rows (every worker's, added like the moments); the bread they are
+    made with is dropped either way."""
+    if plan.cov_type != "nonrobust" and statistics.cov is not None:
+        sums = meat_sums(
+            source.blocks(), coef, intercept, statistics.bread, plan.fit_intercept
+        )
+        robust = robust_covariances(statistics, reducer.sum(sums), plan.fit_intercept)
+        statistics = dataclasses.replace(statistics, cov={**statistics.cov, **robust})
+    return dataclasses.replace(statistics, bread=None)

@@ -20,6 +20,8 @@ import json
 import math
 from dataclasses import dataclass
 
+from ..fitting.choices import COV_TYPES
+
 # Where each dimension's size comes from, and what it counts (for messages).
 _DIMENSIONS = {
     "n_features": ("feature", "content.n_features"),
@@ -218,18 +220,20 @@ class Record:
     """An object with exactly these keys, checked in this order."""
 
     fields: dict
+    optional: tuple = ()  # keys a file may lack (added to the format later)
 
     def check(self, value, where: str, dims: dict) -> None:
         if _kind(value) != "object":
             raise _expected(("object",), where, value)
         for key in self.fields:
-            if key not in value:
+            if key not in value and key not in self.optional:
                 raise _Invalid(f"{_member(where, key)} is missing")
         for key in value:
             if key not in self.fields:
                 raise _Invalid(f"{_member(where, key)} is not part of a model file")
         for key, spec in self.fields.items():
-            spec.check(value[key], _member(where, key), dims)
+            if key in value:
+                spec.check(value[key], _member(where, key), dims)
 
 
 @dataclass(frozen=True)
@@ -272,6 +276,7 @@ PARAM_KINDS = {
     "random_state": ("integer", "null"),
     "verbose": ("integer", "bool"),
     "compute_statistics": ("bool",),
+    "cov_type": ("string",),
     "logdir": ("string", "null"),
     "checkpoint_dir": ("string", "null"),
     "checkpoint_every": ("integer",),
@@ -352,7 +357,20 @@ CONTENT = Record(
                     "fvalue": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
                     "f_pvalue": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
                     "resid_std_err": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
-                }
+                    "cov": Nullable(
+                        Record(
+                            {
+                                name: Array(
+                                    _OPTIONAL_NUMBERS,
+                                    ("n_targets", "n_terms", "n_terms"),
+                                )
+                                for name in COV_TYPES
+                            },
+                            optional=COV_TYPES[1:],
+                        )
+                    ),
+                },
+                optional=("cov",),
             )
         ),
     }

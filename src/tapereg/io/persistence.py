@@ -141,6 +141,11 @@ def _statistics_content(stats) -> dict | None:
         field: _json_numbers(getattr(stats, field)) for field in STATISTICS_FIELDS
     }
     content["terms"] = list(stats.terms)
+    content["cov"] = (
+        None
+        if stats.cov is None
+        else {name: _json_numbers(matrix) for name, matrix in stats.cov.items()}
+    )
     return content
 
 
@@ -384,4 +389,7 @@ def _statistics(content: dict) -> OLSStatistics:
         nobs=int(content["nobs"]),
         df_model=np.float64(content["df_model"]),
         df_resid=np.float64(content["df_resid"]),
+        cov=None
+        if content.get("cov") is None
+        else {name: array(matrix) for name, matrix in content["cov"].items()},
     )

@@ -35,17 +35,33 @@ class OLSStatistics:
     fvalue: np.ndarray
     f_pvalue: np.ndarray
     resid_std_err: np.ndarray
+    # Covariance of the terms per type (``robust.COV_TYPES``), each (n_targets,
+    # n_terms, n_terms); None beyond ``MAX_COV_TERMS`` terms or in older files.
+    cov: dict | None = None
+    # What the robust covariances are computed from (``Bread``); fit time only.
+    bread: object = None
 
-    def table(self, level: float = 0.95, target: int = 0):
-        """The coefficient table of one target as a DataFrame indexed by term."""
+    def table(self, level: float = 0.95, target: int = 0, cov_type="nonrobust"):
+        """The coefficient table of one target as a DataFrame indexed by term.
+
+        With a robust ``cov_type`` the statistic is z and the p-values and
+        intervals come from the normal distribution, as statsmodels' default
+        (``use_t=False``) for robust covariances.
+        """
         import pandas as pd
         from scipy import stats
 
-        coef, std_err = self.coef[:, target], self.std_err[:, target]
+        coef = self.coef[:, target]
+        if cov_type == "nonrobust":
+            std_err = self.std_err[:, target]
+            distribution = stats.t(self.df_resid)
+        else:
+            std_err = np.sqrt(np.diagonal(self.cov[cov_type][target]))
+            distribution = stats.norm()
         with np.errstate(divide="ignore", invalid="ignore"):
             t = coef / std_err
-        p_value = 2 * stats.t.sf(np.abs(t), self.df_resid)
-        half_width = stats.t.ppf(0.5 + level / 2, self.df_resid) * std_err
+        p_value = 2 * distribution.sf(np.abs(t))
+        half_width = distribution.ppf(0.5 + level / 2) * std_err
         return pd.DataFrame(
             {
                 "coef": coef,
@@ -57,6 +73,21 @@ class OLSStatistics:
             },
             index=pd.Index(self.terms, name="term"),
         )
+
+
+# Beyond this many terms no covariance matrix is kept (each is n_terms² numbers
+# per target and type, in memory and in the model file).
+MAX_COV_TERMS = 1001
+
+
+@dataclass(frozen=True)
+class Bread:
+    """What the sandwich covariances need from the fit: W with (X_cᵀSX_c)⁺ = W·Wᵀ,
+    the weighted mean the rows are centred on, and Σs."""
+
+    whitening: np.ndarray
+    x_mean: np.ndarray
+    total_weight: float
 
 
 def ols_statistics(
@@ -168,6 +199,8 @@ def _statistics(
     """
     from scipy import stats
 
+    from .robust import bread_matrix, in_terms
+
     k_constant = int(fit_intercept)
     # An SSR written through the moments can round below 0 at a perfect fit.
     ssr = np.maximum(ssr, 0.0)
@@ -184,7 +217,19 @@ def _statistics(
         rsquared = 1 - ssr / tss
         rsquared_adj = 1 - (n_samples - k_constant) / df_resid * (1 - rsquared)
         fvalue = ((tss - ssr) / df_model) / scale
+    n_terms = whitening.shape[0] + k_constant
+    cov = None
+    if n_terms <= MAX_COV_TERMS:
+        B = bread_matrix(whitening, total_weight, fit_intercept)
+        with np.errstate(invalid="ignore"):  # no residual df: σ² is inf, 0·inf NaN
+            cov = {
+                "nonrobust": np.stack(
+                    [in_terms(B * sigma2, x_mean, fit_intercept) for sigma2 in scale]
+                )
+            }
     return OLSStatistics(
+        cov=cov,
+        bread=Bread(whitening, x_mean, total_weight),
         terms=(["intercept"] if fit_intercept else []) + list(feature_names),
         coef=np.vstack([intercept, coef]) if fit_intercept else coef,
         std_err=std_err,

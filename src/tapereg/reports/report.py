@@ -203,9 +203,10 @@ def summary_to_json(estimator, level: float) -> dict | list[dict]:
     stats = estimator.statistics_
 
     def one(target: int) -> dict:
-        table = stats.table(level, target)
+        table = stats.table(level, target, estimator.cov_type)
         return {
             "level": level,
+            "cov_type": estimator.cov_type,
             "terms": list(table.index),
             **{column: [_finite(v) for v in table[column]] for column in table},
             "rsquared": _finite(stats.rsquared[target]),
@@ -239,14 +240,16 @@ def format_statistics(estimator, level: float) -> str:
     names = default_target_names(
         getattr(estimator, "target_names_", None), stats.coef.shape[1]
     )
+    cov_type = estimator.cov_type
+    robust = cov_type != "nonrobust"
     blocks = []
     for k, name in enumerate(names):
-        table = stats.table(level, k)
+        table = stats.table(level, k, cov_type)
         table.columns = [
             "coef",
             "std err",
-            "t",
-            "P>|t|",
+            "z" if robust else "t",
+            "P>|z|" if robust else "P>|t|",
             f"[{(1 - level) / 2:.3g}",
             f"{(1 + level) / 2:.3g}]",
         ]
@@ -257,5 +260,6 @@ def format_statistics(estimator, level: float) -> str:
             f"F {stats.fvalue[k]:.6g} (p = {stats.f_pvalue[k]:.3g})\n"
             f"residual standard error {stats.resid_std_err[k]:.6g} on "
             f"{stats.df_resid:g} degrees of freedom; n = {stats.nobs}"
+            + (f"\ncovariance type {cov_type}" if robust else "")
         )
     return "\n\n".join(blocks)

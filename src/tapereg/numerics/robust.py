@@ -1,0 +1,106 @@
+"""Heteroskedasticity-robust covariances (HC0–HC3): sandwiches from sums over rows.
+
+statsmodels' definitions (White 1980; MacKinnon and White 1985), for OLS and, with
+weights s, for WLS on the whitened rows √s·x, √s·e:
+
+    Cov = B · (Σᵢ ωᵢ · sᵢ² eᵢ² · zᵢ zᵢᵀ) · B,   B = (Zᵀ S Z)⁺,
+
+with ωᵢ = 1 (HC0), n/(n − k) (HC1), 1/(1 − hᵢ) (HC2), 1/(1 − hᵢ)² (HC3), and the
+leverage hᵢ = sᵢ · zᵢᵀ B zᵢ. The sums are taken in centred coordinates,
+z = [1, x − x̄] (B is then block diagonal: 1/Σs and the pseudo-inverse the
+statistics already hold as W·Wᵀ), one block of rows at a time, so streamed files
+and workers add theirs like the moments; the covariance of the user's terms
+(intercept, then the features) follows by the change of coordinates
+b = b_c − x̄ᵀw. NumPy only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .linear import linear_predictions
+
+# Which leverage power each summed meat takes: HC0 (and HC1) 0, HC2 1, HC3 2.
+_MEATS = 3
+CHUNK_ROWS = 4096
+
+
+def meat_sums(blocks, coef, intercept, bread, fit_intercept) -> np.ndarray:
+    """Σ s²e²·zzᵀ/(1 − h)^m for m = 0, 1, 2, over ``blocks`` of ``(X, Y, s)``.
+
+    Returns an array (3, n_targets, p, p), p the number of terms; ``bread`` is the
+    statistics' :class:`~tapereg.numerics.statistics.Bread`.
+    """
+    d, t = coef.shape
+    p = d + int(fit_intercept)
+    sums = np.zeros((_MEATS, t, p, p))
+    for X_block, Y_block, weights in blocks:
+        # Slices of a few thousand rows keep every temporary in cache.
+        for start in range(0, X_block.shape[0], CHUNK_ROWS):
+            rows = slice(start, start + CHUNK_ROWS)
+            X = np.asarray(X_block[rows], np.float64)
+            s = None if weights is None else weights[rows]
+            _add_meats(sums, X, Y_block[rows], s, coef, intercept, bread, fit_intercept)
+    return sums
+
+
+def _add_meats(sums, X, Y, s, coef, intercept, bread, fit_intercept) -> None:
+    residuals = Y - linear_predictions(X, coef, intercept)
+    Z = X - bread.x_mean
+    leverage = np.einsum("ij,ij->i", *(2 * [Z @ bread.whitening]))
+    if fit_intercept:
+        leverage += 1 / bread.total_weight
+        Z = np.hstack([np.ones((X.shape[0], 1)), Z])
+    squared = residuals**2
+    if s is not None:
+        leverage *= s
+        squared *= (s**2)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shrink = 1 / (1 - leverage)
+    # The three meats of a target in one product: Zᵀ·[v₀∘Z | v₁∘Z | v₂∘Z].
+    p = Z.shape[1]
+    for k in range(squared.shape[1]):
+        v = squared[:, k, None] * np.stack([np.ones_like(shrink), shrink, shrink**2], 1)
+        weighted = (v[:, :, None] * Z[:, None, :]).reshape(Z.shape[0], _MEATS * p)
+        sums[:, k] += (Z.T @ weighted).reshape(p, _MEATS, p).transpose(1, 0, 2)
+
+
+def bread_matrix(whitening, total_weight, fit_intercept) -> np.ndarray:
+    """(ZᵀSZ)⁺ in centred coordinates: blockdiag(1/Σs, W·Wᵀ)."""
+    inner = whitening @ whitening.T
+    if not fit_intercept:
+        return inner
+    d = inner.shape[0]
+    out = np.zeros((d + 1, d + 1))
+    out[0, 0] = 1 / total_weight
+    out[1:, 1:] = inner
+    return out
+
+
+def in_terms(centred, x_mean, fit_intercept) -> np.ndarray:
+    """A covariance in centred coordinates as one of the user's terms (the
+    intercept b = b_c − x̄ᵀw first)."""
+    if not fit_intercept:
+        return centred
+    to_terms = np.eye(centred.shape[0])
+    to_terms[0, 1:] = -x_mean
+    return to_terms @ centred @ to_terms.T
+
+
+def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
+    """HC0–HC3, each (n_targets, p, p) over the terms, from :func:`meat_sums`
+    (all workers' rows added) and the statistics' bread."""
+    bread = stats.bread
+    B = bread_matrix(bread.whitening, bread.total_weight, fit_intercept)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        hc1 = stats.nobs / stats.df_resid  # n / (n − k), k counting the intercept
+        kinds = (("HC0", 0, 1.0), ("HC1", 0, hc1), ("HC2", 1, 1.0), ("HC3", 2, 1.0))
+        return {
+            name: np.stack(
+                [
+                    factor * in_terms(B @ meat @ B, bread.x_mean, fit_intercept)
+                    for meat in sums[m]
+                ]
+            )
+            for name, m, factor in kinds
+        }

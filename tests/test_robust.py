@@ -1,0 +1,204 @@
+"""Covariances (nonrobust, HC0–HC3) and their tables against statsmodels' OLS and WLS.
+
+statsmodels is the independent reference: the same definitions and small-sample
+corrections (``fit(cov_type=...)``), its default normal-distribution inference for
+robust types. Data: stackloss (statsmodels) and diabetes (scikit-learn).
+"""
+
+import itertools
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from tapereg import LinearRegressor, load, save
+from tapereg.errors import ParameterError
+
+COV_TYPES = ["nonrobust", "HC0", "HC1", "HC2", "HC3"]
+
+
+def _stackloss():
+    data = sm.datasets.stackloss.load_pandas()
+    return data.exog, data.endog
+
+
+def _diabetes():
+    from sklearn.datasets import load_diabetes
+
+    data = load_diabetes(as_frame=True, scaled=False)
+    return data.data, data.target
+
+
+DATA = {"stackloss": _stackloss, "diabetes": _diabetes}
+
+
+def _reference(X, y, weights, cov_type):
+    exog = sm.add_constant(X)
+    model = sm.OLS(y, exog) if weights is None else sm.WLS(y, exog, weights=weights)
+    return model.fit() if cov_type == "nonrobust" else model.fit(cov_type=cov_type)
+
+
+def _weights(n):
+    return np.random.default_rng(0).uniform(0.5, 2.0, n)
+
+
+def _hc_covariances(X, y, weights, fit_intercept=True, blocks=None):
+    """HC0–HC3 from numerics.robust on the exact solution's bread (the pieces the
+    fit will use once the pass is wired in)."""
+    from tapereg.numerics.exact import solve_least_squares
+    from tapereg.numerics.robust import meat_sums, robust_covariances
+    from tapereg.numerics.statistics import ols_statistics
+
+    X, Y = np.asarray(X, float), np.asarray(y, float)[:, None]
+    solution = solve_least_squares(X, Y, weights, fit_intercept=fit_intercept)
+    stats = ols_statistics(
+        X,
+        Y,
+        solution.coef,
+        solution.intercept,
+        solution,
+        sample_weight=weights,
+        fit_intercept=fit_intercept,
+        feature_names=[f"x{i}" for i in range(X.shape[1])],
+    )
+    blocks = blocks or [(X, Y, weights)]
+    sums = meat_sums(
+        blocks, solution.coef, solution.intercept, stats.bread, fit_intercept
+    )
+    return {
+        "nonrobust": stats.cov["nonrobust"],
+        **robust_covariances(stats, sums, fit_intercept),
+    }
+
+
+@pytest.mark.parametrize("name", DATA)
+@pytest.mark.parametrize("weighted", [False, True], ids=["OLS", "WLS"])
+def test_sandwiches_equal_statsmodels(name, weighted):
+    X, y = DATA[name]()
+    weights = _weights(len(y)) if weighted else None
+    ours = _hc_covariances(X, y, weights)
+    for cov_type in COV_TYPES:
+        reference = _reference(X, y, weights, cov_type).cov_params().to_numpy()
+        np.testing.assert_allclose(ours[cov_type][0], reference, rtol=1e-8)
+
+
+def test_sandwiches_without_an_intercept_and_in_blocks():
+    X, y = _stackloss()
+    ours = _hc_covariances(X, y, None, fit_intercept=False)
+    Xa, ya = X.to_numpy(float), y.to_numpy(float)[:, None]
+    blocks = [(Xa[:5], ya[:5], None), (Xa[5:6], ya[5:6], None), (Xa[6:], ya[6:], None)]
+    in_blocks = _hc_covariances(X, y, None, fit_intercept=False, blocks=blocks)
+    for cov_type in COV_TYPES:
+        ols = sm.OLS(y, X)
+        reference = ols.fit() if cov_type == "nonrobust" else ols.fit(cov_type=cov_type)
+        np.testing.assert_allclose(
+            ours[cov_type][0], reference.cov_params().to_numpy(), rtol=1e-8
+        )
+        np.testing.assert_allclose(in_blocks[cov_type], ours[cov_type], rtol=1e-12)
+
+
+@pytest.mark.parametrize("name", DATA)
+@pytest.mark.parametrize("weighted", [False, True], ids=["OLS", "WLS"])
+@pytest.mark.parametrize("solver", ["exact", "gd"])
+def test_fits_covariances_and_tables_equal_statsmodels(name, weighted, solver):
+    X, y = DATA[name]()
+    weights = _weights(len(y)) if weighted else None
+    model = LinearRegressor(solver=solver, cov_type="HC1")
+    model.fit(X, y, sample_weight=weights)
+    rtol = 1e-8 if solver == "exact" else 1e-3
+    for cov_type in COV_TYPES:
+        reference = _reference(X, y, weights, cov_type)
+        cov = model.cov_params(cov_type)
+        assert list(cov.index) == list(cov.columns) == ["intercept", *X.columns]
+        np.testing.assert_allclose(cov.to_numpy(), reference.cov_params(), rtol=rtol)
+        table = model.summary(cov_type=cov_type)
+        np.testing.assert_allclose(table.std_err, reference.bse, rtol=rtol)
+        np.testing.assert_allclose(table.t, reference.tvalues, rtol=rtol)
+        np.testing.assert_allclose(table.p_value, reference.pvalues, rtol=1e3 * rtol)
+        interval = reference.conf_int().to_numpy()
+        np.testing.assert_allclose(table.ci_low, interval[:, 0], rtol=rtol)
+        np.testing.assert_allclose(table.ci_high, interval[:, 1], rtol=rtol)
+    # The estimator's cov_type is the default of summary() and cov_params().
+    pd.testing.assert_frame_equal(model.summary(), model.summary(cov_type="HC1"))
+
+
+def test_a_nonrobust_fit_takes_no_pass_and_says_how_to_get_one():
+    X, y = _stackloss()
+    model = LinearRegressor(solver="exact").fit(X, y)
+    assert set(model.statistics_.cov) == {"nonrobust"}
+    with pytest.raises(ParameterError, match=r"refit with cov_type='HC3'"):
+        model.summary(cov_type="HC3")
+
+
+def test_streamed_blocks_equal_the_arrays():
+    X, y = _diabetes()
+    weights = _weights(len(y))
+    cuts = [0, 100, 101, 300, len(y)]
+    blocks = [
+        (X.to_numpy()[a:b], y.to_numpy()[a:b], weights[a:b])
+        for a, b in itertools.pairwise(cuts)
+    ]
+    streamed = LinearRegressor(cov_type="HC2").fit_stream(blocks)
+    whole = LinearRegressor(cov_type="HC2").fit(X, y, sample_weight=weights)
+    for cov_type in COV_TYPES:
+        np.testing.assert_allclose(
+            streamed.cov_params(cov_type).to_numpy(),
+            whole.cov_params(cov_type).to_numpy(),
+            rtol=1e-9,
+        )
+
+
+def test_several_targets_have_each_their_own(tmp_path):
+    X, y = _stackloss()
+    Y = pd.DataFrame({"a": y, "b": np.log(y) * 3})
+    both = LinearRegressor(solver="exact", cov_type="HC3").fit(X, Y)
+    save(both, tmp_path / "m.json")
+    loaded = load(tmp_path / "m.json")
+    for cov_type in COV_TYPES:
+        for target in Y:
+            alone = LinearRegressor(solver="exact", cov_type="HC0").fit(X, Y[target])
+            np.testing.assert_allclose(
+                both.cov_params(cov_type).loc[target].to_numpy(),
+                alone.cov_params(cov_type).to_numpy(),
+                rtol=1e-10,
+            )
+        np.testing.assert_array_equal(
+            loaded.cov_params(cov_type), both.cov_params(cov_type)
+        )
+        pd.testing.assert_frame_equal(
+            loaded.summary(cov_type=cov_type), both.summary(cov_type=cov_type)
+        )
+
+
+def test_an_unknown_cov_type_is_named():
+    X, y = _stackloss()
+    model = LinearRegressor(solver="exact").fit(X, y)
+    with pytest.raises(ParameterError, match="cov_type must be one of nonrobust"):
+        model.summary(cov_type="HC9")
+    with pytest.raises(ParameterError, match="cov_type must be one of"):
+        model.cov_params("robust")
+    with pytest.raises(ParameterError, match="cov_type must be one of nonrobust"):
+        LinearRegressor(cov_type="HC9").fit(X, y)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
+def test_the_cli_reports_the_covariance_it_was_asked_for(tmp_path, capsys, stream):
+    import json
+
+    from tapereg.cli import main
+
+    X, y = _stackloss()
+    path = tmp_path / "stack.csv"
+    X.assign(loss=y).to_csv(path, index=False)
+    args = ["fit", str(path), "--target", "loss", "--cov-type", "HC3", "--quiet"]
+    args += ["--stream"] if stream else []
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    reference = _reference(X, y, None, "HC3")
+    assert summary["cov_type"] == "HC3"
+    np.testing.assert_allclose(summary["std_err"], reference.bse, rtol=1e-6)
+    np.testing.assert_allclose(summary["p_value"], reference.pvalues, rtol=1e-5)
+    assert main([*args, "--summary"]) == 0
+    text = capsys.readouterr().out
+    assert "P>|z|" in text and "covariance type HC3" in text
