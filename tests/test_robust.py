@@ -202,3 +202,76 @@ def test_the_cli_reports_the_covariance_it_was_asked_for(tmp_path, capsys, strea
     assert main([*args, "--summary"]) == 0
     text = capsys.readouterr().out
     assert "P>|z|" in text and "covariance type HC3" in text
+
+
+# -- intervals for new rows ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", DATA)
+@pytest.mark.parametrize(
+    ("cov_type", "weighted"),
+    [("nonrobust", False), ("nonrobust", True), ("HC1", False), ("HC3", True)],
+)
+def test_prediction_intervals_equal_statsmodels(name, cov_type, weighted):
+    X, y = DATA[name]()
+    weights = _weights(len(y)) if weighted else None
+    model = LinearRegressor(solver="exact", cov_type=cov_type)
+    model.fit(X, y, sample_weight=weights)
+    new = X.iloc[::7]
+    ours = model.predict_interval(new, level=0.9)
+    reference = (
+        _reference(X, y, weights, cov_type)
+        .get_prediction(sm.add_constant(X).iloc[::7])
+        .summary_frame(alpha=0.1)
+    )
+    assert list(ours.columns) == list(reference.columns)
+    assert list(ours.index) == list(new.index)
+    np.testing.assert_allclose(ours.to_numpy(), reference.to_numpy(), rtol=1e-9)
+
+
+def test_prediction_intervals_per_target_and_after_load(tmp_path):
+    X, y = _stackloss()
+    Y = pd.DataFrame({"a": y, "b": np.log(y) * 3})
+    both = LinearRegressor(solver="exact").fit(X, Y)
+    save(both, tmp_path / "m.json")
+    frame = load(tmp_path / "m.json").predict_interval(X)
+    assert list(frame.columns.levels[0]) == ["a", "b"]
+    for target in Y:
+        alone = LinearRegressor(solver="exact").fit(X, Y[target])
+        np.testing.assert_allclose(
+            frame[target].to_numpy(), alone.predict_interval(X).to_numpy(), rtol=1e-10
+        )
+
+
+def test_the_cli_writes_the_intervals(tmp_path, capsys):
+    from tapereg.cli import main
+
+    X, y = _stackloss()
+    data = tmp_path / "stack.csv"
+    X.assign(loss=y).to_csv(data, index=False)
+    model, out = tmp_path / "m.json", tmp_path / "p.csv"
+    args = ["fit", str(data), "--target", "loss", "--solver", "exact"]
+    assert main([*args, "--cov-type", "HC2", "--save", str(model), "--quiet"]) == 0
+    assert (
+        main(["predict", str(model), str(data), "--interval", "0.8", "--out", str(out)])
+        == 0
+    )
+    written = pd.read_csv(out)
+    reference = (
+        _reference(X, y, None, "HC2")
+        .get_prediction(sm.add_constant(X))
+        .summary_frame(alpha=0.2)
+    )
+    assert list(written.columns) == list(reference.columns)
+    np.testing.assert_allclose(written.to_numpy(), reference.to_numpy(), rtol=1e-9)
+    capsys.readouterr()
+    unfitted = tmp_path / "n.json"
+    assert main([*args, "--no-statistics", "--save", str(unfitted), "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["predict", str(unfitted), str(data), "--interval", "0.9"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == (
+        "tapereg: error: predict_interval() needs the OLS statistics, which this "
+        "model was fitted without (--no-statistics); refit without --no-statistics\n"
+    )

@@ -427,6 +427,48 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
             ]
         )
 
+    def predict_interval(self, X, level: float = 0.95, cov_type: str | None = None):
+        """Predictions with the standard error of the mean and intervals for the
+        mean and for a new observation, as statsmodels' ``get_prediction``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        level : float, default=0.95
+            Confidence level of the intervals.
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+            As for :meth:`summary` (default: the estimator's ``cov_type``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``mean, mean_se, mean_ci_lower, mean_ci_upper, obs_ci_lower,
+            obs_ci_upper`` (statsmodels' ``summary_frame()``); with several
+            targets a block of them per target, the columns (target, column).
+        """
+        import pandas as pd
+
+        from .numerics.statistics import prediction_table
+
+        stats, cov_type = self._inference("predict_interval()", cov_type)
+        if stats.cov is None:
+            raise ParameterError(
+                f"predict_interval() needs the covariance matrix, which is not "
+                f"kept for {len(stats.terms)} terms (over 1,001)"
+            )
+        if not 0 < level < 1:
+            raise ParameterError(f"level must be in (0, 1), got {level!r}")
+        index = getattr(X, "index", None)  # the caller's rows keep their labels
+        X = features_to_predict(self, X)
+        frames = [
+            pd.DataFrame(prediction_table(stats, X, level, k, cov_type), index=index)
+            for k in range(stats.coef.shape[1])
+        ]
+        if len(frames) == 1:
+            return frames[0]
+        names = target_names(getattr(self, "target_names_", None), len(frames))
+        return pd.concat(frames, axis=1, keys=names, names=["target", None])
+
     def _inference(self, method: str, cov_type: str | None):
         """(the OLS statistics, the cov_type), after checking they exist and
         have it."""
@@ -443,8 +485,8 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         if not hasattr(self, "statistics_"):
             raise ParameterError(
                 f"{method} needs the OLS statistics, which this model was fitted "
-                "without (compute_statistics=False); refit with "
-                "compute_statistics=True"
+                "without (compute_statistics=False); refit without "
+                "compute_statistics=False"
             )
         if cov_type not in COV_TYPES:
             raise ParameterError(

@@ -400,6 +400,13 @@ def _add_predict(commands) -> None:
     predict.add_argument(
         "--out", metavar="PATH", help="write here (default, or -: standard output)"
     )
+    predict.add_argument(
+        "--interval",
+        type=_level,
+        metavar="LEVEL",
+        help="also the mean's standard error and the intervals for the mean and a "
+        "new observation at this level (statsmodels' get_prediction columns)",
+    )
 
 
 def _add_export(commands) -> None:

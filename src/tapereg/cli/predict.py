@@ -33,7 +33,17 @@ def _predict(args, data: list[str]) -> int:
     import numpy as np
     import pandas as pd
 
-    columns = [str(t) for t in estimator.target_names_]
+    targets = [str(t) for t in estimator.target_names_]
+    if args.interval is None:
+        columns = targets
+    else:
+        from ..numerics.statistics import PREDICTION_COLUMNS
+
+        columns = [
+            name if len(targets) == 1 else f"{target}.{name}"
+            for target in targets
+            for name in PREDICTION_COLUMNS
+        ]
     with contextlib.ExitStack() as stack:
         if args.out and args.out != STDIO:
             from ..runtime.atomic import atomic_write
@@ -43,16 +53,20 @@ def _predict(args, data: list[str]) -> int:
             )
         else:
             file = sys.stdout
-        pd.DataFrame(columns=columns).to_csv(file, index=False)
         first_row = 1
         for X, _ in stream:
             rows = X if names is None else pd.DataFrame(X, columns=names, copy=False)
             with np.errstate(over="ignore", invalid="ignore"):  # checked next
                 predictions = estimator.predict(rows).reshape(X.shape[0], -1)
-            _check_finite(predictions, first_row, columns)
+                _check_finite(predictions, first_row, targets)
+                if args.interval is not None:
+                    predictions = estimator.predict_interval(rows, args.interval)
             first_row += X.shape[0]
-            frame = pd.DataFrame(predictions, columns=columns)
-            frame.to_csv(file, index=False, header=False)
+            frame = pd.DataFrame(np.asarray(predictions), columns=columns)
+            # The header with the first block: an error there leaves no output.
+            frame.to_csv(file, index=False, header=first_row == 1 + X.shape[0])
+        if first_row == 1:  # no rows: the header alone
+            pd.DataFrame(columns=columns).to_csv(file, index=False)
     return ExitStatus.SUCCESS
 
 

@@ -37,6 +37,15 @@ FLAGS = {
     "cov_type": "--cov-type",
 }
 
+# Booleans whose flag is a negation: name=value -> how the CLI says it.
+SWITCHES = {
+    ("compute_statistics", "False"): "--no-statistics",
+    ("fit_intercept", "False"): "--no-intercept",
+    ("fit_intercept", "True"): "--intercept",
+    ("standardize", "False"): "--no-standardize",
+    ("standardize", "True"): "--standardize",
+}
+
 _NAME = "|".join(sorted(map(re.escape, FLAGS), key=len, reverse=True))
 # name=value (a quoted value loses its quotes), or name before a comparison.
 _ASSIGNED = re.compile(rf"(?<![\w.-])({_NAME})=(?:'([^']*)'|\"([^\"]*)\"|([^\s,;)]+))")
@@ -49,6 +58,8 @@ def in_cli_terms(text: str) -> str:
 
     def assigned(match) -> str:
         value = next(v for v in match.groups()[1:] if v is not None)
+        if (match[1], value) in SWITCHES:
+            return SWITCHES[match[1], value]
         return FLAGS[match[1]] if value == "True" else f"{FLAGS[match[1]]} {value}"
 
     text = _ASSIGNED.sub(assigned, text)

@@ -22,7 +22,7 @@ from .linear import linear_predictions
 
 # Which leverage power each summed meat takes: HC0 (and HC1) 0, HC2 1, HC3 2.
 _MEATS = 3
-CHUNK_ROWS = 4096
+CHUNK_ROWS = 16384
 
 
 def meat_sums(blocks, coef, intercept, bread, fit_intercept) -> np.ndarray:

@@ -75,6 +75,54 @@ class OLSStatistics:
         )
 
 
+PREDICTION_COLUMNS = (
+    "mean",
+    "mean_se",
+    "mean_ci_lower",
+    "mean_ci_upper",
+    "obs_ci_lower",
+    "obs_ci_upper",
+)
+
+
+def prediction_table(stats, X, level, target, cov_type) -> dict[str, np.ndarray]:
+    """statsmodels' ``get_prediction(X).summary_frame()`` columns for one target.
+
+    The mean's variance is x̃ᵀ·Cov·x̃ (x̃ = [1, x] with an intercept) under
+    ``cov_type``; a new observation adds σ² (the residual variance, whatever the
+    covariance type, as statsmodels). Quantiles: Student's t on the residual
+    degrees of freedom, or the normal distribution for robust types.
+    """
+    from scipy import stats as distributions
+
+    terms = np.asarray(X, np.float64)
+    if len(stats.terms) == terms.shape[1] + 1:  # the intercept's column first
+        terms = np.hstack([np.ones((terms.shape[0], 1)), terms])
+    mean = terms @ stats.coef[:, target]
+    cov = stats.cov[cov_type][target]
+    with np.errstate(invalid="ignore"):
+        mean_se = np.sqrt(np.einsum("ij,jk,ik->i", terms, cov, terms))
+        obs_se = np.sqrt(mean_se**2 + stats.resid_std_err[target] ** 2)
+    if cov_type == "nonrobust":
+        quantile = distributions.t.ppf(0.5 + level / 2, stats.df_resid)
+    else:
+        quantile = distributions.norm.ppf(0.5 + level / 2)
+    return dict(
+        zip(
+            PREDICTION_COLUMNS,
+            (
+                mean,
+                mean_se,
+                mean - quantile * mean_se,
+                mean + quantile * mean_se,
+                mean - quantile * obs_se,
+                mean + quantile * obs_se,
+            ),
+            strict=True,
+        )
+    )
+
+
 # Beyond this many terms no covariance matrix is kept (each is n_terms² numbers
 # per target and type, in memory and in the model file).
 MAX_COV_TERMS = 1001
