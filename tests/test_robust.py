@@ -119,8 +119,12 @@ def test_fits_covariances_and_tables_equal_statsmodels(name, weighted, solver):
         interval = reference.conf_int().to_numpy()
         np.testing.assert_allclose(table.ci_low, interval[:, 0], rtol=rtol)
         np.testing.assert_allclose(table.ci_high, interval[:, 1], rtol=rtol)
-    # The estimator's cov_type is the default of summary() and cov_params().
+    # The estimator's cov_type is the default of summary() and cov_params(), and
+    # its F is the Wald F under that covariance, as statsmodels'.
     pd.testing.assert_frame_equal(model.summary(), model.summary(cov_type="HC1"))
+    reference = _reference(X, y, weights, "HC1")
+    np.testing.assert_allclose(model.fvalue_, reference.fvalue, rtol=rtol)
+    np.testing.assert_allclose(model.f_pvalue_, reference.f_pvalue, rtol=1e3 * rtol)
 
 
 def test_a_nonrobust_fit_takes_no_pass_and_says_how_to_get_one():

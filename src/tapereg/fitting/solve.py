@@ -18,7 +18,7 @@ from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
-from ..numerics.robust import meat_sums, robust_covariances
+from ..numerics.robust import meat_sums, robust_covariances, wald_f
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from ..runtime.notes import factoring_flops, note_if_long
@@ -314,5 +314,17 @@ def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer)
             source.blocks(), coef, intercept, statistics.bread, plan.fit_intercept
         )
         robust = robust_covariances(statistics, reducer.sum(sums), plan.fit_intercept)
-        statistics = dataclasses.replace(statistics, cov={**statistics.cov, **robust})
+        # As statsmodels: under a robust covariance F is its Wald F.
+        tests = [
+            wald_f(coef_k, cov_k, plan.fit_intercept, statistics.df_resid)
+            for coef_k, cov_k in zip(
+                statistics.coef.T, robust[plan.cov_type], strict=True
+            )
+        ]
+        statistics = dataclasses.replace(
+            statistics,
+            cov={**statistics.cov, **robust},
+            fvalue=np.array([f for f, _ in tests]),
+            f_pvalue=np.array([p for _, p in tests]),
+        )
     return dataclasses.replace(statistics, bread=None)

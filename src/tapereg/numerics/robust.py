@@ -104,3 +104,16 @@ def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
             )
             for name, m, factor in kinds
         }
+
+
+def wald_f(coef, cov, fit_intercept: bool, df_resid) -> tuple[float, float]:
+    """(F, p-value) of "every slope is 0" under ``cov``: the F statsmodels reports
+    for a robust covariance (a Wald test, F(q, df_resid) with q slopes), where the
+    classical F compares sums of squares instead."""
+    from scipy import stats
+
+    slopes = slice(1, None) if fit_intercept else slice(None)
+    b, V = coef[slopes], cov[slopes, slopes]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fvalue = float(b @ np.linalg.lstsq(V, b, rcond=None)[0]) / b.shape[0]
+    return fvalue, float(stats.f.sf(fvalue, b.shape[0], df_resid))
