@@ -348,3 +348,73 @@ def test_longleys_sandwiches_keep_their_digits():
         np.testing.assert_allclose(
             model.cov_params(cov_type).to_numpy(), reference, rtol=1e-10
         )
+
+
+# -- cluster-robust -------------------------------------------------------------------
+
+
+def _clustered():
+    X, y = _diabetes()
+    return X, y, (X["age"] // 10).astype(int).to_numpy()
+
+
+# statsmodels warns that 7 clusters give the 10 slopes' covariance rank 6.
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ValueWarning")
+@pytest.mark.parametrize("weighted", [False, True], ids=["OLS", "WLS"])
+@pytest.mark.parametrize("solver", ["exact", "gd"])
+def test_cluster_robust_errors_equal_statsmodels(weighted, solver):
+    X, y, groups = _clustered()
+    weights = _weights(len(y)) if weighted else None
+    model = LinearRegressor(solver=solver, cov_type="cluster")
+    model.fit(X, y, sample_weight=weights, groups=groups)
+    exog = sm.add_constant(X)
+    ols = sm.OLS(y, exog) if weights is None else sm.WLS(y, exog, weights=weights)
+    reference = ols.fit(cov_type="cluster", cov_kwds={"groups": groups})
+    rtol = 1e-8 if solver == "exact" else 1e-3
+    np.testing.assert_allclose(model.cov_params(), reference.cov_params(), rtol=rtol)
+    table = model.summary()
+    np.testing.assert_allclose(table.std_err, reference.bse, rtol=rtol)
+    np.testing.assert_allclose(table.p_value, reference.pvalues, rtol=1e3 * rtol)
+    np.testing.assert_allclose(table.ci_low, reference.conf_int()[0], rtol=rtol)
+    # 7 clusters: the Wald F has rank 6 and G − 1 = 6 denominator degrees.
+    np.testing.assert_allclose(model.fvalue_, reference.fvalue, rtol=rtol)
+    np.testing.assert_allclose(model.f_pvalue_, reference.f_pvalue, rtol=1e3 * rtol)
+
+
+def test_cluster_labels_in_blocks_equal_the_arrays(tmp_path):
+    X, y, groups = _clustered()
+    labels = np.array([f"decade {g}" for g in groups], dtype=object)
+    whole = LinearRegressor(cov_type="cluster").fit(X, y, groups=labels)
+    cuts = [0, 57, 58, 300, len(y)]
+    blocks = [
+        (X.to_numpy()[a:b], y.to_numpy()[a:b], None, labels[a:b])
+        for a, b in itertools.pairwise(cuts)
+    ]
+    streamed = LinearRegressor(cov_type="cluster").fit_stream(blocks)
+    np.testing.assert_allclose(streamed.cov_params(), whole.cov_params(), rtol=1e-9)
+    save(streamed, tmp_path / "m.json")
+    np.testing.assert_array_equal(
+        load(tmp_path / "m.json").cov_params(), streamed.cov_params()
+    )
+    # Labels given with another cov_type: the cluster covariance is kept too.
+    hc = LinearRegressor(solver="exact", cov_type="HC1").fit(X, y, groups=labels)
+    np.testing.assert_allclose(hc.cov_params("cluster"), whole.cov_params(), rtol=1e-3)
+
+
+def test_cluster_mistakes_are_named():
+    X, y, groups = _clustered()
+    with pytest.raises(ParameterError, match=r"needs the cluster labels: fit\(X, y"):
+        LinearRegressor(cov_type="cluster").fit(X, y)
+    with pytest.raises(ParameterError, match="needs the cluster labels"):
+        LinearRegressor(cov_type="cluster").fit_stream([(X.to_numpy(), y.to_numpy())])
+    from tapereg.errors import DataError
+
+    bad = groups.astype(float)
+    bad[3] = np.nan
+    with pytest.raises(DataError, match="groups has a missing label at row 3"):
+        LinearRegressor(solver="exact").fit(X, y, groups=bad)
+    with pytest.raises(DataError, match="groups has shape"):
+        LinearRegressor(solver="exact").fit(X, y, groups=groups[:-1])
+    model = LinearRegressor(solver="exact").fit(X, y)
+    with pytest.raises(ParameterError, match="refit with cov_type='cluster'"):
+        model.summary(cov_type="cluster")

@@ -144,9 +144,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
     compute_statistics : bool, default=True
         Compute standard errors, R², F and the rest for :meth:`summary` (one extra
         float64 pass over X, a blocked QR; the exact solver gets them for free).
-    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, default="nonrobust"
+    cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, \
+default="nonrobust"
         The coefficients' covariance :meth:`summary` and :meth:`cov_params` report
-        by default, with statsmodels' definitions. A robust type (White's HC0 and
+        by default, with statsmodels' definitions ("cluster" needs ``groups`` at
+        fit time, and is kept whenever they are given). A robust type (White's HC0 and
         MacKinnon and White's HC1–HC3) costs one more float64 pass over the rows
         after training (every worker's), which gives all four; "nonrobust" costs
         nothing more.
@@ -244,7 +246,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self.resume = resume
         self.strategy = strategy
 
-    def fit(self, X, y, sample_weight=None, *, epoch_callback=None):
+    def fit(self, X, y, sample_weight=None, groups=None, *, epoch_callback=None):
         """Fit the model.
 
         Parameters
@@ -253,6 +255,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the mean squared error.
+        groups : array-like of shape (n_samples,), optional
+            Cluster labels (any hashable values) for cluster-robust standard
+            errors: given, the fit also keeps the ``"cluster"`` covariance.
         epoch_callback : callable, optional
             ``epoch_callback(epoch, loss)`` after each epoch (called in chunks, as the
             compiled loop hands losses back to Python).
@@ -262,7 +267,11 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         self : LinearRegressor
         """
         check_params(self.get_params())
-        source, single_target = array_source(self, X, y, sample_weight)
+        if self.cov_type == "cluster" and groups is None:
+            raise ParameterError(
+                "cov_type='cluster' needs the cluster labels: fit(X, y, groups=...)"
+            )
+        source, single_target = array_source(self, X, y, sample_weight, groups)
         return self._set_fitted(self._solve(source, epoch_callback), single_target)
 
     def fit_stream(self, blocks, *, epoch_callback=None):
@@ -270,7 +279,9 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        blocks : re-iterable of (X, y) or (X, y, sample_weight) array blocks
+        blocks : re-iterable of array blocks
+            ``(X, y)``, ``(X, y, sample_weight)`` or ``(X, y, sample_weight,
+            groups)`` (weights may be None; groups are cluster labels).
             For example the stream of :func:`tapereg.open_table`. It is read several
             times: once for the float64 moments (which give the standardization,
             the gram engine's moments and the OLS inference), once more to cache
@@ -375,7 +386,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         ----------
         level : float, default=0.95
             Confidence level of ``ci_low``/``ci_high``.
-        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, optional
             The coefficients' covariance, as statsmodels' ``fit(cov_type=...)``
             (default: the estimator's ``cov_type``). The robust types' ``t`` is a
             z statistic, with p-values and intervals from the normal distribution
@@ -401,7 +412,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
 
         Parameters
         ----------
-        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, optional
             As for :meth:`summary`; the same matrices as statsmodels'
             ``OLS(...).fit(cov_type=...).cov_params()`` (``WLS`` with weights).
 
@@ -436,7 +447,7 @@ class LinearRegressor(RegressorMixin, BaseEstimator):
         X : array-like of shape (n_samples, n_features)
         level : float, default=0.95
             Confidence level of the intervals.
-        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3"}, optional
+        cov_type : {"nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster"}, optional
             As for :meth:`summary` (default: the estimator's ``cov_type``).
 
         Returns

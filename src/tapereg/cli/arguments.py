@@ -334,7 +334,7 @@ def _add_fit_outputs(fit) -> None:
     )
     fit.add_argument(
         "--cov-type",
-        choices=COV_TYPES,
+        choices=COV_TYPES[:-1],  # "cluster" needs a labels column: not read yet
         default="nonrobust",
         help="the summary's covariance, as statsmodels' cov_type; HC0-HC3 cost one "
         "more pass over the rows (default nonrobust)",

@@ -13,7 +13,7 @@ ENGINES = ("auto", "gram", "data")
 DTYPES = ("float32", "float64")
 OPTIMIZER_CHOICES = ("auto", *OPTIMIZERS)
 # The coefficients' covariances, as statsmodels names them (numerics.robust).
-COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3")
+COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
 
 __all__ = [
     "COV_TYPES",

@@ -13,12 +13,19 @@ import dataclasses
 
 import numpy as np
 
+from ..errors import ParameterError
 from ..numerics.checks import check_second_moments
 from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
-from ..numerics.robust import meat_sums, robust_covariances, wald_f
+from ..numerics.robust import (
+    cluster_covariance,
+    cluster_scores,
+    meat_sums,
+    robust_covariances,
+    wald_f,
+)
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from ..runtime.notes import factoring_flops, note_if_long
@@ -306,25 +313,46 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
 
 
 def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer):
-    """With a robust ``cov_type``, the statistics gain HC0–HC3 from one more pass
-    over the rows (every worker's, added like the moments); the bread they are
-    made with is dropped either way."""
-    if plan.cov_type != "nonrobust" and statistics.cov is not None:
+    """The statistics with HC0–HC3 (a robust ``cov_type``) from one more pass
+    over the rows (every worker's, added like the moments) and the cluster-robust
+    covariance (cluster labels given); under a robust ``cov_type`` F becomes its
+    Wald F, as statsmodels reports. The bread they are made with is dropped."""
+    grouped = getattr(source, "grouped", False)
+    if plan.cov_type == "cluster" and not grouped:
+        raise ParameterError(
+            "cov_type='cluster' needs the cluster labels: fit(X, y, groups=...), "
+            "or blocks of (X, y, sample_weight, groups)"
+        )
+    if statistics.cov is None:
+        return dataclasses.replace(statistics, bread=None)
+    cov = dict(statistics.cov)
+    if plan.cov_type not in ("nonrobust", "cluster"):
         sums = meat_sums(
             source.blocks(), coef, intercept, statistics.bread, plan.fit_intercept
         )
-        robust = robust_covariances(statistics, reducer.sum(sums), plan.fit_intercept)
-        # As statsmodels: under a robust covariance F is its Wald F.
-        tests = [
-            wald_f(coef_k, cov_k, plan.fit_intercept, statistics.df_resid)
-            for coef_k, cov_k in zip(
-                statistics.coef.T, robust[plan.cov_type], strict=True
+        cov.update(
+            robust_covariances(statistics, reducer.sum(sums), plan.fit_intercept)
+        )
+    if grouped:
+        if reducer.count > 1:
+            raise ParameterError(
+                "cluster-robust errors across workers are not supported yet; fit "
+                "the groups in one process"
             )
+        _, scores = cluster_scores(
+            source.group_blocks(), coef, intercept, statistics.bread, plan.fit_intercept
+        )
+        cov["cluster"] = cluster_covariance(statistics, scores, plan.fit_intercept)
+    if plan.cov_type != "nonrobust":
+        # statsmodels' inference with clusters has G − 1 degrees of freedom.
+        df_denom = scores.shape[0] - 1 if plan.cov_type == "cluster" else None
+        tests = [
+            wald_f(coef_k, cov_k, plan.fit_intercept, df_denom or statistics.df_resid)
+            for coef_k, cov_k in zip(statistics.coef.T, cov[plan.cov_type], strict=True)
         ]
         statistics = dataclasses.replace(
             statistics,
-            cov={**statistics.cov, **robust},
             fvalue=np.array([f for f, _ in tests]),
             f_pvalue=np.array([p for _, p in tests]),
         )
-    return dataclasses.replace(statistics, bread=None)
+    return dataclasses.replace(statistics, cov=cov, bread=None)

@@ -23,13 +23,26 @@ class ArraySource:
     """Validated rows in memory: X (n, d), Y (n, t) and the weights (or None)."""
 
     def __init__(
-        self, X, Y, sample_weight=None, *, feature_names=None, target_names=None
+        self,
+        X,
+        Y,
+        sample_weight=None,
+        *,
+        feature_names=None,
+        target_names=None,
+        groups=None,
     ):
         self.X, self.Y, self.sample_weight = X, Y, sample_weight
         self.feature_names, self.target_names = feature_names, target_names
         self.n_rows, self.n_features = X.shape
         self.n_targets = Y.shape[1]
         self.weighted = sample_weight is not None
+        self.groups = groups
+        self.grouped = groups is not None
+
+    def group_blocks(self):
+        """The rows with their cluster labels: ``(X, Y, sample_weight, groups)``."""
+        yield self.X, self.Y, self.sample_weight, self.groups
 
     @property
     def arrays(self):
@@ -66,26 +79,37 @@ class BlockSource:
         self.n_targets = None if self.target_names is None else len(self.target_names)
         self.n_rows = None  # known after the first pass
         self.weighted = None
+        self.grouped = None
 
     def blocks(self):
         """Each block as float64 ``(X, Y, sample_weight)``, checked."""
+        for X, Y, weights, _ in self.group_blocks():
+            yield X, Y, weights
+
+    def group_blocks(self):
+        """Each block as ``(X, Y, sample_weight, groups)``, checked (the cluster
+        labels None where the blocks have none)."""
         first_row = 0
         for number, block in enumerate(self.stream):
-            X, Y, weights = self._checked(number, block, first_row)
+            X, Y, weights, groups = self._checked(number, block, first_row)
             first_row += X.shape[0]
-            yield X, Y, weights
+            yield X, Y, weights, groups
         self.n_rows = first_row
 
     def _checked(self, number: int, block, first_row: int):
-        if len(block) not in (2, 3):
+        if len(block) not in (2, 3, 4):
             raise DataError(
-                f"block {number} has {len(block)} arrays; a block is (X, y) or "
-                "(X, y, sample_weight)"
+                f"block {number} has {len(block)} arrays; a block is (X, y), "
+                "(X, y, sample_weight) or (X, y, sample_weight, groups)"
             )
         X = np.asarray(block[0], np.float64)
         Y = np.asarray(block[1], np.float64)
-        weights = None if len(block) == 2 else np.asarray(block[2], np.float64)
+        weights = None if len(block) < 3 or block[2] is None else block[2]
+        weights = None if weights is None else np.asarray(weights, np.float64)
         where = f"block {number} (rows {first_row}..)"
+        groups = None if len(block) < 4 or block[3] is None else block[3]
+        groups = None if groups is None else check_groups(groups, X.shape[0], where)
+        self.grouped = _same(self.grouped, groups is not None, where, "", "groups")
         if X.ndim != 2:
             raise DataError(f"{where}: X has shape {X.shape}; it must be 2-D")
         if Y.ndim == 1:
@@ -112,7 +136,7 @@ class BlockSource:
         ):
             if values is not None:
                 check_finite(values, name, columns, first_row=first_row)
-        return X, Y, weights
+        return X, Y, weights, groups
 
     def local_moments(self) -> Moments | None:
         """The first pass: float64 moments of this source's rows (None: no rows)."""
@@ -155,14 +179,33 @@ def _names(names) -> list[str] | None:
     return None if names is None else [str(n) for n in names]
 
 
+def check_groups(groups, n_rows: int, where: str) -> np.ndarray:
+    """Cluster labels, one per row, none missing (any hashable values)."""
+    import pandas as pd
+
+    labels = np.asarray(groups)
+    if labels.ndim != 1 or labels.shape[0] != n_rows:
+        raise DataError(
+            f"{where}: groups has shape {labels.shape}; it must give one label per "
+            f"row ({n_rows})"
+        )
+    missing = pd.isna(labels)
+    if missing.any():
+        raise DataError(
+            f"{where}: groups has a missing label at row {int(np.argmax(missing))}"
+        )
+    return labels
+
+
 def _same(known, seen, where: str, name: str, what: str):
     """``seen``, refusing a value that differs from the ``known`` one."""
     if known is None or known == seen:
         return seen
     if not name:
+        array = what or "sample_weight"
         raise DataError(
-            f"{where}: sample_weight is {'present' if seen else 'missing'}, unlike "
-            "the first block's; give every block weights, or none"
+            f"{where}: {array} is {'present' if seen else 'missing'}, unlike "
+            f"the first block's; give every block {what or 'weights'}, or none"
         )
     raise DataError(
         f"{where}: {name} has {seen} {what}, not {known} as the first block (or the "

@@ -12,7 +12,7 @@ from sklearn.utils.validation import _check_sample_weight, validate_data
 
 from ..errors import DataError
 from ..numerics.checks import check_finite
-from .source import ArraySource
+from .source import ArraySource, check_groups
 
 
 def _validated(estimator, *args, **kwargs):
@@ -94,7 +94,9 @@ def _feature_names(estimator) -> list[str] | None:
     return None if names is None else [str(n) for n in names]
 
 
-def array_source(estimator, X, y, sample_weight=None) -> tuple[ArraySource, bool]:
+def array_source(
+    estimator, X, y, sample_weight=None, groups=None
+) -> tuple[ArraySource, bool]:
     """(the validated rows as a source, whether y is 1-D); learns the features.
 
     X and y keep float32 or float64; everything else becomes float64.
@@ -119,8 +121,15 @@ def array_source(estimator, X, y, sample_weight=None) -> tuple[ArraySource, bool
     check_finite(X, "X", feature_names)
     if sample_weight is not None:
         sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+    if groups is not None:
+        groups = check_groups(groups, X.shape[0], "groups")
     source = ArraySource(
-        X, Y, sample_weight, feature_names=feature_names, target_names=target_names
+        X,
+        Y,
+        sample_weight,
+        feature_names=feature_names,
+        target_names=target_names,
+        groups=groups,
     )
     return source, y.ndim == 1
 

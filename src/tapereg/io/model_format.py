@@ -366,7 +366,7 @@ CONTENT = Record(
                                 )
                                 for name in COV_TYPES
                             },
-                            optional=COV_TYPES[1:],
+                            optional=COV_TYPES[1:],  # robust types: when fitted
                         )
                     ),
                 },

@@ -106,14 +106,57 @@ def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
         }
 
 
-def wald_f(coef, cov, fit_intercept: bool, df_resid) -> tuple[float, float]:
+def wald_f(coef, cov, fit_intercept: bool, df_denom) -> tuple[float, float]:
     """(F, p-value) of "every slope is 0" under ``cov``: the F statsmodels reports
-    for a robust covariance (a Wald test, F(q, df_resid) with q slopes), where the
-    classical F compares sums of squares instead."""
+    for a robust covariance, a Wald test, W/q against F(q, df_denom), with q the
+    rank of the slopes' covariance (a cluster covariance has rank at most G − 1)
+    and ``df_denom`` the residual degrees of freedom (G − 1 for clusters)."""
     from scipy import stats
 
     slopes = slice(1, None) if fit_intercept else slice(None)
     b, V = coef[slopes], cov[slopes, slopes]
     with np.errstate(divide="ignore", invalid="ignore"):
-        fvalue = float(b @ np.linalg.lstsq(V, b, rcond=None)[0]) / b.shape[0]
-    return fvalue, float(stats.f.sf(fvalue, b.shape[0], df_resid))
+        rank = np.linalg.matrix_rank(V)
+        fvalue = float(b @ np.linalg.pinv(V) @ b) / rank
+    return fvalue, float(stats.f.sf(fvalue, rank, df_denom))
+
+
+def cluster_scores(group_blocks, coef, intercept, bread, fit_intercept):
+    """(labels, sums): each cluster's score Σ sᵢ·eᵢ·zᵢ, an array (G, n_targets, p),
+    over ``group_blocks`` of ``(X, Y, s, groups)`` in centred coordinates."""
+    import pandas as pd
+
+    d, t = coef.shape
+    p = d + int(fit_intercept)
+    parts = []
+    for X_block, Y_block, weights, groups in group_blocks:
+        for start in range(0, X_block.shape[0], CHUNK_ROWS):
+            rows = slice(start, start + CHUNK_ROWS)
+            X = np.asarray(X_block[rows], np.float64)
+            residuals = Y_block[rows] - linear_predictions(X, coef, intercept)
+            if weights is not None:
+                residuals = residuals * weights[rows, None]
+            Z = X - bread.x_mean
+            if fit_intercept:
+                Z = np.hstack([np.ones((X.shape[0], 1)), Z])
+            scores = (residuals[:, :, None] * Z[:, None, :]).reshape(-1, t * p)
+            parts.append(pd.DataFrame(scores).groupby(groups[rows]).sum())
+    summed = pd.concat(parts).groupby(level=0).sum()
+    return summed.index.to_numpy(), summed.to_numpy().reshape(-1, t, p)
+
+
+def cluster_covariance(stats, sums, fit_intercept) -> np.ndarray:
+    """statsmodels' cluster-robust covariance (``cov_type="cluster"``, its default
+    corrections G/(G − 1)·(n − 1)/(n − k), k the number of terms) from
+    :func:`cluster_scores`' sums: (n_targets, p, p)."""
+    bread = stats.bread
+    B = bread_matrix(bread.whitening, bread.total_weight, fit_intercept)
+    n_groups, n_terms = sums.shape[0], sums.shape[2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = n_groups / (n_groups - 1) * (stats.nobs - 1) / (stats.nobs - n_terms)
+    return np.stack(
+        [
+            factor * in_terms(B @ (scores.T @ scores) @ B, bread.x_mean, fit_intercept)
+            for scores in sums.transpose(1, 0, 2)
+        ]
+    )
