@@ -1,4 +1,4 @@
-"""Heteroskedasticity-robust covariances (HC0–HC3): sandwiches from sums over rows.
+"""Robust covariances (HC0–HC3, cluster): sandwiches from sums over rows.
 
 statsmodels' definitions (White 1980; MacKinnon and White 1985), for OLS and, with
 weights s, for WLS on the whitened rows √s·x, √s·e:
@@ -11,7 +11,8 @@ z = [1, x − x̄] (B is then block diagonal: 1/Σs and the pseudo-inverse the
 statistics already hold as W·Wᵀ), one block of rows at a time, so streamed files
 and workers add theirs like the moments; the covariance of the user's terms
 (intercept, then the features) follows by the change of coordinates
-b = b_c − x̄ᵀw. NumPy only.
+b = b_c − x̄ᵀw. The cluster-robust meat is Σ_g u_g u_gᵀ with each cluster's score
+u_g = Σ_{i∈g} sᵢeᵢzᵢ (summed by label with pandas' groupby). NumPy and pandas.
 """
 
 from __future__ import annotations
