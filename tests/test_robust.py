@@ -418,3 +418,45 @@ def test_cluster_mistakes_are_named():
     model = LinearRegressor(solver="exact").fit(X, y)
     with pytest.raises(ParameterError, match="refit with cov_type='cluster'"):
         model.summary(cov_type="cluster")
+
+
+# -- tests of restrictions ------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::statsmodels.tools.sm_exceptions.ValueWarning")
+@pytest.mark.parametrize("cov_type", ["nonrobust", "HC1", "cluster"])
+def test_f_and_t_tests_equal_statsmodels(cov_type):
+    X, y = _stackloss()
+    groups = np.arange(len(y)) % 5
+    model = LinearRegressor(solver="exact", cov_type=cov_type)
+    model.fit(X, y, groups=groups)
+    exog = sm.add_constant(X).rename(columns={"const": "intercept"})
+    kwds = {"groups": groups} if cov_type == "cluster" else None
+    ols = sm.OLS(y, exog)
+    reference = (
+        ols.fit()
+        if cov_type == "nonrobust"
+        else ols.fit(cov_type=cov_type, cov_kwds=kwds)
+    )
+    spec = "AIRFLOW = 0, WATERTEMP = ACIDCONC"
+    ours, theirs = model.f_test(spec), reference.f_test(spec)
+    np.testing.assert_allclose(ours.fvalue, np.squeeze(theirs.fvalue), rtol=1e-9)
+    np.testing.assert_allclose(ours.p_value, theirs.pvalue, rtol=1e-8)
+    assert (ours.df_num, ours.df_denom) == (theirs.df_num, theirs.df_denom)
+    # The matrix form says the same.
+    R = np.array([[0, 1, 0, 0], [0, 0, 1, -1]])
+    np.testing.assert_allclose(model.f_test(R).fvalue, ours.fvalue, rtol=1e-12)
+    spec = "AIRFLOW = 0.5, 2 * WATERTEMP + intercept = 30"
+    table = model.t_test(spec, level=0.9)
+    expected = reference.t_test(spec).summary_frame(alpha=0.1)
+    assert list(table.index) == ["AIRFLOW = 0.5", "2 * WATERTEMP + intercept = 30"]
+    np.testing.assert_allclose(table.to_numpy(), expected.to_numpy(), rtol=1e-9)
+
+
+def test_restrictions_that_cannot_be_read_are_named():
+    X, y = _stackloss()
+    model = LinearRegressor(solver="exact").fit(X, y)
+    with pytest.raises(ParameterError, match="name 'FLOW', which is not a term"):
+        model.f_test("FLOW = 0")
+    with pytest.raises(ParameterError, match="a restriction matrix needs 4 columns"):
+        model.f_test(np.eye(3))

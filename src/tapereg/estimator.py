@@ -480,6 +480,101 @@ default="nonrobust"
         names = target_names(getattr(self, "target_names_", None), len(frames))
         return pd.concat(frames, axis=1, keys=names, names=["target", None])
 
+    def f_test(self, restrictions, cov_type: str | None = None):
+        """The Wald F test of linear restrictions on the coefficients.
+
+        Parameters
+        ----------
+        restrictions : str, array-like or (array-like, array-like)
+            statsmodels' syntax over the summary's term names, such as
+            ``"x1 = 0, x2 = x3"`` or ``"intercept + 2*x1 = 1"``; or a matrix R
+            (terms as columns) meaning R·β = 0; or a pair (R, q) meaning R·β = q.
+        cov_type : str, optional
+            The covariance the test uses (default: the estimator's ``cov_type``).
+
+        Returns
+        -------
+        pandas.Series or pandas.DataFrame
+            ``fvalue``, ``p_value``, ``df_num`` (the rank of R·V·Rᵀ) and
+            ``df_denom`` (the residual degrees of freedom; G − 1 with clusters), as
+            statsmodels' ``f_test``; a row per target for several.
+        """
+        import pandas as pd
+
+        from .numerics.hypotheses import f_test, restriction_matrix
+
+        stats, cov_type = self._inference("f_test()", cov_type)
+        R, q, _ = restriction_matrix(restrictions, stats.terms)
+        rows = [
+            f_test(stats.coef[:, k], cov, R, q, self._df_denom(stats, cov_type))
+            for k, cov in enumerate(self._covariances(stats, cov_type))
+        ]
+        if len(rows) == 1:
+            return pd.Series(rows[0])
+        names = target_names(getattr(self, "target_names_", None), len(rows))
+        return pd.DataFrame(rows, index=pd.Index(names, name="target"))
+
+    def t_test(self, restrictions, level: float = 0.95, cov_type: str | None = None):
+        """A t test of each linear restriction (z for robust covariances).
+
+        Parameters
+        ----------
+        restrictions : str, array-like or (array-like, array-like)
+            As for :meth:`f_test`; each restriction is tested on its own.
+        level : float, default=0.95
+            Confidence level of ``ci_low``/``ci_high``.
+        cov_type : str, optional
+            As for :meth:`f_test`.
+
+        Returns
+        -------
+        pandas.DataFrame
+            A row per restriction (labelled by its text, or ``c0, c1, ...``):
+            ``coef`` (R·β), ``std_err``, ``t``, ``p_value``, ``ci_low``,
+            ``ci_high``, as statsmodels' ``t_test(...).summary_frame()``; rows
+            (target, restriction) for several targets.
+        """
+        import pandas as pd
+
+        from .numerics.hypotheses import restriction_matrix, t_test
+
+        stats, cov_type = self._inference("t_test()", cov_type)
+        if not 0 < level < 1:
+            raise ParameterError(f"level must be in (0, 1), got {level!r}")
+        R, q, labels = restriction_matrix(restrictions, stats.terms)
+        frames = [
+            pd.DataFrame(
+                t_test(
+                    stats.coef[:, k],
+                    cov,
+                    R,
+                    q,
+                    self._df_denom(stats, cov_type),
+                    normal=cov_type != "nonrobust",
+                    level=level,
+                ),
+                index=pd.Index(labels, name="restriction"),
+            )
+            for k, cov in enumerate(self._covariances(stats, cov_type))
+        ]
+        return self._per_target(frames)
+
+    @staticmethod
+    def _df_denom(stats, cov_type: str) -> float:
+        """The tests' degrees of freedom: G − 1 with clusters (statsmodels')."""
+        if cov_type == "cluster" and stats.n_groups:
+            return float(stats.n_groups - 1)
+        return float(stats.df_resid)
+
+    @staticmethod
+    def _covariances(stats, cov_type: str):
+        if stats.cov is None:
+            raise ParameterError(
+                f"the tests need the covariance matrix, which is not kept for "
+                f"{len(stats.terms)} terms (over 1,001)"
+            )
+        return stats.cov[cov_type]
+
     def _inference(self, method: str, cov_type: str | None):
         """(the OLS statistics, the cov_type), after checking they exist and
         have it."""

@@ -343,6 +343,7 @@ def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer)
             source.group_blocks(), coef, intercept, statistics.bread, plan.fit_intercept
         )
         cov["cluster"] = cluster_covariance(statistics, scores, plan.fit_intercept)
+        statistics = dataclasses.replace(statistics, n_groups=scores.shape[0])
     if plan.cov_type != "nonrobust":
         # statsmodels' inference with clusters has G − 1 degrees of freedom.
         df_denom = scores.shape[0] - 1 if plan.cov_type == "cluster" else None

@@ -357,6 +357,7 @@ CONTENT = Record(
                     "fvalue": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
                     "f_pvalue": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
                     "resid_std_err": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
+                    "n_groups": Nullable(Integer(minimum=2)),
                     "cov": Nullable(
                         Record(
                             {
@@ -370,7 +371,7 @@ CONTENT = Record(
                         )
                     ),
                 },
-                optional=("cov",),
+                optional=("cov", "n_groups"),
             )
         ),
     }

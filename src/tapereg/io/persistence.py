@@ -141,6 +141,7 @@ def _statistics_content(stats) -> dict | None:
         field: _json_numbers(getattr(stats, field)) for field in STATISTICS_FIELDS
     }
     content["terms"] = list(stats.terms)
+    content["n_groups"] = stats.n_groups
     content["cov"] = (
         None
         if stats.cov is None
@@ -389,6 +390,7 @@ def _statistics(content: dict) -> OLSStatistics:
         nobs=int(content["nobs"]),
         df_model=np.float64(content["df_model"]),
         df_resid=np.float64(content["df_resid"]),
+        n_groups=content.get("n_groups"),
         cov=None
         if content.get("cov") is None
         else {name: array(matrix) for name, matrix in content["cov"].items()},

@@ -38,6 +38,8 @@ class OLSStatistics:
     # Covariance of the terms per type (``robust.COV_TYPES``), each (n_targets,
     # n_terms, n_terms); None beyond ``MAX_COV_TERMS`` terms or in older files.
     cov: dict | None = None
+    # The number of clusters behind cov["cluster"] (its tests have G − 1 df).
+    n_groups: int | None = None
     # What the robust covariances are computed from (``Bread``); fit time only.
     bread: object = None
 
