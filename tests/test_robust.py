@@ -460,3 +460,34 @@ def test_restrictions_that_cannot_be_read_are_named():
         model.f_test("FLOW = 0")
     with pytest.raises(ParameterError, match="a restriction matrix needs 4 columns"):
         model.f_test(np.eye(3))
+
+
+def test_the_cli_prints_f_tests(tmp_path, capsys):
+    import json
+
+    from tapereg.cli import main
+
+    X, y = _stackloss()
+    data = tmp_path / "stack.csv"
+    X.assign(loss=y).to_csv(data, index=False)
+    spec = "AIRFLOW = 0, WATERTEMP = ACIDCONC"
+    args = ["fit", str(data), "--target", "loss", "--cov-type", "HC1", "--quiet"]
+    assert main([*args, "--test", spec, "--test", "ACIDCONC = 0", "--json"]) == 0
+    tests = json.loads(capsys.readouterr().out)["tests"]
+    exog = sm.add_constant(X).rename(columns={"const": "intercept"})
+    reference = sm.OLS(y, exog).fit(cov_type="HC1")
+    for row, restriction in zip(tests, [spec, "ACIDCONC = 0"], strict=True):
+        expected = reference.f_test(restriction)
+        assert row["restrictions"] == restriction and row["target"] == "loss"
+        np.testing.assert_allclose(
+            row["fvalue"], np.squeeze(expected.fvalue), rtol=1e-6
+        )
+        assert (row["df_num"], row["df_denom"]) == (expected.df_num, expected.df_denom)
+    assert main([*args, "--test", spec]) == 0
+    assert f"F test of {spec}: F 64.49" in capsys.readouterr().out
+    # A term that is not there is refused before the fit.
+    assert main([*args, "--test", "FLOW = 0"]) == 2
+    assert capsys.readouterr().err == (
+        "tapereg: error: restrictions 'FLOW = 0' name 'FLOW', which is not a term "
+        "(terms: intercept, AIRFLOW, WATERTEMP, ACIDCONC)\n"
+    )

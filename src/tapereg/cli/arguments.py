@@ -340,6 +340,13 @@ def _add_fit_outputs(fit) -> None:
         "more pass over the rows (default nonrobust)",
     )
     fit.add_argument(
+        "--test",
+        action="append",
+        metavar="RESTRICTIONS",
+        help="print the F test of restrictions on the terms, as statsmodels writes "
+        "them: --test 'x1 = 0, x2 = x3' (repeatable; under --cov-type)",
+    )
+    fit.add_argument(
         "--level",
         type=_level,
         default=0.95,

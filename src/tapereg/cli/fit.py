@@ -45,20 +45,27 @@ def _check_paths(args, data: list[str]) -> None:
 
 
 def _run_fit(args, data: list[str]) -> int:
-    if args.summary and args.alpha:
-        raise ParameterError(
-            "--summary is for ordinary least squares; drop --alpha to get it"
-        )
-    if args.summary and not args.statistics:
-        raise ParameterError(
-            "--summary prints the statistics --no-statistics skips; drop one of them"
-        )
+    for flag, asked in (("--summary", args.summary), ("--test", args.test)):
+        if asked and args.alpha:
+            raise ParameterError(
+                f"{flag} is for ordinary least squares; drop --alpha to get it"
+            )
+        if asked and not args.statistics:
+            raise ParameterError(
+                f"{flag} needs the statistics --no-statistics skips; drop one of them"
+            )
     _check_paths(args, data)
     from ..io.readers import open_table
 
     # Unstandardized float32 training takes the values as they are: they must fit.
     fits = "float32" if args.dtype == "float32" and not args.standardize else None
     stream = open_table(data, args.target, args.features, fits=fits)
+    if args.test:  # a typo in a restriction costs a second, not a fit
+        from ..numerics.hypotheses import restriction_matrix
+
+        terms = ["intercept"] * args.intercept + list(stream.feature_names)
+        for spec in args.test:
+            restriction_matrix(spec, terms)
     if args.solver == "gd" or args.strategy != "none":
         # Before any TensorFlow op: collectives are configured at start-up.
         quiet_tensorflow()
@@ -84,6 +91,11 @@ def _run_fit(args, data: list[str]) -> int:
     text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
     if args.summary:
         text += "\n\n" + format_statistics(fitted.estimator, args.level)
+    if args.test:
+        from ..reports.report import format_f_tests
+
+        several = len(stream.target_names) > 1
+        text += "\n\n" + format_f_tests(report["tests"], several)
     if args.save:
         text += f"\nmodel written to {args.save}"
     if args.plot:
@@ -161,6 +173,10 @@ def _report(args, fitted, stream) -> dict:
         )
     if hasattr(estimator, "statistics_"):
         report["summary"] = summary_to_json(estimator, args.level)
+    if args.test:
+        from ..reports.report import f_tests
+
+        report["tests"] = f_tests(estimator, args.test)
     return report
 
 

@@ -263,3 +263,41 @@ def format_statistics(estimator, level: float) -> str:
             + (f"\ncovariance type {cov_type}" if robust else "")
         )
     return "\n\n".join(blocks)
+
+
+def f_tests(estimator, specs: list[str]) -> list[dict]:
+    """Each restriction string's Wald F test, per target, as JSON rows."""
+    names = default_target_names(
+        getattr(estimator, "target_names_", None),
+        estimator.statistics_.coef.shape[1],
+    )
+    rows = []
+    for spec in specs:
+        result = estimator.f_test(spec)
+        per_target = [result] if len(names) == 1 else [r for _, r in result.iterrows()]
+        for name, row in zip(names, per_target, strict=True):
+            rows.append(
+                {
+                    "restrictions": spec,
+                    "target": name,
+                    "fvalue": _finite(row["fvalue"]),
+                    "p_value": _finite(row["p_value"]),
+                    "df_num": float(row["df_num"]),
+                    "df_denom": float(row["df_denom"]),
+                }
+            )
+    return rows
+
+
+def format_f_tests(rows: list[dict], several_targets: bool) -> str:
+    """One line per test (and target): F, its p-value and degrees of freedom."""
+    lines = []
+    for row in rows:
+        where = f" (target {row['target']})" if several_targets else ""
+        fvalue = "undefined" if row["fvalue"] is None else f"{row['fvalue']:.6g}"
+        p_value = "undefined" if row["p_value"] is None else f"{row['p_value']:.3g}"
+        lines.append(
+            f"F test of {row['restrictions']}{where}: F {fvalue} (p = {p_value}; "
+            f"df {row['df_num']:g}, {row['df_denom']:g})"
+        )
+    return "\n".join(lines)
