@@ -53,7 +53,7 @@ def _predict(args, data: list[str]) -> int:
             )
         else:
             file = sys.stdout
-        first_row = 1
+        first_row, header = 1, True
         for X, _ in stream:
             rows = X if names is None else pd.DataFrame(X, columns=names, copy=False)
             with np.errstate(over="ignore", invalid="ignore"):  # checked next
@@ -64,8 +64,9 @@ def _predict(args, data: list[str]) -> int:
             first_row += X.shape[0]
             frame = pd.DataFrame(np.asarray(predictions), columns=columns)
             # The header with the first block: an error there leaves no output.
-            frame.to_csv(file, index=False, header=first_row == 1 + X.shape[0])
-        if first_row == 1:  # no rows: the header alone
+            frame.to_csv(file, index=False, header=header)
+            header = False
+        if header:  # no rows: the header alone
             pd.DataFrame(columns=columns).to_csv(file, index=False)
     return ExitStatus.SUCCESS
 

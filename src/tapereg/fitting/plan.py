@@ -140,7 +140,7 @@ _RULES = (
         lambda v: not isinstance(v, str) or v in STRATEGIES,
         f"one of {', '.join(STRATEGIES)} or a tf.distribute.Strategy",
     ),
-    ("dtype", lambda v: _dtype_name(v) in DTYPES, '"float32" or "float64"'),
+    ("dtype", lambda v: dtype_name(v) in DTYPES, '"float32" or "float64"'),
     ("cov_type", lambda v: v in COV_TYPES, f"one of {', '.join(COV_TYPES)}"),
     (
         "random_state",
@@ -154,7 +154,9 @@ _RULES = (
 )
 
 
-def _dtype_name(value) -> str | None:
+def dtype_name(value) -> str | None:
+    """NumPy's name of a dtype given any way (``np.float64``, ``"float64"``), or
+    None for what is not a dtype."""
     try:
         return np.dtype(value).name
     except TypeError:

@@ -17,6 +17,7 @@ from ..errors import ParameterError
 from ..numerics.checks import check_second_moments
 from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
+from ..numerics.hypotheses import f_test
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
 from ..numerics.robust import (
@@ -24,7 +25,6 @@ from ..numerics.robust import (
     cluster_scores,
     meat_sums,
     robust_covariances,
-    wald_f,
 )
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
@@ -317,7 +317,7 @@ def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer)
     over the rows (every worker's, added like the moments) and the cluster-robust
     covariance (cluster labels given); under a robust ``cov_type`` F becomes its
     Wald F, as statsmodels reports. The bread they are made with is dropped."""
-    grouped = getattr(source, "grouped", False)
+    grouped = bool(source.grouped)
     if plan.cov_type == "cluster" and not grouped:
         raise ParameterError(
             "cov_type='cluster' needs the cluster labels: fit(X, y, groups=...), "
@@ -345,15 +345,23 @@ def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer)
         cov["cluster"] = cluster_covariance(statistics, scores, plan.fit_intercept)
         statistics = dataclasses.replace(statistics, n_groups=scores.shape[0])
     if plan.cov_type != "nonrobust":
-        # statsmodels' inference with clusters has G − 1 degrees of freedom.
+        # As statsmodels: F is the Wald test of every slope = 0 under the robust
+        # covariance, with G − 1 degrees of freedom for clusters.
         df_denom = scores.shape[0] - 1 if plan.cov_type == "cluster" else None
+        slopes = np.eye(len(statistics.terms))[int(plan.fit_intercept) :]
         tests = [
-            wald_f(coef_k, cov_k, plan.fit_intercept, df_denom or statistics.df_resid)
+            f_test(
+                coef_k,
+                cov_k,
+                slopes,
+                np.zeros(len(slopes)),
+                df_denom or statistics.df_resid,
+            )
             for coef_k, cov_k in zip(statistics.coef.T, cov[plan.cov_type], strict=True)
         ]
         statistics = dataclasses.replace(
             statistics,
-            fvalue=np.array([f for f, _ in tests]),
-            f_pvalue=np.array([p for _, p in tests]),
+            fvalue=np.array([test["fvalue"] for test in tests]),
+            f_pvalue=np.array([test["p_value"] for test in tests]),
         )
     return dataclasses.replace(statistics, cov=cov, bread=None)

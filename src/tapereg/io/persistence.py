@@ -20,6 +20,7 @@ import numpy as np
 
 from ..errors import ModelFileError
 from ..fitting.outcome import FitOutcome, TrainingRecord
+from ..fitting.plan import dtype_name
 from ..numerics.linear import target_names as default_target_names
 from ..numerics.standardization import Standardization
 from ..numerics.statistics import OLSStatistics
@@ -56,20 +57,13 @@ def _json_params(params: dict) -> dict:
         elif key == "strategy" and not isinstance(value, str | type(None)):
             value = strategy_name(value)
         elif key == "dtype" and not isinstance(value, str):
-            value = _dtype_name(value)  # np.float64 itself: "float64"
+            value = dtype_name(value) or str(value)  # np.float64 itself: "float64"
         elif isinstance(value, np.generic):
             value = value.item()
         elif not isinstance(value, str | int | float | bool | type(None)):
             value = str(value)
         out[key] = value
     return out
-
-
-def _dtype_name(value):
-    try:
-        return np.dtype(value).name
-    except TypeError:
-        return str(value)
 
 
 def _json_metrics(metrics: dict | None) -> dict | None:

@@ -45,13 +45,19 @@ def meat_sums(blocks, coef, intercept, bread, fit_intercept) -> np.ndarray:
     return sums
 
 
+def _centred_terms(X, bread, fit_intercept) -> np.ndarray:
+    """z = [1, x − x̄] per row (x − x̄ without an intercept)."""
+    Z = X - bread.x_mean
+    return np.hstack([np.ones((X.shape[0], 1)), Z]) if fit_intercept else Z
+
+
 def _add_meats(sums, X, Y, s, coef, intercept, bread, fit_intercept) -> None:
     residuals = Y - linear_predictions(X, coef, intercept)
-    Z = X - bread.x_mean
-    leverage = np.einsum("ij,ij->i", *(2 * [Z @ bread.whitening]))
+    Z = _centred_terms(X, bread, fit_intercept)
+    features = Z[:, 1:] if fit_intercept else Z
+    leverage = np.einsum("ij,ij->i", *(2 * [features @ bread.whitening]))
     if fit_intercept:
         leverage += 1 / bread.total_weight
-        Z = np.hstack([np.ones((X.shape[0], 1)), Z])
     squared = residuals**2
     if s is not None:
         leverage *= s
@@ -107,21 +113,6 @@ def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
         }
 
 
-def wald_f(coef, cov, fit_intercept: bool, df_denom) -> tuple[float, float]:
-    """(F, p-value) of "every slope is 0" under ``cov``: the F statsmodels reports
-    for a robust covariance, a Wald test, W/q against F(q, df_denom), with q the
-    rank of the slopes' covariance (a cluster covariance has rank at most G − 1)
-    and ``df_denom`` the residual degrees of freedom (G − 1 for clusters)."""
-    from scipy import stats
-
-    slopes = slice(1, None) if fit_intercept else slice(None)
-    b, V = coef[slopes], cov[slopes, slopes]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rank = np.linalg.matrix_rank(V)
-        fvalue = float(b @ np.linalg.pinv(V) @ b) / rank
-    return fvalue, float(stats.f.sf(fvalue, rank, df_denom))
-
-
 def cluster_scores(group_blocks, coef, intercept, bread, fit_intercept):
     """(labels, sums): each cluster's score Σ sᵢ·eᵢ·zᵢ, an array (G, n_targets, p),
     over ``group_blocks`` of ``(X, Y, s, groups)`` in centred coordinates."""
@@ -137,9 +128,7 @@ def cluster_scores(group_blocks, coef, intercept, bread, fit_intercept):
             residuals = Y_block[rows] - linear_predictions(X, coef, intercept)
             if weights is not None:
                 residuals = residuals * weights[rows, None]
-            Z = X - bread.x_mean
-            if fit_intercept:
-                Z = np.hstack([np.ones((X.shape[0], 1)), Z])
+            Z = _centred_terms(X, bread, fit_intercept)
             scores = (residuals[:, :, None] * Z[:, None, :]).reshape(-1, t * p)
             parts.append(pd.DataFrame(scores).groupby(groups[rows]).sum())
     summed = pd.concat(parts).groupby(level=0).sum()
