@@ -47,7 +47,8 @@ def _hc_covariances(X, y, weights, fit_intercept=True, blocks=None):
     """HC0–HC3 from numerics.robust on the exact solution's bread (the pieces the
     fit will use once the pass is wired in)."""
     from tapereg.numerics.exact import solve_least_squares
-    from tapereg.numerics.robust import meat_sums, robust_covariances
+    from tapereg.numerics.residuals import residual_pass
+    from tapereg.numerics.robust import robust_covariances
     from tapereg.numerics.statistics import ols_statistics
 
     X, Y = np.asarray(X, float), np.asarray(y, float)[:, None]
@@ -63,8 +64,14 @@ def _hc_covariances(X, y, weights, fit_intercept=True, blocks=None):
         feature_names=[f"x{i}" for i in range(X.shape[1])],
     )
     blocks = blocks or [(X, Y, weights)]
-    sums = meat_sums(
-        blocks, solution.coef, solution.intercept, stats.bread, fit_intercept
+    _, sums, _ = residual_pass(
+        [(*block, None) for block in blocks],
+        solution.coef,
+        solution.intercept,
+        stats.bread,
+        fit_intercept,
+        meats=True,
+        clusters=False,
     )
     return {
         "nonrobust": stats.cov["nonrobust"],

@@ -19,41 +19,25 @@ from __future__ import annotations
 
 import numpy as np
 
-from .linear import linear_predictions
-
 # Which leverage power each summed meat takes: HC0 (and HC1) 0, HC2 1, HC3 2.
 _MEATS = 3
-CHUNK_ROWS = 16384
 
 
-def meat_sums(blocks, coef, intercept, bread, fit_intercept) -> np.ndarray:
-    """Σ s²e²·zzᵀ/(1 − h)^m for m = 0, 1, 2, over ``blocks`` of ``(X, Y, s)``.
-
-    Returns an array (3, n_targets, p, p), p the number of terms; ``bread`` is the
-    statistics' :class:`~tapereg.numerics.statistics.Bread`.
-    """
-    d, t = coef.shape
-    p = d + int(fit_intercept)
-    sums = np.zeros((_MEATS, t, p, p))
-    for X_block, Y_block, weights in blocks:
-        # Slices of a few thousand rows keep every temporary in cache.
-        for start in range(0, X_block.shape[0], CHUNK_ROWS):
-            rows = slice(start, start + CHUNK_ROWS)
-            X = np.asarray(X_block[rows], np.float64)
-            s = None if weights is None else weights[rows]
-            _add_meats(sums, X, Y_block[rows], s, coef, intercept, bread, fit_intercept)
-    return sums
+def empty_meats(n_terms: int, n_targets: int) -> np.ndarray:
+    """Zeros for :func:`add_meats`: (3, n_targets, p, p), p the number of terms."""
+    return np.zeros((_MEATS, n_targets, n_terms, n_terms))
 
 
-def _centred_terms(X, bread, fit_intercept) -> np.ndarray:
+def centred_terms(X, bread, fit_intercept) -> np.ndarray:
     """z = [1, x − x̄] per row (x − x̄ without an intercept)."""
     Z = X - bread.x_mean
     return np.hstack([np.ones((X.shape[0], 1)), Z]) if fit_intercept else Z
 
 
-def _add_meats(sums, X, Y, s, coef, intercept, bread, fit_intercept) -> None:
-    residuals = Y - linear_predictions(X, coef, intercept)
-    Z = _centred_terms(X, bread, fit_intercept)
+def add_meats(sums, Z, residuals, s, bread, fit_intercept) -> None:
+    """Add the rows' Σ s²e²·zzᵀ/(1 − h)^m for m = 0, 1, 2 to ``sums``; ``Z`` are
+    their :func:`centred_terms`, ``bread`` the statistics'
+    :class:`~tapereg.numerics.statistics.Bread`."""
     features = Z[:, 1:] if fit_intercept else Z
     leverage = np.einsum("ij,ij->i", *(2 * [features @ bread.whitening]))
     if fit_intercept:
@@ -95,7 +79,7 @@ def in_terms(centred, x_mean, fit_intercept) -> np.ndarray:
 
 
 def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
-    """HC0–HC3, each (n_targets, p, p) over the terms, from :func:`meat_sums`
+    """HC0–HC3, each (n_targets, p, p) over the terms, from :func:`add_meats`'
     (all workers' rows added) and the statistics' bread."""
     bread = stats.bread
     B = bread_matrix(bread.whitening, bread.total_weight, fit_intercept)
@@ -113,32 +97,29 @@ def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
         }
 
 
-def cluster_scores(group_blocks, coef, intercept, bread, fit_intercept):
-    """(labels, sums): each cluster's score Σ sᵢ·eᵢ·zᵢ, an array (G, n_targets, p),
-    over ``group_blocks`` of ``(X, Y, s, groups)`` in centred coordinates."""
+def cluster_score_sums(Z, residuals, s, groups):
+    """The rows' scores sᵢ·eᵢ·zᵢ summed per label: a DataFrame indexed by label,
+    n_targets·p columns (target-major). Add several with :func:`merged_scores`."""
     import pandas as pd
 
-    d, t = coef.shape
-    p = d + int(fit_intercept)
-    parts = []
-    for X_block, Y_block, weights, groups in group_blocks:
-        for start in range(0, X_block.shape[0], CHUNK_ROWS):
-            rows = slice(start, start + CHUNK_ROWS)
-            X = np.asarray(X_block[rows], np.float64)
-            residuals = Y_block[rows] - linear_predictions(X, coef, intercept)
-            if weights is not None:
-                residuals = residuals * weights[rows, None]
-            Z = _centred_terms(X, bread, fit_intercept)
-            scores = (residuals[:, :, None] * Z[:, None, :]).reshape(-1, t * p)
-            parts.append(pd.DataFrame(scores).groupby(groups[rows]).sum())
+    if s is not None:
+        residuals = residuals * s[:, None]
+    scores = (residuals[:, :, None] * Z[:, None, :]).reshape(Z.shape[0], -1)
+    return pd.DataFrame(scores).groupby(groups).sum()
+
+
+def merged_scores(parts, n_targets: int, n_terms: int):
+    """(labels, sums): the parts' scores added per label, sums (G, n_targets, p)."""
+    import pandas as pd
+
     summed = pd.concat(parts).groupby(level=0).sum()
-    return summed.index.to_numpy(), summed.to_numpy().reshape(-1, t, p)
+    return summed.index.to_numpy(), summed.to_numpy().reshape(-1, n_targets, n_terms)
 
 
 def cluster_covariance(stats, sums, fit_intercept) -> np.ndarray:
     """statsmodels' cluster-robust covariance (``cov_type="cluster"``, its default
     corrections G/(G − 1)·(n − 1)/(n − k), k the number of terms) from
-    :func:`cluster_scores`' sums: (n_targets, p, p)."""
+    :func:`merged_scores`' sums: (n_targets, p, p)."""
     bread = stats.bread
     B = bread_matrix(bread.whitening, bread.total_weight, fit_intercept)
     n_groups, n_terms = sums.shape[0], sums.shape[2]

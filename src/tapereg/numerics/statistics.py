@@ -40,6 +40,9 @@ class OLSStatistics:
     cov: dict | None = None
     # The number of clusters behind cov["cluster"] (its tests have G − 1 df).
     n_groups: int | None = None
+    # statsmodels' summary diagnostics (``residuals.Diagnostics``); None in
+    # older files.
+    diagnostics: object = None
     # What the robust covariances are computed from (``Bread``); fit time only.
     bread: object = None
 
