@@ -212,7 +212,7 @@ def test_the_cli_reports_the_covariance_it_was_asked_for(tmp_path, capsys, strea
     np.testing.assert_allclose(summary["p_value"], reference.pvalues, rtol=1e-5)
     assert main([*args, "--summary"]) == 0
     text = capsys.readouterr().out
-    assert "P>|z|" in text and "covariance type HC3" in text
+    assert "P>|z|" in text and "Covariance Type:                  HC3" in text
 
 
 # -- intervals for new rows ----------------------------------------------------------

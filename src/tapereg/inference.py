@@ -25,8 +25,6 @@ DIAGNOSTICS = (
     "condition_number_",
     "vif_",
 )
-JARQUE_BERA = ("statistic", "p_value", "skew", "kurtosis")
-OMNIBUS = ("statistic", "p_value")
 
 
 class OLSInference:
@@ -229,6 +227,8 @@ class OLSInference:
         """The diagnostics' fitted attributes (``DIAGNOSTICS``) from the
         statistics: floats for one target, arrays or frames for several."""
         import pandas as pd
+
+        from .numerics.residuals import JARQUE_BERA, OMNIBUS
 
         found = stats.diagnostics
         n_targets = stats.coef.shape[1]

@@ -33,6 +33,9 @@ OMNIBUS_MIN_ROWS = 8
 # statsmodels' summary notes a condition number above this, and an
 # eigenvalue of the weighted design's XᵀX below the next.
 LARGE_CONDITION = 1000.0
+# The columns of ``Diagnostics.jarque_bera`` and ``Diagnostics.omnibus``.
+JARQUE_BERA = ("statistic", "p_value", "skew", "kurtosis")
+OMNIBUS = ("statistic", "p_value")
 SMALL_EIGENVALUE = 1e-10
 
 
