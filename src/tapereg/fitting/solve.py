@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import DataError, ParameterError
 from ..numerics.checks import check_second_moments
 from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
@@ -24,12 +24,17 @@ from ..numerics.robust import (
     cluster_covariance,
     cluster_scores,
     meat_sums,
+    merge_cluster_scores,
     robust_covariances,
 )
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from ..runtime.notes import factoring_flops, note_if_long
-from .diagnostics import warn_about_columns, warn_if_not_converged
+from .diagnostics import (
+    warn_about_clusters,
+    warn_about_columns,
+    warn_if_not_converged,
+)
 from .gradient import (
     train_on_gram,
     train_on_rows,
@@ -312,12 +317,27 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
     return statistics, solution
 
 
+def _grouped_anywhere(source, reducer) -> bool:
+    """Whether the rows have cluster labels, on every worker alike: one without
+    rows has seen no labels, yet must join the others' gather."""
+    grouped = bool(source.grouped)
+    if reducer.count == 1:
+        return grouped
+    anywhere = reducer.maximum(float(grouped)) > 0
+    if anywhere and source.grouped is False:
+        raise DataError(
+            "this worker's rows have no groups, other workers' have; give every "
+            "worker's blocks groups, or none"
+        )
+    return anywhere
+
+
 def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer):
     """The statistics with HC0–HC3 (a robust ``cov_type``) from one more pass
     over the rows (every worker's, added like the moments) and the cluster-robust
     covariance (cluster labels given); under a robust ``cov_type`` F becomes its
     Wald F, as statsmodels reports. The bread they are made with is dropped."""
-    grouped = bool(source.grouped)
+    grouped = _grouped_anywhere(source, reducer)
     if plan.cov_type == "cluster" and not grouped:
         raise ParameterError(
             "cov_type='cluster' needs the cluster labels: fit(X, y, groups=...), "
@@ -334,16 +354,20 @@ def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer)
             robust_covariances(statistics, reducer.sum(sums), plan.fit_intercept)
         )
     if grouped:
-        if reducer.count > 1:
-            raise ParameterError(
-                "cluster-robust errors across workers are not supported yet; fit "
-                "the groups in one process"
-            )
-        _, scores = cluster_scores(
-            source.group_blocks(), coef, intercept, statistics.bread, plan.fit_intercept
+        _, scores = merge_cluster_scores(
+            *cluster_scores(
+                source.group_blocks(),
+                coef,
+                intercept,
+                statistics.bread,
+                plan.fit_intercept,
+            ),
+            reducer,
         )
         cov["cluster"] = cluster_covariance(statistics, scores, plan.fit_intercept)
         statistics = dataclasses.replace(statistics, n_groups=scores.shape[0])
+        if plan.cov_type == "cluster":
+            warn_about_clusters(scores.shape[0], source.n_features)
     if plan.cov_type != "nonrobust":
         # As statsmodels: F is the Wald test of every slope = 0 under the robust
         # covariance, with G − 1 degrees of freedom for clusters.
