@@ -7,6 +7,8 @@ R² of each feature's weighted regression on the others). Data: longley, stacklo
 (statsmodels), diabetes (scikit-learn).
 """
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -134,10 +136,7 @@ def test_streamed_blocks_and_several_targets_equal_one_array_fit():
     whole = LinearRegressor(solver="exact").fit(X, Y, sample_weight=weights)
     Xa = X.to_numpy(float)
     cuts = [0, 7, 150, 151, 300, len(y)]
-    blocks = [
-        (Xa[a:b], Y[a:b], weights[a:b])
-        for a, b in zip(cuts[:-1], cuts[1:], strict=True)
-    ]
+    blocks = [(Xa[a:b], Y[a:b], weights[a:b]) for a, b in itertools.pairwise(cuts)]
     streamed = LinearRegressor(solver="exact").fit_stream(blocks)
     for attribute in ("llf_", "aic_", "bic_", "durbin_watson_"):
         np.testing.assert_allclose(

@@ -13,7 +13,7 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import DataError, ParameterError
 from ..numerics.checks import check_second_moments
 from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
@@ -21,11 +21,19 @@ from ..numerics.hypotheses import f_test
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
 from ..numerics.residuals import ResidualSums, diagnostics, residual_pass
-from ..numerics.robust import cluster_covariance, robust_covariances
+from ..numerics.robust import (
+    cluster_covariance,
+    merge_cluster_scores,
+    robust_covariances,
+)
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from ..runtime.notes import factoring_flops, note_if_long
-from .diagnostics import warn_about_columns, warn_if_not_converged
+from .diagnostics import (
+    warn_about_clusters,
+    warn_about_columns,
+    warn_if_not_converged,
+)
 from .gradient import (
     train_on_gram,
     train_on_rows,
@@ -308,22 +316,32 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
     return statistics, solution
 
 
+def _grouped_anywhere(source, reducer) -> bool:
+    """Whether the rows have cluster labels, on every worker alike: one without
+    rows has seen no labels, yet must join the others' gather."""
+    grouped = bool(source.grouped)
+    if reducer.count == 1:
+        return grouped
+    anywhere = reducer.maximum(float(grouped)) > 0
+    if anywhere and source.grouped is False:
+        raise DataError(
+            "this worker's rows have no groups, other workers' have; give every "
+            "worker's blocks groups, or none"
+        )
+    return anywhere
+
+
 def _from_residual_pass(statistics, source, plan, coef, intercept, reducer):
     """The statistics completed by one more pass over the rows (every worker's,
     added like the moments): statsmodels' diagnostics always, HC0–HC3 under a
     robust ``cov_type``, the cluster-robust covariance where cluster labels are
     given. Under a robust ``cov_type`` F becomes its Wald F, as statsmodels
     reports. The bread they are made with is dropped."""
-    grouped = bool(source.grouped)
+    grouped = _grouped_anywhere(source, reducer)
     if plan.cov_type == "cluster" and not grouped:
         raise ParameterError(
             "cov_type='cluster' needs the cluster labels: fit(X, y, groups=...), "
             "or blocks of (X, y, sample_weight, groups)"
-        )
-    if grouped and reducer.count > 1:
-        raise ParameterError(
-            "cluster-robust errors across workers are not supported yet; fit "
-            "the groups in one process"
         )
     keeps_cov = statistics.cov is not None
     meats = keeps_cov and plan.cov_type not in ("nonrobust", "cluster")
@@ -356,9 +374,11 @@ def _from_residual_pass(statistics, source, plan, coef, intercept, reducer):
             robust_covariances(statistics, reducer.sum(meat), plan.fit_intercept)
         )
     if scores is not None:
-        _, score_sums = scores
+        _, score_sums = merge_cluster_scores(*scores, reducer)
         cov["cluster"] = cluster_covariance(statistics, score_sums, plan.fit_intercept)
         statistics = dataclasses.replace(statistics, n_groups=score_sums.shape[0])
+        if plan.cov_type == "cluster":
+            warn_about_clusters(score_sums.shape[0], source.n_features)
     if plan.cov_type != "nonrobust":
         statistics = _robust_model_f(statistics, cov[plan.cov_type], plan)
     return dataclasses.replace(statistics, cov=cov, bread=None)
