@@ -425,7 +425,13 @@ model.fit_stream(blocks)
 print(json.dumps({"index": index, "n_groups": model.statistics_.n_groups,
                   "local_groups": len(set(labels.tolist())),
                   "cov": model.cov_params().values.tolist(),
-                  "fvalue": model.fvalue_.tolist()}))
+                  "fvalue": model.fvalue_.tolist(),
+                  "diagnostics": [model.llf_.tolist(), model.aic_.tolist(),
+                                  model.bic_.tolist(),
+                                  model.jarque_bera_.values.tolist(),
+                                  model.omnibus_.values.tolist(),
+                                  model.condition_number_, model.vif_.tolist()],
+                  "durbin_watson": model.durbin_watson_.tolist()}))
 """
 
 
@@ -460,6 +466,13 @@ def test_two_workers_cluster_errors_equal_one_process(tmp_path):
         assert o["n_groups"] == 14
         np.testing.assert_allclose(o["cov"], single.cov_params().values, rtol=1e-9)
         np.testing.assert_allclose(o["fvalue"], single.fvalue_, rtol=1e-9)
+        # The residual sums are added too; Durbin–Watson needs one row order.
+        expected = [single.llf_, single.aic_, single.bic_, single.jarque_bera_.values]
+        expected += [single.omnibus_.values, single.condition_number_, single.vif_]
+        for ours, theirs in zip(o["diagnostics"], expected, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+        assert np.isnan(o["durbin_watson"]).all()
+    assert np.isfinite(single.durbin_watson_).all()
     assert outputs[0]["cov"] == outputs[1]["cov"]
 
 
