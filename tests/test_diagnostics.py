@@ -226,3 +226,27 @@ def test_several_targets_print_a_block_each():
     assert text.count("OLS Regression Results") == 2
     assert "Dep. Variable:                   loss" in text
     assert "Dep. Variable:                 double" in text
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["in-memory", "streamed"])
+def test_the_cli_summary_carries_the_diagnostics(tmp_path, capsys, stream):
+    import json
+
+    from tapereg.cli import main
+
+    X, y = _stackloss()
+    path = tmp_path / "stack.csv"
+    X.assign(loss=y).to_csv(path, index=False)
+    args = ["fit", str(path), "--target", "loss", "--solver", "exact", "--quiet"]
+    args += ["--stream"] if stream else []
+    assert main([*args, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)["summary"]
+    reference = _reference_figures(X, y, None)
+    ours = [summary[k] for k in ("llf", "aic", "bic", "durbin_watson")]
+    ours += list(summary["jarque_bera"].values()) + list(summary["omnibus"].values())
+    ours += [summary["condition_number"], *summary["vif"].values()]
+    np.testing.assert_allclose(ours, reference, rtol=1e-8)
+    assert list(summary["vif"]) == list(X.columns)
+    assert main([*args, "--summary"]) == 0
+    text = capsys.readouterr().out
+    assert "Durbin-Watson:" in text and "Cond. No." in text

@@ -39,8 +39,10 @@ def add_meats(sums, Z, residuals, s, bread, fit_intercept) -> None:
     """Add the rows' Σ s²e²·zzᵀ/(1 − h)^m for m = 0, 1, 2 to ``sums``; ``Z`` are
     their :func:`centred_terms`, ``bread`` the statistics'
     :class:`~tapereg.numerics.statistics.Bread`."""
-    features = Z[:, 1:] if fit_intercept else Z
-    leverage = np.einsum("ij,ij->i", *(2 * [features @ bread.whitening]))
+    whitening = bread.whitening
+    if fit_intercept:  # a zero row for z's 1: Z itself stays contiguous (BLAS)
+        whitening = np.vstack([np.zeros((1, whitening.shape[1])), whitening])
+    leverage = np.einsum("ij,ij->i", *(2 * [Z @ whitening]))
     if fit_intercept:
         leverage += 1 / bread.total_weight
     squared = residuals**2
@@ -49,12 +51,11 @@ def add_meats(sums, Z, residuals, s, bread, fit_intercept) -> None:
         squared *= (s**2)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         shrink = 1 / (1 - leverage)
-    # The three meats of a target in one product: Zᵀ·[v₀∘Z | v₁∘Z | v₂∘Z].
-    p = Z.shape[1]
     for k in range(squared.shape[1]):
-        v = squared[:, k, None] * np.stack([np.ones_like(shrink), shrink, shrink**2], 1)
-        weighted = (v[:, :, None] * Z[:, None, :]).reshape(Z.shape[0], _MEATS * p)
-        sums[:, k] += (Z.T @ weighted).reshape(p, _MEATS, p).transpose(1, 0, 2)
+        v = squared[:, k]
+        for m in range(_MEATS):  # HC0/HC1, HC2, HC3: (v∘Z)ᵀZ with v = e²/(1 − h)^m
+            sums[m, k] += (Z * v[:, None]).T @ Z
+            v = v * shrink
 
 
 def bread_matrix(whitening, total_weight, fit_intercept) -> np.ndarray:
