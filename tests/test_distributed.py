@@ -608,6 +608,15 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
             np.testing.assert_allclose(
                 chief["metrics"][key], alone["metrics"][key], rtol=metrics_rtol
             )
+    if metrics_rtol == 1e-9:  # the summary and its diagnostics, from the same sums
+        ours, theirs = chief["summary"], alone["summary"]
+        for key in ("std_err", "llf", "aic", "bic", "condition_number", "fvalue"):
+            np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-9)
+        for key in ("jarque_bera", "omnibus", "vif"):
+            np.testing.assert_allclose(
+                list(ours[key].values()), list(theirs[key].values()), rtol=1e-9
+            )
+        assert ours["durbin_watson"] is None and theirs["durbin_watson"] > 0
 
 
 class _LockstepReducer:
