@@ -199,7 +199,8 @@ def format_summary(report: dict) -> str:
 
 def summary_to_json(estimator, level: float) -> dict | list[dict]:
     """The OLS table and model statistics as JSON (for several targets a list, each
-    naming its ``target``)."""
+    naming its ``target``). ``n_groups`` is the number of clusters where the fit
+    had cluster labels (null without)."""
     stats = estimator.statistics_
 
     def one(target: int) -> dict:
@@ -207,6 +208,7 @@ def summary_to_json(estimator, level: float) -> dict | list[dict]:
         return {
             "level": level,
             "cov_type": estimator.cov_type,
+            "n_groups": stats.n_groups,
             "terms": list(table.index),
             **{column: [_finite(v) for v in table[column]] for column in table},
             "rsquared": _finite(stats.rsquared[target]),
@@ -260,9 +262,18 @@ def format_statistics(estimator, level: float) -> str:
             f"F {stats.fvalue[k]:.6g} (p = {stats.f_pvalue[k]:.3g})\n"
             f"residual standard error {stats.resid_std_err[k]:.6g} on "
             f"{stats.df_resid:g} degrees of freedom; n = {stats.nobs}"
-            + (f"\ncovariance type {cov_type}" if robust else "")
+            + (
+                f"\ncovariance type {cov_type}{_clusters(stats, cov_type)}"
+                if robust
+                else ""
+            )
         )
     return "\n\n".join(blocks)
+
+
+def _clusters(stats, cov_type: str) -> str:
+    """How many clusters a cluster-robust table's errors are over."""
+    return f", {stats.n_groups} clusters" if cov_type == "cluster" else ""
 
 
 def f_tests(estimator, specs: list[str]) -> list[dict]:
