@@ -146,7 +146,8 @@ def test_summary_text_names_the_clusters(files, capsys):
     argv += ["--cov-type", "cluster", "--solver", "exact", "--summary", "--quiet"]
     assert main(argv) == 0
     text = capsys.readouterr().out
-    assert "P>|z|" in text and "covariance type cluster, 7 clusters" in text
+    assert "P>|z|" in text and "Covariance Type:              cluster" in text
+    assert "No. Clusters:                       7" in text
 
 
 @pytest.fixture

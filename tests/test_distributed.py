@@ -408,6 +408,74 @@ def test_two_workers_equal_one_process(tmp_path, mode, params):
             )
 
 
+CLUSTER_WORKER = """
+import json, sys
+import numpy as np
+from tapereg import LinearRegressor
+from tapereg.parallel.cluster import resolve_strategy, worker_index
+
+index, count = worker_index(resolve_strategy("multi-worker"))
+data = np.load(sys.argv[1], allow_pickle=True)
+rows = slice(index, None, count)  # every other row: most clusters on both workers
+X, Y, w, labels = (data[k][rows] for k in ("X", "Y", "w", "labels"))
+cuts = [0, 100, 101, 450, X.shape[0]]
+blocks = [(X[a:b], Y[a:b], w[a:b], labels[a:b]) for a, b in zip(cuts, cuts[1:])]
+model = LinearRegressor(strategy="multi-worker", solver="exact", cov_type="cluster")
+model.fit_stream(blocks)
+print(json.dumps({"index": index, "n_groups": model.statistics_.n_groups,
+                  "local_groups": len(set(labels.tolist())),
+                  "cov": model.cov_params().values.tolist(),
+                  "fvalue": model.fvalue_.tolist(),
+                  "diagnostics": [model.llf_.tolist(), model.aic_.tolist(),
+                                  model.bic_.tolist(),
+                                  model.jarque_bera_.values.tolist(),
+                                  model.omnibus_.values.tolist(),
+                                  model.condition_number_, model.vif_.tolist()],
+                  "durbin_watson": model.durbin_watson_.tolist()}))
+"""
+
+
+def test_two_workers_cluster_errors_equal_one_process(tmp_path):
+    """Two targets, weights and text labels, each cluster's rows dealt to both
+    workers (two one-row clusters to one each): the per-label score sums are
+    added across workers, so the cluster covariance, G and the Wald F equal
+    one process's."""
+    import json
+
+    from tapereg import LinearRegressor
+
+    X, y, _ = correlated_problem(1201, 3, seed=11)
+    rng = np.random.default_rng(5)
+    Y = np.column_stack([y, y + X[:, 0] * rng.normal(0, 3, 1201)])
+    w = rng.uniform(0.5, 2.0, 1201)
+    labels = np.array([f"shop {k}" for k in rng.integers(0, 12, 1201)], object)
+    labels[[0, 1]] = ["only on worker 0", "only on worker 1"]
+    path = tmp_path / "clustered.npz"
+    np.savez(path, X=X, Y=Y, w=w, labels=labels)
+    workers = _start_workers(["-c", CLUSTER_WORKER, str(path)])
+    outputs = []
+    for process in workers:
+        out, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err[-2000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    single = LinearRegressor(solver="exact", cov_type="cluster")
+    single.fit(X, Y, sample_weight=w, groups=labels)
+    assert single.statistics_.n_groups == 14
+    assert sorted(o["local_groups"] for o in outputs) == [13, 13]
+    for o in outputs:
+        assert o["n_groups"] == 14
+        np.testing.assert_allclose(o["cov"], single.cov_params().values, rtol=1e-9)
+        np.testing.assert_allclose(o["fvalue"], single.fvalue_, rtol=1e-9)
+        # The residual sums are added too; Durbin–Watson needs one row order.
+        expected = [single.llf_, single.aic_, single.bic_, single.jarque_bera_.values]
+        expected += [single.omnibus_.values, single.condition_number_, single.vif_]
+        for ours, theirs in zip(o["diagnostics"], expected, strict=True):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+        assert np.isnan(o["durbin_watson"]).all()
+    assert np.isfinite(single.durbin_watson_).all()
+    assert outputs[0]["cov"] == outputs[1]["cov"]
+
+
 def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
     """Filip's moments cannot resolve its optimum (κ² ≈ 1e16), so the defaults whiten
     from the rows' triangular factor; across two workers that factor is stacked from
@@ -551,6 +619,9 @@ class _LockstepReducer:
     def gather(self, array):
         return _gathering(self.sum, self.index, self.count)(array)
 
+    def maximum(self, value):
+        return float(self.gather(value).max())
+
 
 @pytest.mark.parametrize("rows", [(3000, 3000), (500, 10)])
 def test_the_plots_sample_is_drawn_from_every_workers_rows(rows):
@@ -590,6 +661,75 @@ def test_the_plots_sample_is_drawn_from_every_workers_rows(rows):
         assert from_second == rows[1]  # fewer rows than the sample: all are in
     else:
         assert 400 < from_second < 600  # half, within 6 standard deviations
+
+
+def test_cluster_scores_of_one_label_are_added_across_workers():
+    """Three workers of different G (one without rows): the sums of a label held by
+    several are added, text and numbers that pandas groups together merge, and
+    every worker ends with the same clusters, in the same order."""
+    from tapereg.numerics.robust import label_hashes, merge_cluster_scores
+
+    rng = np.random.default_rng(0)
+    labels = [
+        np.array(["a", "b", "c", 7], object),
+        np.array([], object),
+        np.array(["c", 7.0, "7", "d", "a"], object),
+    ]
+    sums = [rng.normal(size=(len(k), 2, 3)) for k in labels]
+    sum_for = _in_lockstep(3)
+
+    def worker(k):
+        reducer = _LockstepReducer(k, 3, sum_for(k))
+        return merge_cluster_scores(labels[k], sums[k], reducer)
+
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(worker, range(3)))
+    expected = {
+        "a": sums[0][0] + sums[2][4],
+        "b": sums[0][1],
+        "c": sums[0][2] + sums[2][0],
+        7: sums[0][3] + sums[2][1],
+        "7": sums[2][2],
+        "d": sums[2][3],
+    }
+    hashes = label_hashes(np.array(list(expected), object))
+    for merged_hashes, merged in results:
+        assert merged_hashes.dtype == np.uint64 and merged.shape == (6, 2, 3)
+        assert sorted(merged_hashes.tolist()) == sorted(hashes.tolist())
+        for label, h in zip(expected, hashes, strict=True):
+            (row,) = np.flatnonzero(merged_hashes == h)
+            np.testing.assert_allclose(merged[row], expected[label], rtol=1e-15)
+    for other in results[1:]:
+        assert np.array_equal(other[0], results[0][0])
+        assert np.array_equal(other[1], results[0][1])
+
+
+def test_label_hashes_are_the_same_in_every_process():
+    """Python salts ``hash`` of text per process; the labels' hashes may not."""
+    import os
+    import subprocess
+    import sys
+
+    from tapereg.numerics.robust import label_hashes
+
+    labels = np.array(["shop 1", "é", 3, 2.5, True, np.int64(1), b"x"], object)
+    hashes = label_hashes(labels)
+    assert hashes[4] == hashes[5]  # True and 1: one group for pandas, one hash
+    assert len(set(hashes.tolist())) == 6
+    script = (
+        "import numpy as np; from tapereg.numerics.robust import label_hashes; "
+        "print(label_hashes(np.array(['shop 1', 'é', 3, 2.5, True, np.int64(1), "
+        "b'x'], object)).tolist())"
+    )
+    for seed in ("1", "2"):
+        out = subprocess.run(
+            [sys.executable, "-c", script],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert out.strip() == str(hashes.tolist())
 
 
 def test_a_dead_worker_stops_the_other_with_one_line(two_files):

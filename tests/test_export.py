@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,13 +14,14 @@ import pytest
 import tensorflow as tf
 from sklearn.exceptions import NotFittedError
 
-from tapereg import LinearRegressor, TaperegError
+from tapereg import LinearRegressor, ParameterError, TaperegError, load, save
 from tapereg.io.export import (
     ExportError,
     export_saved_model,
     sanitize_names,
     signature_names,
 )
+from tapereg.numerics.statistics import PREDICTION_COLUMNS
 
 # Loads the export in a fresh interpreter, as a server would: no tapereg, no
 # estimator in memory. Reads {"directory", "columns", "matrix"} on stdin.
@@ -53,6 +55,9 @@ matrix = model.signatures["predict_matrix"]
 columns = {k: tf.constant(v, tf.float32) for k, v in request["columns"].items()}
 served = serving(**columns)
 predictions = matrix(tf.constant(request["matrix"], tf.float32))["predictions"]
+intervals = {}
+if "predict_interval" in model.signatures:
+    intervals = model.signatures["predict_interval"](**columns)
 print(json.dumps({
     "signatures": sorted(model.signatures),
     "serving": describe(serving),
@@ -61,6 +66,7 @@ print(json.dumps({
     "proto_outputs": sorted(graph.signature_def["serving_default"].outputs),
     "served": {k: v.numpy().astype(float).tolist() for k, v in served.items()},
     "predictions": predictions.numpy().astype(float).tolist(),
+    "intervals": {k: v.numpy().tolist() for k, v in intervals.items()},
 }))
 """
 
@@ -93,7 +99,7 @@ def leftovers(folder):
 
 
 @pytest.fixture
-def frame_model():
+def frame_data():
     rng = np.random.default_rng(0)
     # "1st" (a year, say) is large and cancels against the intercept: a float32
     # computation would lose digits there, the float64 one does not.
@@ -105,6 +111,12 @@ def frame_model():
         X.to_numpy() @ [2.0, -0.5, 3.0, 5.0] - 9750 + rng.normal(size=40),
         name="price (k€)",
     )
+    return X, y
+
+
+@pytest.fixture
+def frame_model(frame_data):
+    X, y = frame_data
     return LinearRegressor(solver="exact").fit(X, y), X
 
 
@@ -153,7 +165,11 @@ def test_dataframe_export_serves_named_columns(tmp_path, frame_model):
         {key: X.iloc[:, j] for j, key in enumerate(features)},
         X.to_numpy(),
     )
-    assert result["signatures"] == ["predict_matrix", "serving_default"]
+    assert result["signatures"] == [
+        "predict_interval",
+        "predict_matrix",
+        "serving_default",
+    ]
     assert result["proto_inputs"] == sorted(features)
     assert result["proto_outputs"] == targets
     assert result["serving"] == {
@@ -173,6 +189,12 @@ def test_dataframe_export_serves_named_columns(tmp_path, frame_model):
     np.testing.assert_allclose(
         np.asarray(result["predictions"])[:, 0], expected, rtol=1e-6
     )
+    # The interval signature serves without tapereg too, in float64.
+    intervals = est.predict_interval(X)
+    for column in intervals.columns:
+        np.testing.assert_allclose(
+            result["intervals"][column], intervals[column], rtol=1e-9
+        )
 
 
 def test_array_export_with_two_targets(tmp_path, array_model):
@@ -255,3 +277,228 @@ def test_unfitted_estimator_is_refused(tmp_path):
     with pytest.raises(NotFittedError):
         export_saved_model(LinearRegressor(), tmp_path / "export")
     assert list(tmp_path.iterdir()) == []
+
+
+def read_metadata(directory):
+    return json.loads((directory / "assets.extra" / "tapereg_export.json").read_text())
+
+
+def served_intervals(directory, est, X) -> pd.DataFrame:
+    """The predict_interval signature's outputs laid out as est.predict_interval's."""
+    signature = tf.saved_model.load(os.fspath(directory)).signatures["predict_interval"]
+    features, targets = signature_names(est)
+    X = np.asarray(X)
+    out = signature(
+        **{key: tf.constant(X[:, j], tf.float32) for j, key in enumerate(features)}
+    )
+    assert all(tensor.dtype == tf.float64 for tensor in out.values())
+    if len(targets) == 1:
+        assert sorted(out) == sorted(PREDICTION_COLUMNS)
+        return pd.DataFrame({c: out[c].numpy() for c in PREDICTION_COLUMNS})
+    assert sorted(out) == sorted(
+        f"{t}.{c}" for t in targets for c in PREDICTION_COLUMNS
+    )
+    return pd.DataFrame(
+        np.column_stack(
+            [out[f"{t}.{c}"].numpy() for t in targets for c in PREDICTION_COLUMNS]
+        )
+    )
+
+
+def test_interval_signature_matches_predict_interval_and_statsmodels(
+    tmp_path, frame_data
+):
+    import statsmodels.api as sm
+
+    X, y = frame_data
+    est = LinearRegressor(solver="exact").fit(X, y)
+    metadata = export_saved_model(est, tmp_path / "export")
+    assert read_metadata(tmp_path / "export") == metadata
+    assert metadata["signatures"] == [
+        "serving_default",
+        "predict_matrix",
+        "predict_interval",
+    ]
+    interval = metadata["predict_interval"]
+    assert interval["exported"] and interval["cov_type"] == "nonrobust"
+    assert interval["level"] == 0.95 and interval["distribution"] == "t"
+    assert interval["df_resid"] == 35.0  # 40 rows, 4 features and the intercept
+    assert interval["quantile"] == pytest.approx(2.030107928250343, rel=1e-12)
+    assert interval["outputs"] == list(PREDICTION_COLUMNS)
+
+    loaded = tf.saved_model.load(os.fspath(tmp_path / "export"))
+    specs = loaded.signatures["predict_interval"].structured_input_signature[1]
+    serving = loaded.signatures["serving_default"].structured_input_signature[1]
+    assert specs == serving  # the same named float32 [None] inputs
+
+    served = served_intervals(tmp_path / "export", est, X)
+    expected = est.predict_interval(X, level=0.95)
+    np.testing.assert_allclose(served.to_numpy(), expected.to_numpy(), rtol=1e-9)
+
+    # statsmodels' own numbers, on the same (float32-exact) rows.
+    exog = sm.add_constant(X.to_numpy())
+    reference = (
+        sm.OLS(y.to_numpy(), exog).fit().get_prediction(exog).summary_frame(alpha=0.05)
+    )
+    np.testing.assert_allclose(
+        served.to_numpy(), reference[list(PREDICTION_COLUMNS)].to_numpy(), rtol=1e-8
+    )
+
+
+def test_interval_signature_with_two_weighted_targets(tmp_path, array_model):
+    _, X = array_model
+    rng = np.random.default_rng(2)
+    Y = np.column_stack([X @ [1.0, 2.0, -1.0] + 40, X @ [-3.0, 0.5, 2.0] - 70])
+    Y += rng.normal(size=Y.shape) * [1.0, 3.0]
+    weights = rng.uniform(0.2, 3.0, size=len(X))
+    est = LinearRegressor(solver="exact").fit(X, Y, sample_weight=weights)
+    metadata = export_saved_model(est, tmp_path / "export", level=0.8)
+    assert metadata["predict_interval"]["outputs"][:2] == ["y0.mean", "y0.mean_se"]
+    assert metadata["predict_interval"]["outputs"][6] == "y1.mean"
+
+    served = served_intervals(tmp_path / "export", est, X)
+    expected = est.predict_interval(X, level=0.8)
+    assert list(expected.columns) == [
+        (t, c) for t in ("y0", "y1") for c in PREDICTION_COLUMNS
+    ]
+    np.testing.assert_allclose(served.to_numpy(), expected.to_numpy(), rtol=1e-9)
+    # The two targets' noise differs threefold, and so do their intervals.
+    obs_width = expected[("y1", "obs_ci_upper")] - expected[("y1", "obs_ci_lower")]
+    assert np.all(
+        obs_width
+        > 2 * (expected[("y0", "obs_ci_upper")] - expected[("y0", "obs_ci_lower")])
+    )
+
+
+def test_interval_signature_under_the_models_robust_covariance(tmp_path, array_model):
+    from scipy import stats
+
+    _, X = array_model
+    rng = np.random.default_rng(3)
+    y = X @ [1.0, 2.0, -1.0] + 40 + rng.normal(size=len(X)) * (1 + np.abs(X[:, 0]))
+    est = LinearRegressor(solver="exact", cov_type="HC3").fit(X, y)
+    metadata = export_saved_model(est, tmp_path / "export", level=0.9)
+    interval = metadata["predict_interval"]
+    assert interval["cov_type"] == "HC3" and interval["distribution"] == "normal"
+    assert interval["quantile"] == stats.norm.ppf(0.95)
+
+    served = served_intervals(tmp_path / "export", est, X)
+    expected = est.predict_interval(X, level=0.9)
+    np.testing.assert_allclose(served.to_numpy(), expected.to_numpy(), rtol=1e-9)
+    # HC3's standard errors, not the nonrobust ones the fit also keeps.
+    nonrobust = est.predict_interval(X, level=0.9, cov_type="nonrobust")
+    assert np.max(np.abs(served["mean_se"] / nonrobust["mean_se"] - 1)) > 0.05
+
+
+def _without_covariance(est):
+    est.statistics_ = dataclasses.replace(est.statistics_, cov=None)
+    return est
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (
+            lambda X, y: LinearRegressor(solver="exact", compute_statistics=False).fit(
+                X, y
+            ),
+            "fitted without (compute_statistics=False)",
+        ),
+        (
+            lambda X, y: LinearRegressor(solver="exact", alpha=0.5).fit(X, y),
+            "this model has a penalty (alpha=0.5)",
+        ),
+        (  # as beyond 1,001 terms, where no covariance matrix is kept
+            lambda X, y: _without_covariance(LinearRegressor(solver="exact").fit(X, y)),
+            "not kept for 5 terms",
+        ),
+    ],
+    ids=["no statistics", "penalized", "no covariance matrix"],
+)
+def test_model_without_covariance_exports_serving_only(
+    tmp_path, frame_data, make, reason
+):
+    X, y = frame_data
+    est = make(X, y)
+    metadata = export_saved_model(est, tmp_path / "export", level=0.9)
+    assert metadata["signatures"] == ["serving_default", "predict_matrix"]
+    assert read_metadata(tmp_path / "export")["predict_interval"] == {
+        "exported": False,
+        "level": 0.9,
+        "cov_type": "nonrobust",
+        "reason": metadata["predict_interval"]["reason"],
+    }
+    assert metadata["predict_interval"]["reason"].startswith(
+        "the predict_interval signature "
+    )
+    assert reason in metadata["predict_interval"]["reason"]
+
+    loaded = tf.saved_model.load(os.fspath(tmp_path / "export"))
+    assert sorted(loaded.signatures) == ["predict_matrix", "serving_default"]
+    features, _ = signature_names(est)
+    out = loaded.signatures["serving_default"](
+        **{k: tf.constant(X.iloc[:, j], tf.float32) for j, k in enumerate(features)}
+    )
+    np.testing.assert_allclose(out["price__k__"].numpy(), est.predict(X), rtol=1e-6)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.0, 1.5, float("nan")])
+def test_level_outside_0_1_is_refused_before_writing(tmp_path, array_model, level):
+    with pytest.raises(ParameterError, match=r"level must be in \(0, 1\)"):
+        export_saved_model(array_model[0], tmp_path / "export", level=level)
+    assert list(tmp_path.iterdir()) == []
+
+
+def run_cli(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "tapereg", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_cli_export_level(tmp_path, frame_model):
+    est, X = frame_model
+    save(est, tmp_path / "m.json")
+    est = load(tmp_path / "m.json")  # what the command exports
+    done = run_cli(
+        "export", str(tmp_path / "m.json"), str(tmp_path / "served"), "--level", "0.9"
+    )
+    assert done.returncode == 0, done.stderr
+    assert (
+        "predict_interval: level 0.9, cov_type nonrobust -> outputs mean, mean_se, "
+        "mean_ci_lower, mean_ci_upper, obs_ci_lower, obs_ci_upper"
+    ) in done.stdout.splitlines()
+    assert read_metadata(tmp_path / "served")["predict_interval"]["level"] == 0.9
+    served = served_intervals(tmp_path / "served", est, X)
+    expected = est.predict_interval(X, level=0.9)
+    np.testing.assert_allclose(served.to_numpy(), expected.to_numpy(), rtol=1e-9)
+
+    refused = run_cli(
+        "export", str(tmp_path / "m.json"), str(tmp_path / "other"), "--level", "1.5"
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        "tapereg export: error: argument --level: must be in (0, 1), got 1.5"
+    ]
+    assert not (tmp_path / "other").exists()
+
+
+def test_cli_export_without_statistics_notes_it(tmp_path, frame_data, capsys):
+    from tapereg.cli import main
+
+    X, y = frame_data
+    est = LinearRegressor(solver="exact", compute_statistics=False).fit(X, y)
+    save(est, tmp_path / "m.json")
+    assert main(["export", str(tmp_path / "m.json"), str(tmp_path / "served")]) == 0
+    captured = capsys.readouterr()
+    assert "serving_default: inputs" in captured.out
+    assert "predict_interval" not in captured.out
+    assert captured.err.strip().splitlines() == [
+        "tapereg: note: no predict_interval signature: the predict_interval "
+        "signature needs the OLS statistics, which this model was fitted without "
+        "(--no-statistics); refit without --no-statistics"
+    ]
+    assert (tmp_path / "served" / "saved_model.pb").is_file()

@@ -47,7 +47,8 @@ def _hc_covariances(X, y, weights, fit_intercept=True, blocks=None):
     """HC0–HC3 from numerics.robust on the exact solution's bread (the pieces the
     fit will use once the pass is wired in)."""
     from tapereg.numerics.exact import solve_least_squares
-    from tapereg.numerics.robust import meat_sums, robust_covariances
+    from tapereg.numerics.residuals import residual_pass
+    from tapereg.numerics.robust import robust_covariances
     from tapereg.numerics.statistics import ols_statistics
 
     X, Y = np.asarray(X, float), np.asarray(y, float)[:, None]
@@ -63,8 +64,14 @@ def _hc_covariances(X, y, weights, fit_intercept=True, blocks=None):
         feature_names=[f"x{i}" for i in range(X.shape[1])],
     )
     blocks = blocks or [(X, Y, weights)]
-    sums = meat_sums(
-        blocks, solution.coef, solution.intercept, stats.bread, fit_intercept
+    _, sums, _ = residual_pass(
+        [(*block, None) for block in blocks],
+        solution.coef,
+        solution.intercept,
+        stats.bread,
+        fit_intercept,
+        meats=True,
+        clusters=False,
     )
     return {
         "nonrobust": stats.cov["nonrobust"],
@@ -205,7 +212,7 @@ def test_the_cli_reports_the_covariance_it_was_asked_for(tmp_path, capsys, strea
     np.testing.assert_allclose(summary["p_value"], reference.pvalues, rtol=1e-5)
     assert main([*args, "--summary"]) == 0
     text = capsys.readouterr().out
-    assert "P>|z|" in text and "covariance type HC3" in text
+    assert "P>|z|" in text and "Covariance Type:                  HC3" in text
 
 
 # -- intervals for new rows ----------------------------------------------------------
@@ -366,7 +373,8 @@ def test_cluster_robust_errors_equal_statsmodels(weighted, solver):
     X, y, groups = _clustered()
     weights = _weights(len(y)) if weighted else None
     model = LinearRegressor(solver=solver, cov_type="cluster")
-    model.fit(X, y, sample_weight=weights, groups=groups)
+    with pytest.warns(UserWarning, match="7 clusters for 10 slopes"):
+        model.fit(X, y, sample_weight=weights, groups=groups)
     exog = sm.add_constant(X)
     ols = sm.OLS(y, exog) if weights is None else sm.WLS(y, exog, weights=weights)
     reference = ols.fit(cov_type="cluster", cov_kwds={"groups": groups})
@@ -381,6 +389,7 @@ def test_cluster_robust_errors_equal_statsmodels(weighted, solver):
     np.testing.assert_allclose(model.f_pvalue_, reference.f_pvalue, rtol=1e3 * rtol)
 
 
+@pytest.mark.filterwarnings("ignore:7 clusters for 10 slopes:UserWarning")
 def test_cluster_labels_in_blocks_equal_the_arrays(tmp_path):
     X, y, groups = _clustered()
     labels = np.array([f"decade {g}" for g in groups], dtype=object)
@@ -399,6 +408,45 @@ def test_cluster_labels_in_blocks_equal_the_arrays(tmp_path):
     # Labels given with another cov_type: the cluster covariance is kept too.
     hc = LinearRegressor(solver="exact", cov_type="HC1").fit(X, y, groups=labels)
     np.testing.assert_allclose(hc.cov_params("cluster"), whole.cov_params(), rtol=1e-3)
+
+
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("n_groups", [4, 5])
+def test_few_clusters_warn_where_statsmodels_does(n_groups, fit_intercept):
+    """4 slopes: statsmodels' F warns that the covariance of the constraints has
+    rank 3 < 4 with 4 clusters, not with 5; tapereg warns alike, at the user's
+    line, and reports statsmodels' F (numerator degrees of freedom: the rank)."""
+    import warnings
+
+    from statsmodels.tools.sm_exceptions import ValueWarning
+
+    X, y = _diabetes()
+    X = X[["age", "bmi", "bp", "s5"]]
+    groups = np.arange(len(y)) % n_groups
+    exog = sm.add_constant(X) if fit_intercept else X
+    reference = sm.OLS(y, exog).fit(cov_type="cluster", cov_kwds={"groups": groups})
+    with warnings.catch_warnings(record=True) as theirs:
+        warnings.simplefilter("always")
+        f_reference = reference.fvalue
+    model = LinearRegressor(
+        solver="exact", cov_type="cluster", fit_intercept=fit_intercept
+    )
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        model.fit(X, y, groups=groups)
+    rank_deficient = [w for w in theirs if issubclass(w.category, ValueWarning)]
+    assert len(rank_deficient) == len(ours) == (n_groups == 4)
+    if ours:
+        assert "The number of constraints is 4, but rank is 3" in str(
+            rank_deficient[0].message
+        )
+        assert ours[0].category is UserWarning
+        assert ours[0].filename == __file__
+        assert str(ours[0].message).startswith(
+            "4 clusters for 4 slopes: the cluster-robust covariance has rank at "
+            "most G − 1 = 3"
+        )
+    np.testing.assert_allclose(model.fvalue_, f_reference, rtol=1e-9)
 
 
 def test_cluster_mistakes_are_named():

@@ -21,7 +21,7 @@ from .fitting.plan import check_params, make_plan
 from .fitting.solve import solve
 from .fitting.source import BlockSource
 from .fitting.validation import array_source, features_to_predict
-from .inference import OLSInference
+from .inference import DIAGNOSTICS, OLSInference
 from .numerics.linear import linear_predictions
 from .parallel.reducers import reducer_for
 from .runtime.callbacks import epoch_callbacks
@@ -51,6 +51,7 @@ _FITTED = (
     "nobs_",
     "df_model_",
     "df_resid_",
+    *DIAGNOSTICS,
 )
 
 
@@ -177,6 +178,19 @@ default="nonrobust"
         error (one value per target), with ``compute_statistics``.
     nobs_, df_model_, df_resid_ : int, float, float
         Observations and degrees of freedom of the model and the residuals.
+    llf_, aic_, bic_, durbin_watson_ : float or ndarray
+        Log-likelihood, Akaike's and Schwarz's criteria and the Durbin–Watson
+        statistic of the (whitened) residuals, as statsmodels' OLS/WLS (one
+        value per target; Durbin–Watson NaN across workers, whose rows have no
+        one order).
+    jarque_bera_, omnibus_ : pandas.Series or pandas.DataFrame
+        ``statistic, p_value, skew, kurtosis`` and ``statistic, p_value`` of the
+        residuals' normality tests (a row per target for several).
+    condition_number_ : float
+        statsmodels' condition number of the (weighted) design with its constant
+        column.
+    vif_ : pandas.Series
+        Each feature's variance inflation factor (inf in an exact dependence).
     moments_ : tapereg.numerics.moments.Moments
         Only after :meth:`fit_stream`: the float64 moments of [X, Y] its first pass
         took (means, covariance, row count).
@@ -358,6 +372,8 @@ default="nonrobust"
             self.nobs_ = stats.nobs
             self.df_model_ = float(stats.df_model)
             self.df_resid_ = float(stats.df_resid)
+            if stats.diagnostics is not None:
+                self.__dict__.update(self._diagnostics_attributes(stats))
         return self
 
     def predict(self, X):

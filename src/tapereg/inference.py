@@ -14,6 +14,18 @@ from .errors import ParameterError
 from .fitting.validation import features_to_predict
 from .numerics.linear import target_names
 
+# The fitted attributes of statsmodels' summary diagnostics.
+DIAGNOSTICS = (
+    "llf_",
+    "aic_",
+    "bic_",
+    "durbin_watson_",
+    "jarque_bera_",
+    "omnibus_",
+    "condition_number_",
+    "vif_",
+)
+
 
 class OLSInference:
     """``summary``, ``cov_params``, ``predict_interval``, ``f_test`` and ``t_test``
@@ -188,6 +200,61 @@ class OLSInference:
             for k, cov in enumerate(_covariances(stats, cov_type, "t_test()"))
         ]
         return self._per_target(frames)
+
+    def summary_text(self, level: float = 0.95, cov_type: str | None = None) -> str:
+        """The fit's summary laid out as statsmodels' ``summary()`` prints it.
+
+        The header (dependent variable, model, observations, degrees of freedom,
+        R², adjusted R², F, its p-value, log-likelihood, AIC, BIC, covariance
+        type), the coefficient table under ``cov_type``, the diagnostics
+        (omnibus, Durbin–Watson, Jarque–Bera, skew, kurtosis, condition number)
+        and statsmodels' notes; a block per target.
+        """
+        from .reports.summary_text import summary_text
+
+        stats, cov_type = self._inference("summary_text()", cov_type)
+        _check_level(level)
+        names = target_names(getattr(self, "target_names_", None), stats.coef.shape[1])
+        return summary_text(
+            stats,
+            level=level,
+            cov_type=cov_type,
+            target_names=names,
+            solver=self.solver,
+        )
+
+    def _diagnostics_attributes(self, stats) -> dict:
+        """The diagnostics' fitted attributes (``DIAGNOSTICS``) from the
+        statistics: floats for one target, arrays or frames for several."""
+        import pandas as pd
+
+        from .numerics.residuals import JARQUE_BERA, OMNIBUS
+
+        found = stats.diagnostics
+        n_targets = stats.coef.shape[1]
+        names = target_names(getattr(self, "target_names_", None), n_targets)
+
+        def per_target(values):
+            return float(values[0]) if n_targets == 1 else values
+
+        def table(values, columns):
+            if n_targets == 1:
+                return pd.Series(values[0], index=columns)
+            return pd.DataFrame(
+                values, index=pd.Index(names, name="target"), columns=columns
+            )
+
+        features = stats.terms[len(stats.terms) - len(found.vif) :]
+        return {
+            "llf_": per_target(found.llf),
+            "aic_": per_target(found.aic),
+            "bic_": per_target(found.bic),
+            "durbin_watson_": per_target(found.durbin_watson),
+            "jarque_bera_": table(found.jarque_bera, JARQUE_BERA),
+            "omnibus_": table(found.omnibus, OMNIBUS),
+            "condition_number_": float(found.condition_number),
+            "vif_": pd.Series(found.vif, index=pd.Index(features, name="feature")),
+        }
 
     def _inference(self, method: str, cov_type: str | None):
         """(the OLS statistics, the cov_type), after checking they exist and

@@ -430,7 +430,16 @@ def _add_export(commands) -> None:
         help="export a saved model as a TensorFlow SavedModel",
         description="Write MODEL as a TensorFlow SavedModel in DIR: signature "
         "serving_default takes one float32 input per feature (raw units) and returns "
-        "one output per target; predict_matrix takes the feature matrix.",
+        "one output per target; predict_matrix takes the feature matrix; "
+        "predict_interval takes serving_default's inputs and returns predict "
+        "--interval's columns (float64), where the model keeps its covariance.",
     )
     export.add_argument("model", metavar="MODEL", help="a model written by fit --save")
     export.add_argument("directory", metavar="DIR", help="the SavedModel directory")
+    export.add_argument(
+        "--level",
+        type=_level,
+        default=0.95,
+        help="confidence level of the predict_interval signature's intervals, "
+        "fixed in the export (default 0.95)",
+    )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+
 from .output import quiet_tensorflow
 from .paths import Output, check_paths
 from .status import ExitStatus
+from .vocabulary import in_cli_terms
 
 
 def run_export_command(args) -> int:
@@ -18,10 +21,21 @@ def run_export_command(args) -> int:
     quiet_tensorflow()
     from ..io.export import export_saved_model, signature_names
 
-    export_saved_model(estimator, args.directory)
+    metadata = export_saved_model(estimator, args.directory, level=args.level)
     inputs, outputs = signature_names(estimator)
     print(f"SavedModel written to {args.directory}")
     print(
         f"serving_default: inputs {', '.join(inputs)} -> outputs {', '.join(outputs)}"
     )
+    interval = metadata["predict_interval"]
+    if interval["exported"]:
+        print(
+            f"predict_interval: level {interval['level']:g}, cov_type "
+            f"{interval['cov_type']} -> outputs {', '.join(interval['outputs'])}"
+        )
+    else:  # the model keeps no covariance: the export serves predictions only
+        reason = in_cli_terms(interval["reason"])
+        print(
+            f"tapereg: note: no predict_interval signature: {reason}", file=sys.stderr
+        )
     return ExitStatus.SUCCESS

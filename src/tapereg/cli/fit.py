@@ -97,11 +97,11 @@ def _run_fit(args, data: list[str]) -> int:
     )
     report = _report(args, fitted, stream)
     _write(args, fitted, stream, report)
-    from ..reports.report import format_coefficients, format_statistics, format_summary
+    from ..reports.report import format_coefficients, format_summary
 
     text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
     if args.summary:
-        text += "\n\n" + format_statistics(fitted.estimator, args.level)
+        text += "\n\n" + fitted.estimator.summary_text(args.level)
     if args.test:
         from ..reports.report import format_f_tests
 

@@ -1,7 +1,8 @@
 """Warnings about the problem and the fit, each pointing at the user's line.
 
 Too few rows, constant or collinear columns, a constant target, curvature beyond
-what gradient descent can resolve, and training stopped by ``max_iter``.
+what gradient descent can resolve, training stopped by ``max_iter``, and too few
+clusters for the slopes.
 """
 
 from __future__ import annotations
@@ -90,6 +91,23 @@ def warn_about_columns(
             "every coefficient is 0 and R² is undefined",
             ConstantTargetWarning,
         )
+
+
+def warn_about_clusters(n_groups: int, n_slopes: int) -> None:
+    """Under ``cov_type="cluster"``, fewer clusters than slopes + 1: the scores
+    of the G clusters sum to zero, so the covariance has rank at most G − 1 and
+    the model's Wald F loses degrees of freedom (statsmodels warns "covariance of
+    constraints does not have full rank" when it computes that F)."""
+    if n_groups - 1 >= n_slopes:
+        return
+    warn(
+        f"{n_groups} {_plural(n_groups, 'cluster')} for {n_slopes} "
+        f"{_plural(n_slopes, 'slope')}: the cluster-robust covariance has rank at "
+        f"most G − 1 = {n_groups - 1}, so the model's Wald F of every slope = 0 "
+        "tests at most that many restrictions, as in statsmodels; cluster on "
+        "labels with more groups, fit fewer features, or use an HC cov_type",
+        UserWarning,
+    )
 
 
 def warn_about_curvature(gram, *, fit_intercept: bool) -> None:

@@ -13,23 +13,27 @@ import dataclasses
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import DataError, ParameterError
 from ..numerics.checks import check_second_moments
 from ..numerics.exact import solve_least_squares, solve_least_squares_stream
 from ..numerics.gram import gram_from_moments
 from ..numerics.hypotheses import f_test
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
+from ..numerics.residuals import ResidualSums, diagnostics, residual_pass
 from ..numerics.robust import (
     cluster_covariance,
-    cluster_scores,
-    meat_sums,
+    merge_cluster_scores,
     robust_covariances,
 )
 from ..numerics.standardization import Standardization, standardization_from_moments
 from ..numerics.statistics import ols_statistics, ols_statistics_from_moments
 from ..runtime.notes import factoring_flops, note_if_long
-from .diagnostics import warn_about_columns, warn_if_not_converged
+from .diagnostics import (
+    warn_about_clusters,
+    warn_about_columns,
+    warn_if_not_converged,
+)
 from .gradient import (
     train_on_gram,
     train_on_rows,
@@ -93,7 +97,7 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
         statistics, solution = _statistics(
             source, plan, coef, intercept, moments, solution
         )
-        statistics = _with_robust_covariances(
+        statistics = _from_residual_pass(
             statistics, source, plan, coef, intercept, reducer
         )
     return FitOutcome(
@@ -312,56 +316,88 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
     return statistics, solution
 
 
-def _with_robust_covariances(statistics, source, plan, coef, intercept, reducer):
-    """The statistics with HC0–HC3 (a robust ``cov_type``) from one more pass
-    over the rows (every worker's, added like the moments) and the cluster-robust
-    covariance (cluster labels given); under a robust ``cov_type`` F becomes its
-    Wald F, as statsmodels reports. The bread they are made with is dropped."""
+def _grouped_anywhere(source, reducer) -> bool:
+    """Whether the rows have cluster labels, on every worker alike: one without
+    rows has seen no labels, yet must join the others' gather."""
     grouped = bool(source.grouped)
+    if reducer.count == 1:
+        return grouped
+    anywhere = reducer.maximum(float(grouped)) > 0
+    if anywhere and source.grouped is False:
+        raise DataError(
+            "this worker's rows have no groups, other workers' have; give every "
+            "worker's blocks groups, or none"
+        )
+    return anywhere
+
+
+def _from_residual_pass(statistics, source, plan, coef, intercept, reducer):
+    """The statistics completed by one more pass over the rows (every worker's,
+    added like the moments): statsmodels' diagnostics always, HC0–HC3 under a
+    robust ``cov_type``, the cluster-robust covariance where cluster labels are
+    given. Under a robust ``cov_type`` F becomes its Wald F, as statsmodels
+    reports. The bread they are made with is dropped."""
+    grouped = _grouped_anywhere(source, reducer)
     if plan.cov_type == "cluster" and not grouped:
         raise ParameterError(
             "cov_type='cluster' needs the cluster labels: fit(X, y, groups=...), "
             "or blocks of (X, y, sample_weight, groups)"
         )
-    if statistics.cov is None:
+    keeps_cov = statistics.cov is not None
+    meats = keeps_cov and plan.cov_type not in ("nonrobust", "cluster")
+    sums, meat, scores = residual_pass(
+        source.group_blocks(),
+        coef,
+        intercept,
+        statistics.bread,
+        plan.fit_intercept,
+        meats=meats,
+        clusters=keeps_cov and grouped,
+    )
+    n_targets = coef.shape[1]
+    statistics = dataclasses.replace(
+        statistics,
+        diagnostics=diagnostics(
+            ResidualSums.unpacked(
+                reducer.sum(sums.packed()), n_targets, weighted=sums.weighted
+            ),
+            statistics,
+            fit_intercept=plan.fit_intercept,
+            in_order=reducer.count == 1,
+        ),
+    )
+    if not keeps_cov:
         return dataclasses.replace(statistics, bread=None)
     cov = dict(statistics.cov)
-    if plan.cov_type not in ("nonrobust", "cluster"):
-        sums = meat_sums(
-            source.blocks(), coef, intercept, statistics.bread, plan.fit_intercept
-        )
+    if meats:
         cov.update(
-            robust_covariances(statistics, reducer.sum(sums), plan.fit_intercept)
+            robust_covariances(statistics, reducer.sum(meat), plan.fit_intercept)
         )
-    if grouped:
-        if reducer.count > 1:
-            raise ParameterError(
-                "cluster-robust errors across workers are not supported yet; fit "
-                "the groups in one process"
-            )
-        _, scores = cluster_scores(
-            source.group_blocks(), coef, intercept, statistics.bread, plan.fit_intercept
-        )
-        cov["cluster"] = cluster_covariance(statistics, scores, plan.fit_intercept)
-        statistics = dataclasses.replace(statistics, n_groups=scores.shape[0])
+    if scores is not None:
+        _, score_sums = merge_cluster_scores(*scores, reducer)
+        cov["cluster"] = cluster_covariance(statistics, score_sums, plan.fit_intercept)
+        statistics = dataclasses.replace(statistics, n_groups=score_sums.shape[0])
+        if plan.cov_type == "cluster":
+            warn_about_clusters(score_sums.shape[0], source.n_features)
     if plan.cov_type != "nonrobust":
-        # As statsmodels: F is the Wald test of every slope = 0 under the robust
-        # covariance, with G − 1 degrees of freedom for clusters.
-        df_denom = scores.shape[0] - 1 if plan.cov_type == "cluster" else None
-        slopes = np.eye(len(statistics.terms))[int(plan.fit_intercept) :]
-        tests = [
-            f_test(
-                coef_k,
-                cov_k,
-                slopes,
-                np.zeros(len(slopes)),
-                df_denom or statistics.df_resid,
-            )
-            for coef_k, cov_k in zip(statistics.coef.T, cov[plan.cov_type], strict=True)
-        ]
-        statistics = dataclasses.replace(
-            statistics,
-            fvalue=np.array([test["fvalue"] for test in tests]),
-            f_pvalue=np.array([test["p_value"] for test in tests]),
-        )
+        statistics = _robust_model_f(statistics, cov[plan.cov_type], plan)
     return dataclasses.replace(statistics, cov=cov, bread=None)
+
+
+def _robust_model_f(statistics, cov, plan):
+    """As statsmodels: F is the Wald test of every slope = 0 under the robust
+    covariance, with G − 1 denominator degrees of freedom for clusters."""
+    if plan.cov_type == "cluster":
+        df_denom = statistics.n_groups - 1
+    else:
+        df_denom = statistics.df_resid
+    slopes = np.eye(len(statistics.terms))[int(plan.fit_intercept) :]
+    tests = [
+        f_test(coef_k, cov_k, slopes, np.zeros(len(slopes)), df_denom)
+        for coef_k, cov_k in zip(statistics.coef.T, cov, strict=True)
+    ]
+    return dataclasses.replace(
+        statistics,
+        fvalue=np.array([test["fvalue"] for test in tests]),
+        f_pvalue=np.array([test["p_value"] for test in tests]),
+    )

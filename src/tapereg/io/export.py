@@ -1,7 +1,7 @@
 """Export a fitted LinearRegressor as a TensorFlow SavedModel (for TF Serving & co.).
 
 The SavedModel holds a small ``tf.Module`` with the coefficients as float64
-variables and two signatures:
+variables and two or three signatures:
 
 ``serving_default``
     One float32 input of shape ``[None]`` per feature, keyed by the feature's
@@ -13,8 +13,22 @@ variables and two signatures:
     One float32 input ``inputs`` of shape ``[None, n_features]``, columns in the
     training order; returns ``{"predictions": [None, n_targets]}`` float32.
 
-Both cast the inputs to float64, compute ``X·coefᵀ + intercept`` in float64 and
-cast the result to float32, so the float32 interface is the only rounding.
+``predict_interval``
+    The inputs of ``serving_default``; returns float64 ``[None]`` tensors, the
+    columns of the estimator's ``predict_interval`` (statsmodels'
+    ``get_prediction().summary_frame()``): ``mean``, ``mean_se``,
+    ``mean_ci_lower``, ``mean_ci_upper``, ``obs_ci_lower``, ``obs_ci_upper``,
+    keyed ``<target key>.mean`` … with several targets. The model's own
+    ``cov_type`` and the level given at export are baked in: the covariance
+    matrices and σ² as variables, the quantile (Student's t on the residual degrees
+    of freedom for "nonrobust", else normal) as a constant computed with SciPy.
+    Only where the model keeps a covariance matrix (an unpenalized fit with its
+    statistics, up to 1,001 terms); otherwise the metadata says why it is absent.
+
+The first two cast the inputs to float64, compute ``X·coefᵀ + intercept`` in
+float64 and cast the result to float32, so the float32 interface is the only
+rounding. ``predict_interval`` casts its inputs the same way but returns float64:
+the estimator's own numbers for those inputs, to rounding.
 
 Signature names
 ---------------
@@ -38,7 +52,9 @@ names ignoring case. :func:`signature_names` therefore maps each name by:
 
 Targets are mapped by the same rule, separately from the features. The mapping is
 written to ``assets.extra/tapereg_export.json`` inside the export (TF Serving
-ignores that folder), beside the tapereg version.
+ignores that folder), beside the tapereg version, the signatures written, and under
+``predict_interval`` the level and ``cov_type`` (``exported`` false and a
+``reason`` when that signature is absent).
 """
 
 from __future__ import annotations
@@ -50,20 +66,24 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
 from sklearn.utils.validation import check_is_fitted
 
-from ..errors import ExportError
+from ..errors import ExportError, ParameterError
+from ..inference import _check_level, _covariances
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.linear import target_names as default_target_names
+from ..numerics.statistics import PREDICTION_COLUMNS, prediction_quantile
 from ..runtime.atomic import umask
 
 SERVING_SIGNATURE = "serving_default"
 MATRIX_SIGNATURE = "predict_matrix"
 MATRIX_INPUT = "inputs"
 MATRIX_OUTPUT = "predictions"
+INTERVAL_SIGNATURE = "predict_interval"
 METADATA_FILE = os.path.join("assets.extra", "tapereg_export.json")
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
 
@@ -132,25 +152,83 @@ def signature_names(estimator) -> tuple[list[str], list[str]]:
     return sanitize_names(features, "x"), sanitize_names(targets, "y")
 
 
-class _LinearServing(tf.Module):
-    """``X·coefᵀ + intercept`` in float64 behind float32 signatures."""
+def interval_output_keys(target_keys) -> list[str]:
+    """The ``predict_interval`` output keys, target by target: the columns, or
+    ``<target key>.<column>`` with several targets."""
+    if len(target_keys) == 1:
+        return list(PREDICTION_COLUMNS)
+    return [f"{key}.{column}" for key in target_keys for column in PREDICTION_COLUMNS]
 
-    def __init__(self, coef, intercept, feature_keys, target_keys):
+
+@dataclass(frozen=True)
+class _Interval:
+    """What the ``predict_interval`` signature bakes in, from the OLS statistics."""
+
+    coef: np.ndarray  # (n_terms, n_targets), the intercept's row first when fitted
+    cov: np.ndarray  # (n_targets, n_terms, n_terms) of the model's cov_type
+    variance: np.ndarray  # (n_targets,): σ², what a new observation adds
+    quantile: float
+    intercept: bool
+
+
+def _interval(estimator, level: float, target_keys) -> tuple[_Interval | None, dict]:
+    """The interval signature's numbers and its metadata; None (and the reason in
+    the metadata) where the model keeps no covariance matrix to compute them from.
+
+    The statistics are checked by the estimator's own ``predict_interval`` checks,
+    so the signature exists exactly where that method would answer.
+    """
+    method = f"the {INTERVAL_SIGNATURE} signature"
+    cov_type = estimator.cov_type
+    try:
+        stats, cov_type = estimator._inference(method, None)
+        cov = _covariances(stats, cov_type, method)
+    except ParameterError as error:
+        reason = " ".join(str(error).split())
+        return None, {
+            "exported": False,
+            "level": level,
+            "cov_type": cov_type,
+            "reason": reason,
+        }
+    quantile = prediction_quantile(stats, level, cov_type)
+    interval = _Interval(
+        coef=np.asarray(stats.coef, np.float64),
+        cov=np.asarray(cov, np.float64),
+        variance=np.asarray(stats.resid_std_err, np.float64) ** 2,
+        quantile=quantile,
+        intercept=len(stats.terms) == estimator.n_features_in_ + 1,
+    )
+    return interval, {
+        "exported": True,
+        "level": level,
+        "cov_type": cov_type,
+        "quantile": quantile,
+        "distribution": "t" if cov_type == "nonrobust" else "normal",
+        "df_resid": float(stats.df_resid),
+        "outputs": interval_output_keys(target_keys),
+    }
+
+
+class _LinearServing(tf.Module):
+    """``X·coefᵀ + intercept`` in float64 behind float32 signatures, and the
+    prediction intervals in float64 where ``interval`` is given."""
+
+    def __init__(self, coef, intercept, feature_keys, target_keys, interval=None):
         super().__init__(name="tapereg_linear")
         n_features = coef.shape[1]
         self.coef = tf.Variable(coef, dtype=tf.float64, trainable=False, name="coef")
         self.intercept = tf.Variable(
             intercept, dtype=tf.float64, trainable=False, name="intercept"
         )
+        columns_signature = [
+            tf.TensorSpec([None], tf.float32, name=key) for key in feature_keys
+        ]
 
         def predict64(X):
             return tf.matmul(X, self.coef, transpose_b=True) + self.intercept
 
-        @tf.function(
-            input_signature=[
-                tf.TensorSpec([None], tf.float32, name=key) for key in feature_keys
-            ]
-        )
+        @tf.function(input_signature=columns_signature)
         def serve(*columns):
             X = tf.stack([tf.cast(c, tf.float64) for c in columns], axis=1)
             Y = tf.cast(predict64(X), tf.float32)
@@ -167,6 +245,53 @@ class _LinearServing(tf.Module):
 
         self.serve = serve
         self.predict_matrix = predict_matrix
+        if interval is not None:
+            self._add_interval(interval, columns_signature, target_keys)
+
+    def _add_interval(self, interval: _Interval, columns_signature, target_keys):
+        """The ``predict_interval`` signature: prediction_table's formulas in TF."""
+
+        def frozen(values, name):
+            return tf.Variable(values, dtype=tf.float64, trainable=False, name=name)
+
+        self.terms_coef = frozen(interval.coef, "terms_coef")
+        self.terms_cov = frozen(interval.cov, "terms_cov")
+        self.resid_variance = frozen(interval.variance, "resid_variance")
+        quantile = tf.constant(interval.quantile, tf.float64)
+        keys = interval_output_keys(target_keys)
+
+        @tf.function(input_signature=columns_signature)
+        def predict_interval(*columns):
+            X = tf.stack([tf.cast(c, tf.float64) for c in columns], axis=1)
+            if interval.intercept:
+                X = tf.concat([tf.ones_like(X[:, :1]), X], axis=1)
+            mean = tf.matmul(X, self.terms_coef)  # (n, n_targets)
+            # x̃ᵀ·Cov_k·x̃ for every row and target k.
+            XC = tf.einsum("ij,kjl->kil", X, self.terms_cov)
+            mean_se = tf.sqrt(tf.transpose(tf.reduce_sum(XC * X, axis=2)))
+            obs_se = tf.sqrt(tf.square(mean_se) + self.resid_variance)
+            table = (
+                mean,
+                mean_se,
+                mean - quantile * mean_se,
+                mean + quantile * mean_se,
+                mean - quantile * obs_se,
+                mean + quantile * obs_se,
+            )
+            values = [column[:, k] for k in range(len(target_keys)) for column in table]
+            return dict(zip(keys, values, strict=True))
+
+        self.predict_interval = predict_interval
+
+    def signature_functions(self) -> dict:
+        """The functions to save, by signature name."""
+        functions = {
+            SERVING_SIGNATURE: self.serve,
+            MATRIX_SIGNATURE: self.predict_matrix,
+        }
+        if hasattr(self, "predict_interval"):
+            functions[INTERVAL_SIGNATURE] = self.predict_interval
+        return functions
 
 
 def _is_saved_model(directory: str) -> bool:
@@ -199,14 +324,17 @@ def _fsync_directory(path: str) -> None:
             os.close(fd)
 
 
-def export_saved_model(estimator, directory) -> None:
+def export_saved_model(estimator, directory, level: float = 0.95) -> dict:
     """Write a fitted LinearRegressor to ``directory`` as a TensorFlow SavedModel.
 
     The signatures and the naming rule are described in this module's docstring:
     ``serving_default`` takes one float32 ``[None]`` tensor per feature and returns
     one float32 ``[None]`` tensor per target; ``predict_matrix`` takes
     ``inputs`` float32 ``[None, n_features]`` and returns ``predictions`` float32
-    ``[None, n_targets]``. Load it with ``tf.saved_model.load(directory)``.
+    ``[None, n_targets]``; ``predict_interval`` takes the inputs of
+    ``serving_default`` and returns ``predict_interval(X, level)``'s columns as
+    float64, under the model's ``cov_type``, where the model keeps its covariance
+    matrix. Load it with ``tf.saved_model.load(directory)``.
 
     The export is built in a hidden temporary folder beside ``directory`` and
     renamed into place: a failure leaves ``directory`` as it was and nothing
@@ -218,9 +346,21 @@ def export_saved_model(estimator, directory) -> None:
     ----------
     estimator : LinearRegressor, fitted
     directory : str or PathLike
+    level : float, default=0.95
+        Confidence level of the ``predict_interval`` signature's intervals, fixed
+        in the export.
+
+    Returns
+    -------
+    dict
+        The metadata written to ``assets.extra/tapereg_export.json``; its
+        ``predict_interval`` entry says whether that signature was written, and
+        why not.
 
     Raises
     ------
+    ParameterError
+        ``level`` is not in (0, 1).
     ExportError
         ``directory`` is a file, or a non-empty folder that is not a SavedModel
         (it is left untouched), or its parent folder does not exist.
@@ -230,6 +370,7 @@ def export_saved_model(estimator, directory) -> None:
     from .. import __version__
 
     check_is_fitted(estimator)
+    _check_level(level)
     directory = os.path.abspath(os.fspath(directory))
     _check_destination(directory)
 
@@ -237,20 +378,23 @@ def export_saved_model(estimator, directory) -> None:
     intercept = np.atleast_1d(np.asarray(estimator.intercept_, np.float64))
     features, targets = _raw_names(estimator)
     feature_keys, target_keys = signature_names(estimator)
-    module = _LinearServing(coef, intercept, feature_keys, target_keys)
+    interval, interval_metadata = _interval(estimator, float(level), target_keys)
+    module = _LinearServing(coef, intercept, feature_keys, target_keys, interval)
     metadata = {
         "format": "tapereg.saved_model",
         "tapereg_version": __version__,
-        "signatures": [SERVING_SIGNATURE, MATRIX_SIGNATURE],
+        "signatures": list(module.signature_functions()),
         "features": [
             {"name": n, "key": k} for n, k in zip(features, feature_keys, strict=True)
         ],
         "targets": [
             {"name": n, "key": k} for n, k in zip(targets, target_keys, strict=True)
         ],
+        INTERVAL_SIGNATURE: interval_metadata,
     }
 
     _write_in_place(directory, module, metadata)
+    return metadata
 
 
 def _write_in_place(directory: str, module, metadata: dict) -> None:
@@ -259,14 +403,7 @@ def _write_in_place(directory: str, module, metadata: dict) -> None:
     staging = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=parent)
     new, old = os.path.join(staging, "new"), os.path.join(staging, "old")
     try:
-        tf.saved_model.save(
-            module,
-            new,
-            signatures={
-                SERVING_SIGNATURE: module.serve,
-                MATRIX_SIGNATURE: module.predict_matrix,
-            },
-        )
+        tf.saved_model.save(module, new, signatures=module.signature_functions())
         os.makedirs(os.path.join(new, "assets.extra"), exist_ok=True)
         with open(os.path.join(new, METADATA_FILE), "w", encoding="utf-8") as file:
             json.dump(metadata, file, indent=1)

@@ -77,6 +77,10 @@ def _length(where: str, items, dimension: str | None, dims: dict) -> None:
     """Check ``len(items)`` against a dimension, binding it on first sight."""
     if dimension is None:
         return
+    if isinstance(dimension, int):  # a fixed size (a test's figures)
+        if len(items) != dimension:
+            raise _Invalid(f"{where} has {len(items)} entries, not {dimension}")
+        return
     noun, source = _DIMENSIONS[dimension]
     if dimension not in dims:
         if not items:
@@ -193,7 +197,7 @@ class Array:
     """Nested lists of ``item`` with one dimension (or None: any length) per level."""
 
     item: object
-    shape: tuple[str | None, ...]
+    shape: tuple[str | int | None, ...]
 
     def check(self, value, where: str, dims: dict) -> None:
         if _kind(value) != "list":
@@ -358,6 +362,26 @@ CONTENT = Record(
                     "f_pvalue": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
                     "resid_std_err": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
                     "n_groups": Nullable(Integer(minimum=2)),
+                    "diagnostics": Nullable(
+                        Record(
+                            {
+                                "llf": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
+                                "aic": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
+                                "bic": Array(_OPTIONAL_NUMBERS, ("n_targets",)),
+                                "durbin_watson": Array(
+                                    _OPTIONAL_NUMBERS, ("n_targets",)
+                                ),
+                                "jarque_bera": Array(
+                                    _OPTIONAL_NUMBERS, ("n_targets", 4)
+                                ),
+                                "omnibus": Array(_OPTIONAL_NUMBERS, ("n_targets", 2)),
+                                "condition_number": _OPTIONAL_NUMBERS,
+                                "smallest_eigenvalue": _OPTIONAL_NUMBERS,
+                                "vif": Array(_OPTIONAL_NUMBERS, ("n_features",)),
+                                "weighted": Flag(),
+                            }
+                        )
+                    ),
                     "cov": Nullable(
                         Record(
                             {
@@ -371,7 +395,7 @@ CONTENT = Record(
                         )
                     ),
                 },
-                optional=("cov", "n_groups"),
+                optional=("cov", "n_groups", "diagnostics"),
             )
         ),
     }

@@ -10,6 +10,7 @@ a model that predicts finite numbers, or is refused with one line naming the fie
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -22,6 +23,7 @@ from ..errors import ModelFileError
 from ..fitting.outcome import FitOutcome, TrainingRecord
 from ..fitting.plan import dtype_name
 from ..numerics.linear import target_names as default_target_names
+from ..numerics.residuals import Diagnostics
 from ..numerics.standardization import Standardization
 from ..numerics.statistics import OLSStatistics
 from ..parallel.cluster import strategy_name
@@ -136,11 +138,24 @@ def _statistics_content(stats) -> dict | None:
     }
     content["terms"] = list(stats.terms)
     content["n_groups"] = stats.n_groups
+    content["diagnostics"] = _diagnostics_content(stats.diagnostics)
     content["cov"] = (
         None
         if stats.cov is None
         else {name: _json_numbers(matrix) for name, matrix in stats.cov.items()}
     )
+    return content
+
+
+def _diagnostics_content(found) -> dict | None:
+    if found is None:
+        return None
+    content = {
+        field.name: _json_numbers(getattr(found, field.name))
+        for field in dataclasses.fields(found)
+        if field.name != "weighted"
+    }
+    content["weighted"] = bool(found.weighted)
     return content
 
 
@@ -385,6 +400,14 @@ def _statistics(content: dict) -> OLSStatistics:
         df_model=np.float64(content["df_model"]),
         df_resid=np.float64(content["df_resid"]),
         n_groups=content.get("n_groups"),
+        diagnostics=None
+        if content.get("diagnostics") is None
+        else Diagnostics(
+            **{
+                name: value if name == "weighted" else array(value)
+                for name, value in content["diagnostics"].items()
+            }
+        ),
         cov=None
         if content.get("cov") is None
         else {name: array(matrix) for name, matrix in content["cov"].items()},

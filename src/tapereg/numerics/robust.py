@@ -12,50 +12,37 @@ statistics already hold as W·Wᵀ), one block of rows at a time, so streamed fi
 and workers add theirs like the moments; the covariance of the user's terms
 (intercept, then the features) follows by the change of coordinates
 b = b_c − x̄ᵀw. The cluster-robust meat is Σ_g u_g u_gᵀ with each cluster's score
-u_g = Σ_{i∈g} sᵢeᵢzᵢ (summed by label with pandas' groupby). NumPy and pandas.
+u_g = Σ_{i∈g} sᵢeᵢzᵢ (summed by label with pandas' groupby; across workers the
+sums of a label are gathered by its 64-bit hash and added). NumPy and pandas.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .linear import linear_predictions
-
 # Which leverage power each summed meat takes: HC0 (and HC1) 0, HC2 1, HC3 2.
 _MEATS = 3
-CHUNK_ROWS = 16384
 
 
-def meat_sums(blocks, coef, intercept, bread, fit_intercept) -> np.ndarray:
-    """Σ s²e²·zzᵀ/(1 − h)^m for m = 0, 1, 2, over ``blocks`` of ``(X, Y, s)``.
-
-    Returns an array (3, n_targets, p, p), p the number of terms; ``bread`` is the
-    statistics' :class:`~tapereg.numerics.statistics.Bread`.
-    """
-    d, t = coef.shape
-    p = d + int(fit_intercept)
-    sums = np.zeros((_MEATS, t, p, p))
-    for X_block, Y_block, weights in blocks:
-        # Slices of a few thousand rows keep every temporary in cache.
-        for start in range(0, X_block.shape[0], CHUNK_ROWS):
-            rows = slice(start, start + CHUNK_ROWS)
-            X = np.asarray(X_block[rows], np.float64)
-            s = None if weights is None else weights[rows]
-            _add_meats(sums, X, Y_block[rows], s, coef, intercept, bread, fit_intercept)
-    return sums
+def empty_meats(n_terms: int, n_targets: int) -> np.ndarray:
+    """Zeros for :func:`add_meats`: (3, n_targets, p, p), p the number of terms."""
+    return np.zeros((_MEATS, n_targets, n_terms, n_terms))
 
 
-def _centred_terms(X, bread, fit_intercept) -> np.ndarray:
+def centred_terms(X, bread, fit_intercept) -> np.ndarray:
     """z = [1, x − x̄] per row (x − x̄ without an intercept)."""
     Z = X - bread.x_mean
     return np.hstack([np.ones((X.shape[0], 1)), Z]) if fit_intercept else Z
 
 
-def _add_meats(sums, X, Y, s, coef, intercept, bread, fit_intercept) -> None:
-    residuals = Y - linear_predictions(X, coef, intercept)
-    Z = _centred_terms(X, bread, fit_intercept)
-    features = Z[:, 1:] if fit_intercept else Z
-    leverage = np.einsum("ij,ij->i", *(2 * [features @ bread.whitening]))
+def add_meats(sums, Z, residuals, s, bread, fit_intercept) -> None:
+    """Add the rows' Σ s²e²·zzᵀ/(1 − h)^m for m = 0, 1, 2 to ``sums``; ``Z`` are
+    their :func:`centred_terms`, ``bread`` the statistics'
+    :class:`~tapereg.numerics.statistics.Bread`."""
+    whitening = bread.whitening
+    if fit_intercept:  # a zero row for z's 1: Z itself stays contiguous (BLAS)
+        whitening = np.vstack([np.zeros((1, whitening.shape[1])), whitening])
+    leverage = np.einsum("ij,ij->i", *(2 * [Z @ whitening]))
     if fit_intercept:
         leverage += 1 / bread.total_weight
     squared = residuals**2
@@ -64,12 +51,11 @@ def _add_meats(sums, X, Y, s, coef, intercept, bread, fit_intercept) -> None:
         squared *= (s**2)[:, None]
     with np.errstate(divide="ignore", invalid="ignore"):
         shrink = 1 / (1 - leverage)
-    # The three meats of a target in one product: Zᵀ·[v₀∘Z | v₁∘Z | v₂∘Z].
-    p = Z.shape[1]
     for k in range(squared.shape[1]):
-        v = squared[:, k, None] * np.stack([np.ones_like(shrink), shrink, shrink**2], 1)
-        weighted = (v[:, :, None] * Z[:, None, :]).reshape(Z.shape[0], _MEATS * p)
-        sums[:, k] += (Z.T @ weighted).reshape(p, _MEATS, p).transpose(1, 0, 2)
+        v = squared[:, k]
+        for m in range(_MEATS):  # HC0/HC1, HC2, HC3: (v∘Z)ᵀZ with v = e²/(1 − h)^m
+            sums[m, k] += (Z * v[:, None]).T @ Z
+            v = v * shrink
 
 
 def bread_matrix(whitening, total_weight, fit_intercept) -> np.ndarray:
@@ -95,7 +81,7 @@ def in_terms(centred, x_mean, fit_intercept) -> np.ndarray:
 
 
 def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
-    """HC0–HC3, each (n_targets, p, p) over the terms, from :func:`meat_sums`
+    """HC0–HC3, each (n_targets, p, p) over the terms, from :func:`add_meats`'
     (all workers' rows added) and the statistics' bread."""
     bread = stats.bread
     B = bread_matrix(bread.whitening, bread.total_weight, fit_intercept)
@@ -113,32 +99,87 @@ def robust_covariances(stats, sums, fit_intercept) -> dict[str, np.ndarray]:
         }
 
 
-def cluster_scores(group_blocks, coef, intercept, bread, fit_intercept):
-    """(labels, sums): each cluster's score Σ sᵢ·eᵢ·zᵢ, an array (G, n_targets, p),
-    over ``group_blocks`` of ``(X, Y, s, groups)`` in centred coordinates."""
+def cluster_score_sums(Z, residuals, s, groups):
+    """The rows' scores sᵢ·eᵢ·zᵢ summed per label: a DataFrame indexed by label,
+    n_targets·p columns (target-major). Add several with :func:`merged_scores`."""
     import pandas as pd
 
-    d, t = coef.shape
-    p = d + int(fit_intercept)
-    parts = []
-    for X_block, Y_block, weights, groups in group_blocks:
-        for start in range(0, X_block.shape[0], CHUNK_ROWS):
-            rows = slice(start, start + CHUNK_ROWS)
-            X = np.asarray(X_block[rows], np.float64)
-            residuals = Y_block[rows] - linear_predictions(X, coef, intercept)
-            if weights is not None:
-                residuals = residuals * weights[rows, None]
-            Z = _centred_terms(X, bread, fit_intercept)
-            scores = (residuals[:, :, None] * Z[:, None, :]).reshape(-1, t * p)
-            parts.append(pd.DataFrame(scores).groupby(groups[rows]).sum())
+    if s is not None:
+        residuals = residuals * s[:, None]
+    scores = (residuals[:, :, None] * Z[:, None, :]).reshape(Z.shape[0], -1)
+    return pd.DataFrame(scores).groupby(groups).sum()
+
+
+def merged_scores(parts, n_targets: int, n_terms: int):
+    """(labels, sums): the parts' scores added per label, sums (G, n_targets, p)."""
+    import pandas as pd
+
+    if not parts:  # a worker without rows
+        return np.empty(0, object), np.zeros((0, n_targets, n_terms))
     summed = pd.concat(parts).groupby(level=0).sum()
-    return summed.index.to_numpy(), summed.to_numpy().reshape(-1, t, p)
+    return summed.index.to_numpy(), summed.to_numpy().reshape(-1, n_targets, n_terms)
+
+
+def label_hashes(labels) -> np.ndarray:
+    """64-bit hashes (uint64) of cluster labels, the same in every process.
+
+    pandas' SipHash with its fixed key, not Python's salted ``hash``, over a
+    canonical text: labels pandas groups together hash alike (1, 1.0, True,
+    np.int64(1)), and text stays apart from numbers ("1" is not 1).
+    """
+    import pandas as pd
+
+    keys = np.array([_canonical(v) for v in np.asarray(labels).tolist()], object)
+    return pd.util.hash_array(keys, categorize=False)
+
+
+def _canonical(value) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, str):
+        return "s" + value
+    if isinstance(value, bytes):
+        return "b" + value.hex()
+    if isinstance(value, int):  # bool too
+        return "n" + str(int(value))
+    if isinstance(value, float):  # integral floats as their integer
+        return "n" + (str(int(value)) if value.is_integer() else repr(value))
+    return f"{type(value).__module__}.{type(value).__qualname__}:{value!r}"
+
+
+def merge_cluster_scores(labels, sums, reducer):
+    """:func:`merged_scores`' (labels, sums) of every worker, each cluster's sums
+    added across workers (its rows may lie on several): (hashes, sums (G, t, p)).
+
+    Labels travel as :func:`label_hashes`, split into two exact 32-bit halves,
+    beside their t·p sums; the rows are padded to the largest G (a first column
+    marks real rows) and gathered in one all-reduce, then the sums of one hash
+    are added, in hash order, alike on every worker. Two of G distinct labels
+    share a hash (and merge) with probability about G²/2⁶⁵: 3e-8 for a million.
+    In one process the labels and sums are returned as they are.
+    """
+    import pandas as pd
+
+    if reducer.count == 1:
+        return labels, sums
+    n, t, p = sums.shape
+    hashes = label_hashes(labels)
+    rows = np.zeros((round(reducer.maximum(n)), 3 + t * p))
+    rows[:n, 0] = 1  # a real row (padding rows keep 0)
+    rows[:n, 1] = hashes >> np.uint64(32)
+    rows[:n, 2] = hashes & np.uint64(0xFFFFFFFF)
+    rows[:n, 3:] = sums.reshape(n, t * p)
+    every = reducer.gather(rows).reshape(-1, 3 + t * p)
+    every = every[every[:, 0] == 1]
+    high, low = every[:, 1].astype(np.uint64), every[:, 2].astype(np.uint64)
+    merged = pd.DataFrame(every[:, 3:]).groupby((high << np.uint64(32)) | low).sum()
+    return merged.index.to_numpy(np.uint64), merged.to_numpy().reshape(-1, t, p)
 
 
 def cluster_covariance(stats, sums, fit_intercept) -> np.ndarray:
     """statsmodels' cluster-robust covariance (``cov_type="cluster"``, its default
     corrections G/(G − 1)·(n − 1)/(n − k), k the number of terms) from
-    :func:`cluster_scores`' sums: (n_targets, p, p)."""
+    :func:`merged_scores`' sums: (n_targets, p, p)."""
     bread = stats.bread
     B = bread_matrix(bread.whitening, bread.total_weight, fit_intercept)
     n_groups, n_terms = sums.shape[0], sums.shape[2]

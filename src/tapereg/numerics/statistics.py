@@ -40,6 +40,9 @@ class OLSStatistics:
     cov: dict | None = None
     # The number of clusters behind cov["cluster"] (its tests have G − 1 df).
     n_groups: int | None = None
+    # statsmodels' summary diagnostics (``residuals.Diagnostics``); None in
+    # older files.
+    diagnostics: object = None
     # What the robust covariances are computed from (``Bread``); fit time only.
     bread: object = None
 
@@ -95,8 +98,6 @@ def prediction_table(stats, X, level, target, cov_type) -> dict[str, np.ndarray]
     covariance type, as statsmodels). Quantiles: Student's t on the residual
     degrees of freedom, or the normal distribution for robust types.
     """
-    from scipy import stats as distributions
-
     terms = np.asarray(X, np.float64)
     if len(stats.terms) == terms.shape[1] + 1:  # the intercept's column first
         terms = np.hstack([np.ones((terms.shape[0], 1)), terms])
@@ -105,10 +106,7 @@ def prediction_table(stats, X, level, target, cov_type) -> dict[str, np.ndarray]
     with np.errstate(invalid="ignore"):
         mean_se = np.sqrt(np.einsum("ij,jk,ik->i", terms, cov, terms))
         obs_se = np.sqrt(mean_se**2 + stats.resid_std_err[target] ** 2)
-    if cov_type == "nonrobust":
-        quantile = distributions.t.ppf(0.5 + level / 2, stats.df_resid)
-    else:
-        quantile = distributions.norm.ppf(0.5 + level / 2)
+    quantile = prediction_quantile(stats, level, cov_type)
     return dict(
         zip(
             PREDICTION_COLUMNS,
@@ -123,6 +121,20 @@ def prediction_table(stats, X, level, target, cov_type) -> dict[str, np.ndarray]
             strict=True,
         )
     )
+
+
+def prediction_quantile(stats, level, cov_type) -> float:
+    """The quantile the prediction intervals are ± that many standard errors:
+    Student's t on the residual degrees of freedom for ``"nonrobust"``, the
+    normal distribution for the robust types (statsmodels' ``use_t`` defaults).
+
+    Shared by :func:`prediction_table` and the SavedModel export, which bakes it in.
+    """
+    from scipy import stats as distributions
+
+    if cov_type == "nonrobust":
+        return float(distributions.t.ppf(0.5 + level / 2, stats.df_resid))
+    return float(distributions.norm.ppf(0.5 + level / 2))
 
 
 # Beyond this many terms no covariance matrix is kept (each is n_terms² numbers

@@ -10,6 +10,7 @@ import numpy as np
 from ..numerics.linear import linear_predictions
 from ..numerics.linear import target_names as default_target_names
 from ..numerics.metrics import mean_over_targets, regression_metrics
+from ..numerics.residuals import JARQUE_BERA, OMNIBUS
 
 # 1 − R² of the exact fit below which the data lie on the model to rounding.
 PERFECT_FIT = 1e-12
@@ -219,6 +220,7 @@ def summary_to_json(estimator, level: float) -> dict | list[dict]:
             "nobs": int(stats.nobs),
             "df_model": float(stats.df_model),
             "df_resid": float(stats.df_resid),
+            **_diagnostics_json(stats, target),
         }
 
     n_targets = stats.coef.shape[1]
@@ -228,52 +230,29 @@ def summary_to_json(estimator, level: float) -> dict | list[dict]:
     return [{"target": name, **one(k)} for k, name in enumerate(names)]
 
 
+def _diagnostics_json(stats, target: int) -> dict:
+    """statsmodels' summary diagnostics of one target (none in older files)."""
+    found = stats.diagnostics
+    if found is None:
+        return {}
+    jb = found.jarque_bera[target]
+    features = stats.terms[len(stats.terms) - len(found.vif) :]
+    return {
+        "llf": _finite(found.llf[target]),
+        "aic": _finite(found.aic[target]),
+        "bic": _finite(found.bic[target]),
+        "durbin_watson": _finite(found.durbin_watson[target]),
+        "jarque_bera": dict(zip(JARQUE_BERA, map(_finite, jb), strict=True)),
+        "omnibus": dict(zip(OMNIBUS, map(_finite, found.omnibus[target]), strict=True)),
+        "condition_number": _finite(found.condition_number),
+        "vif": dict(zip(features, map(_finite, found.vif), strict=True)),
+    }
+
+
 def _finite(value) -> float | None:
     """JSON has no NaN or infinity: those become null."""
     value = float(value)
     return value if np.isfinite(value) else None
-
-
-def format_statistics(estimator, level: float) -> str:
-    """statsmodels-style text, a block per target under its name (as
-    :func:`format_coefficients`): the coefficients' table, then R², F, residual
-    error."""
-    stats = estimator.statistics_
-    names = default_target_names(
-        getattr(estimator, "target_names_", None), stats.coef.shape[1]
-    )
-    cov_type = estimator.cov_type
-    robust = cov_type != "nonrobust"
-    blocks = []
-    for k, name in enumerate(names):
-        table = stats.table(level, k, cov_type)
-        table.columns = [
-            "coef",
-            "std err",
-            "z" if robust else "t",
-            "P>|z|" if robust else "P>|t|",
-            f"[{(1 - level) / 2:.3g}",
-            f"{(1 + level) / 2:.3g}]",
-        ]
-        blocks.append(
-            f"target {name}\n"
-            + table.to_string(float_format=lambda v: f"{v:.6g}")
-            + f"\nR² {stats.rsquared[k]:.6g}  adjusted R² {stats.rsquared_adj[k]:.6g}  "
-            f"F {stats.fvalue[k]:.6g} (p = {stats.f_pvalue[k]:.3g})\n"
-            f"residual standard error {stats.resid_std_err[k]:.6g} on "
-            f"{stats.df_resid:g} degrees of freedom; n = {stats.nobs}"
-            + (
-                f"\ncovariance type {cov_type}{_clusters(stats, cov_type)}"
-                if robust
-                else ""
-            )
-        )
-    return "\n\n".join(blocks)
-
-
-def _clusters(stats, cov_type: str) -> str:
-    """How many clusters a cluster-robust table's errors are over."""
-    return f", {stats.n_groups} clusters" if cov_type == "cluster" else ""
 
 
 def f_tests(estimator, specs: list[str]) -> list[dict]:
