@@ -313,7 +313,14 @@ def _add_fit(commands) -> None:
         "--features",
         type=_names,
         default=None,
-        help="comma-separated feature columns (default: all others)",
+        help="comma-separated feature columns (default: all others but --cluster)",
+    )
+    fit.add_argument(
+        "--cluster",
+        metavar="COL",
+        default=None,
+        help="column of cluster labels (text, integers, dates: compared as they "
+        "are) for cluster-robust standard errors; not a feature",
     )
     _add_training_flags(fit)
     _add_fit_outputs(fit)
@@ -334,10 +341,11 @@ def _add_fit_outputs(fit) -> None:
     )
     fit.add_argument(
         "--cov-type",
-        choices=COV_TYPES[:-1],  # "cluster" needs a labels column: not read yet
+        choices=COV_TYPES,
         default="nonrobust",
-        help="the summary's covariance, as statsmodels' cov_type; HC0-HC3 cost one "
-        "more pass over the rows (default nonrobust)",
+        help="the summary's covariance, as statsmodels' cov_type; HC0-HC3 and "
+        "cluster (with --cluster) cost one more pass over the rows "
+        "(default nonrobust)",
     )
     fit.add_argument(
         "--test",

@@ -45,7 +45,16 @@ def _check_paths(args, data: list[str]) -> None:
 
 
 def _run_fit(args, data: list[str]) -> int:
-    for flag, asked in (("--summary", args.summary), ("--test", args.test)):
+    if args.cov_type == "cluster" and args.cluster is None:
+        raise ParameterError(
+            "--cov-type cluster needs the cluster labels: --cluster COL names "
+            "their column"
+        )
+    for flag, asked in (
+        ("--summary", args.summary),
+        ("--test", args.test),
+        ("--cluster", args.cluster),
+    ):
         if asked and args.alpha:
             raise ParameterError(
                 f"{flag} is for ordinary least squares; drop --alpha to get it"
@@ -59,7 +68,9 @@ def _run_fit(args, data: list[str]) -> int:
 
     # Unstandardized float32 training takes the values as they are: they must fit.
     fits = "float32" if args.dtype == "float32" and not args.standardize else None
-    stream = open_table(data, args.target, args.features, fits=fits)
+    stream = open_table(
+        data, args.target, args.features, groups=args.cluster, fits=fits
+    )
     if args.test:  # a typo in a restriction costs a second, not a fit
         from ..numerics.hypotheses import restriction_matrix
 

@@ -4,7 +4,9 @@
 streamed (files over an eighth of memory, ``--stream``, or a worker of a cluster),
 and returns what the report needs: the exact optimum to compare with, and for a
 streamed fit the metrics of one more pass and a uniform sample of rows for the
-plot (every worker's, across workers). The command line formats and writes.
+plot (every worker's, across workers). A stream with a column of cluster labels
+gives them to the fit, in memory and streamed alike. The command line formats and
+writes.
 """
 
 from __future__ import annotations
@@ -147,7 +149,9 @@ def _fit_table(
             if table is None:
                 estimator.fit_stream(stream, epoch_callback=callback)
             else:
-                estimator.fit(*_as_frames(table), epoch_callback=callback)
+                estimator.fit(
+                    *_as_frames(table), groups=table.groups, epoch_callback=callback
+                )
     seconds = time.perf_counter() - started
     reference = _exact_reference(estimator, table) if want_reference else None
     metrics = sample = None
@@ -233,7 +237,7 @@ def streamed_metrics(
 
     def passing():
         nonlocal kept
-        for X, Y in stream:
+        for X, Y, *_ in stream:  # cluster labels, if any, are not needed here
             if want_sample:
                 # The rows with the smallest random keys are a uniform sample.
                 rows = np.column_stack([rng.random(X.shape[0]), X, Y])

@@ -7,6 +7,8 @@ Rows are counted from 1, after the header, within each file.
 Several files (a list, or glob patterns) are read one by one and their rows
 concatenated in order. Each file's columns become float64 arrays before the
 concatenation, so a column may be integer in one file and floating in another.
+A column of cluster labels is the exception: its values are kept as they are
+(:func:`_column_as_labels`).
 """
 
 from __future__ import annotations
@@ -43,12 +45,15 @@ class Table:
     X : ndarray of shape (n_samples, n_features), float64
     y : ndarray of shape (n_samples, n_targets), float64, or None
     feature_names, target_names : list of str
+    groups : ndarray of shape (n_samples,), or None
+        The cluster labels, as the file holds them (see :func:`open_table`).
     """
 
     X: np.ndarray
     y: np.ndarray | None
     feature_names: list[str]
     target_names: list[str]
+    groups: np.ndarray | None = None
 
 
 # -- which files ---------------------------------------------------------------------
@@ -214,9 +219,12 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _file_blocks(path: str, names: list[str], block_bytes: int, keep=None):
+def _file_blocks(path: str, names: list[str], block_bytes: int, keep=None, text=()):
     """The named columns of one file in blocks of about ``block_bytes``: pairs
     ``(n_rows, table)``, the table a pyarrow Table.
+
+    The CSV columns named in ``text`` are read as text in every block, whatever
+    their cells look like (Parquet columns have their type in the file).
 
     Memory stays at one block whatever the file's size. A CSV file is cut at line
     ends into blocks of text, each parsed (multithreaded) behind the file's header
@@ -246,7 +254,9 @@ def _file_blocks(path: str, names: list[str], block_bytes: int, keep=None):
             return
         import pyarrow.csv as pcsv
 
-        options = pcsv.ConvertOptions(include_columns=names)
+        options = pcsv.ConvertOptions(
+            include_columns=names, column_types=dict.fromkeys(text, pa.string())
+        )
         with _csv_stream(path) as stream:
             header, rest = _header_line(stream)
             lines = 0  # lines of data before this block (every one a row)
@@ -384,9 +394,12 @@ def _header_line(stream) -> tuple[bytes, bytes]:
 # -- columns to numbers --------------------------------------------------------------
 
 
-def _check_roles(targets: list[str], features: list[str]) -> None:
+def _check_roles(
+    targets: list[str], features: list[str], groups: str | None = None
+) -> None:
     """No column named twice, and none both a target and a feature (a model that
-    predicts y from y reports R² = 1 and is worth nothing)."""
+    predicts y from y reports R² = 1 and is worth nothing), nor the cluster labels
+    and a target or feature (the labels are read as they are, not as numbers)."""
     for role, names in (("target", targets), ("feature", features)):
         repeated = [name for name, count in Counter(names).items() if count > 1]
         if repeated:
@@ -396,6 +409,13 @@ def _check_roles(targets: list[str], features: list[str]) -> None:
         raise DataError(
             f"column '{both[0]}' is both a target and a feature; "
             "leave it out of the features"
+        )
+    if groups in targets:
+        raise DataError(f"column '{groups}' is both a target and the cluster labels")
+    if groups in features:
+        raise DataError(
+            f"column '{groups}' is both a feature and the cluster labels; leave it "
+            "out of the features, or cluster on a copy of it"
         )
 
 
@@ -462,12 +482,46 @@ def _column_as_float(
 
 
 def _is_blank_row(path: str, table, index: int) -> bool:
-    """Whether row ``index`` of a CSV block is an empty line (every column null)."""
+    """Whether row ``index`` of a CSV block is an empty line (every column null,
+    or empty text where a column is read as text)."""
     return (
         table.num_columns > 1
         and not _is_parquet(path)
-        and all(not table.column(c)[index].is_valid for c in table.column_names)
+        and all(
+            table.column(c)[index].as_py() in (None, "") for c in table.column_names
+        )
     )
+
+
+def _column_as_labels(path: str, table, name: str, first_row: int = 0) -> np.ndarray:
+    """One column's values as cluster labels: as the file holds them (text,
+    integers, dates), never converted to numbers, so labels compare as values.
+
+    A CSV column is read as text (see :func:`_file_blocks`): a type inferred block
+    by block could turn one label into two (``7`` in one block, ``"7"`` in the
+    next). A missing label is refused with its row: a null, NaN, or in CSV a cell
+    that would be a missing number (empty, NA, NaN, ...).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
+
+    column = table.column(name)
+    if pa.types.is_dictionary(column.type):  # pandas' categoricals, in Parquet
+        column = column.cast(column.type.value_type)
+    missing = pc.is_null(column, nan_is_null=True)
+    if pa.types.is_string(column.type) and not _is_parquet(path):
+        nulls = pa.array(pcsv.ConvertOptions().null_values)  # pyarrow's own list
+        missing = pc.or_(missing, pc.is_in(column, value_set=nulls))
+    if pc.any(missing).as_py():
+        index = int(np.flatnonzero(missing.to_numpy(zero_copy_only=False))[0])
+        if _is_blank_row(path, table, index):
+            raise _blank_line_error(path, first_row + index + 1)
+        raise DataError(
+            f"{path}: column '{name}', row {first_row + index + 1}: missing cluster "
+            "label (empty, NA or NaN)"
+        )
+    return column.to_numpy(zero_copy_only=False)
 
 
 def _raise_first_bad_text(where: str, values: list, first_row: int) -> None:
@@ -524,22 +578,30 @@ def _matrix_blocks(
     block_bytes: int,
     fits=None,
     shard: tuple[int, int] = (0, 1),
+    labels: str | None = None,
 ):
-    """For each block of rows of the files, one float64 matrix per group of columns.
+    """For each block of rows of the files, one float64 matrix per group of columns,
+    then the column ``labels`` as cluster labels (:func:`_column_as_labels`) when
+    one is named.
 
     Each block is converted on its own, so cell errors name the file and the row
     within it, and types may differ between files (and between blocks). With
     ``shard = (i, n)`` only the blocks a :class:`BlockDealer` deals worker i of n
     are parsed and given.
     """
-    needed = list(dict.fromkeys(name for group in groups for name in group))
+    text = [] if labels is None else [labels]
+    needed = list(dict.fromkeys([*(n for group in groups for n in group), *text]))
     keep = BlockDealer(*shard) if shard[1] > 1 else None
     for path in files:
         first_row = 0
-        for n_rows, table in _file_blocks(path, needed, block_bytes, keep):
+        for n_rows, table in _file_blocks(path, needed, block_bytes, keep, text):
             if table is not None:
                 yield [
-                    _as_matrix(path, table, names, first_row, fits) for names in groups
+                    *(
+                        _as_matrix(path, table, names, first_row, fits)
+                        for names in groups
+                    ),
+                    *(_column_as_labels(path, table, name, first_row) for name in text),
                 ]
             first_row += n_rows
 
@@ -572,14 +634,18 @@ def _read_matrices(
     fits=None,
     shard=(0, 1),
     block_bytes: int = BLOCK_BYTES,
+    labels: str | None = None,
 ) -> list[np.ndarray]:
     """For each group of column names, its float64 matrix over all files' rows
-    (a shard's rows: see :func:`_matrix_blocks`)."""
+    (a shard's rows: see :func:`_matrix_blocks`), then the labels when named."""
     parts: list[list[np.ndarray]] = [[np.empty((0, len(g)))] for g in groups]
-    for block in _matrix_blocks(files, groups, block_bytes, fits, shard):
+    if labels is not None:
+        parts.append([np.empty(0, dtype=object)])
+    for block in _matrix_blocks(files, groups, block_bytes, fits, shard, labels):
         for part, matrix in zip(parts, block, strict=True):
             part.append(matrix)
-    return [np.concatenate(part) for part in parts]
+    # The empty start only where no block came: it would turn integer labels float.
+    return [np.concatenate(part[1:] or part) for part in parts]
 
 
 def _refuse_index_column(path: str, features: list[str]) -> None:
@@ -612,6 +678,8 @@ class TableStream:
     Iterating yields ``(X, Y)`` float64 blocks (n_rows, n_features) and
     (n_rows, n_targets) and reads the files afresh, so training can pass over data
     larger than memory as often as it needs. Memory stays at about one block.
+    With a ``groups_column`` the blocks are ``(X, Y, None, groups)``, the cluster
+    labels in the fourth place, as ``fit_stream`` takes them.
 
     Attributes
     ----------
@@ -628,6 +696,9 @@ class TableStream:
         The others' blocks are skipped unparsed: CSV text is scanned for line
         ends only, Parquet row groups without a block of this shard are not read
         (and a sharded Parquet file is held a row group at a time, not a block).
+    groups_column : str or None
+        The column of cluster labels, kept as the file holds them (see
+        :func:`open_table`), or None.
     """
 
     files: tuple[str, ...]
@@ -636,25 +707,31 @@ class TableStream:
     block_bytes: int = BLOCK_BYTES
     fits: str | None = None
     shard: tuple[int, int] = (0, 1)
+    groups_column: str | None = None
 
     def __iter__(self):
-        groups = [self.feature_names, self.target_names]
+        columns = [self.feature_names, self.target_names]
         files = list(self.files)
-        for X, Y in _matrix_blocks(
-            files, groups, self.block_bytes, self.fits, self.shard
+        for X, Y, *groups in _matrix_blocks(
+            files, columns, self.block_bytes, self.fits, self.shard, self.groups_column
         ):
             if X.shape[0]:
-                yield X, Y
+                yield (X, Y, None, *groups) if groups else (X, Y)
 
     def read(self) -> Table:
         """All the rows at once (of this shard), as a :class:`Table`."""
-        groups = [self.feature_names, self.target_names]
-        X, y = _read_matrices(
-            list(self.files), groups, self.fits, self.shard, self.block_bytes
+        columns = [self.feature_names, self.target_names]
+        X, y, *groups = _read_matrices(
+            list(self.files),
+            columns,
+            self.fits,
+            self.shard,
+            self.block_bytes,
+            self.groups_column,
         )
         if X.shape[0] == 0:
             raise self.no_rows_error()
-        return Table(X, y, self.feature_names, self.target_names)
+        return Table(X, y, self.feature_names, self.target_names, *groups)
 
     def no_rows_error(self) -> DataError:
         """The error for files that hold a header but no rows."""
@@ -672,6 +749,7 @@ class TableStream:
         """
         total = 0
         n_columns = len(self.feature_names) + len(self.target_names)
+        n_columns += self.groups_column is not None
         for path in self.files:
             if _is_parquet(path):
                 import pyarrow.parquet as pq
@@ -685,19 +763,20 @@ class TableStream:
 
 
 def open_table(
-    paths, target, features=None, *, block_bytes=BLOCK_BYTES, fits=None
+    paths, target, features=None, *, groups=None, block_bytes=BLOCK_BYTES, fits=None
 ) -> TableStream:
     """Check the files' headers and return a :class:`TableStream` of their columns.
 
-    ``paths``, ``target`` and ``features`` are as for :func:`read_table`; only the
-    headers are read here. With ``fits`` (say ``"float32"``) a value beyond that
-    dtype's range is a DataError naming its cell.
+    ``paths``, ``target``, ``features`` and ``groups`` are as for
+    :func:`read_table`; only the headers are read here. With ``fits`` (say
+    ``"float32"``) a value beyond that dtype's range is a DataError naming its cell.
     """
     files = expand_paths(paths)
     headers, indexes = zip(*(_column_names(path) for path in files), strict=True)
     targets = _names(target)
     if features is None:
-        features = [c for c in headers[0] if c not in (*targets, *indexes[0])]
+        others = (*targets, *indexes[0], *([] if groups is None else [groups]))
+        features = [c for c in headers[0] if c not in others]
         _refuse_index_column(files[0], features)
     features = _names(features)
     if not features:
@@ -705,11 +784,15 @@ def open_table(
     for path, available in zip(files, headers, strict=True):
         _check_columns(path, available, targets, "target")
         _check_columns(path, available, features, "feature")
-    _check_roles(targets, features)
-    return TableStream(tuple(files), features, targets, block_bytes, fits)
+        if groups is not None:
+            _check_columns(path, available, [groups], "cluster")
+    _check_roles(targets, features, groups)
+    return TableStream(
+        tuple(files), features, targets, block_bytes, fits, groups_column=groups
+    )
 
 
-def read_table(paths, target, features=None) -> Table:
+def read_table(paths, target, features=None, *, groups=None) -> Table:
     """Read the target column(s) and feature columns of CSV or Parquet files.
 
     Parameters
@@ -720,13 +803,20 @@ def read_table(paths, target, features=None) -> Table:
         pattern. The rows of all files are concatenated in order.
     target : str or list of str
     features : str or list of str, optional
-        Default: every column of the first file that is not a target.
+        Default: every column of the first file that is neither a target nor the
+        cluster labels.
+    groups : str, optional
+        A column of cluster labels for cluster-robust standard errors
+        (``fit(..., groups=table.groups)``). Its values are kept as the file
+        holds them: a CSV column as text (``"07"`` and ``"7"`` are two clusters),
+        a Parquet column in its own type. A missing label (empty, NA, NaN, null) is
+        refused with its row.
 
     Returns
     -------
     Table
     """
-    return open_table(paths, target, features).read()
+    return open_table(paths, target, features, groups=groups).read()
 
 
 def open_features(

@@ -200,7 +200,8 @@ def format_summary(report: dict) -> str:
 
 def summary_to_json(estimator, level: float) -> dict | list[dict]:
     """The OLS table and model statistics as JSON (for several targets a list, each
-    naming its ``target``)."""
+    naming its ``target``). ``n_groups`` is the number of clusters where the fit
+    had cluster labels (null without)."""
     stats = estimator.statistics_
 
     def one(target: int) -> dict:
@@ -208,6 +209,7 @@ def summary_to_json(estimator, level: float) -> dict | list[dict]:
         return {
             "level": level,
             "cov_type": estimator.cov_type,
+            "n_groups": stats.n_groups,
             "terms": list(table.index),
             **{column: [_finite(v) for v in table[column]] for column in table},
             "rsquared": _finite(stats.rsquared[target]),
