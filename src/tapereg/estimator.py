@@ -10,11 +10,13 @@ is imported only when gradient descent runs; ``predict`` is NumPy.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .design.frames import prepare
 from .errors import ParameterError
 from .fitting.outcome import FitOutcome
 from .fitting.plan import check_params, make_plan
@@ -51,6 +53,7 @@ _FITTED = (
     "nobs_",
     "df_model_",
     "df_resid_",
+    "encoding_",
     *DIAGNOSTICS,
 )
 
@@ -154,6 +157,20 @@ default="nonrobust"
         MacKinnon and White's HC1–HC3) costs one more float64 pass over the rows
         after training (every worker's), which gives all four; "nonrobust" costs
         nothing more.
+    formula : str, optional
+        A Wilkinson formula, as statsmodels' ``ols``: ``"invest ~ np.log(value)
+        + C(firm)"``. ``fit(data)`` then takes the target and the terms from the
+        table (transforms, interactions ``a:b`` and ``a*b``, ``C(x)`` with
+        treatment coding and ``C(x, Treatment("b"))`` for a chosen reference,
+        ``- 1`` for no intercept), and ``predict(data)`` applies it.
+    categorical : {"auto", "error"}, default="auto"
+        Text, pandas-category and boolean columns of a DataFrame: one-hot encoded
+        with the first level (sorted) as the reference (``firm[T.Chrysler]``),
+        booleans as 0/1 ("auto"), or refused ("error").
+    missing : {"error", "drop"}, default="error"
+        A row with a missing value (NaN, None) in a used column, the target, the
+        weights or the groups: refused with its column and row, or dropped with
+        a warning that counts them.
 
     Attributes
     ----------
@@ -230,6 +247,9 @@ default="nonrobust"
         verbose=0,
         compute_statistics=True,
         cov_type="nonrobust",
+        formula=None,
+        categorical="auto",
+        missing="error",
         logdir=None,
         checkpoint_dir=None,
         checkpoint_every=100,
@@ -255,19 +275,24 @@ default="nonrobust"
         self.verbose = verbose
         self.compute_statistics = compute_statistics
         self.cov_type = cov_type
+        self.formula = formula
+        self.categorical = categorical
+        self.missing = missing
         self.logdir = logdir
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.resume = resume
         self.strategy = strategy
 
-    def fit(self, X, y, sample_weight=None, groups=None, *, epoch_callback=None):
+    def fit(self, X, y=None, sample_weight=None, groups=None, *, epoch_callback=None):
         """Fit the model.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a DataFrame
+            With a ``formula``, the table it reads (target included).
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            None with a ``formula``.
         sample_weight : array-like of shape (n_samples,), optional
             Weights of the mean squared error.
         groups : array-like of shape (n_samples,), optional
@@ -286,8 +311,15 @@ default="nonrobust"
             raise ParameterError(
                 "cov_type='cluster' needs the cluster labels: fit(X, y, groups=...)"
             )
-        source, single_target = array_source(self, X, y, sample_weight, groups)
-        return self._set_fitted(self._solve(source, epoch_callback), single_target)
+        given = prepare(self.get_params(), X, y, sample_weight, groups)
+        source, single_target = array_source(
+            self, given.X, given.y, given.sample_weight, given.groups
+        )
+        outcome = self._solve(source, epoch_callback, encoding=given.encoding)
+        self._set_fitted(outcome, single_target)
+        if given.encoding is not None:
+            self.encoding_ = given.encoding
+        return self
 
     def fit_stream(self, blocks, *, epoch_callback=None):
         """Fit on data read a block of rows at a time: files bigger than memory.
@@ -316,9 +348,14 @@ default="nonrobust"
         outcome = self._solve(source, epoch_callback)
         return self._set_fitted(outcome, single_target=outcome.coef.shape[1] == 1)
 
-    def _solve(self, source, epoch_callback):
-        """The one path: plan, reducer and callbacks, then ``solve``."""
+    def _solve(self, source, epoch_callback, encoding=None):
+        """The one path: plan, reducer and callbacks, then ``solve`` (a formula
+        decides the intercept, named "Intercept" as statsmodels names it)."""
         plan = make_plan(self.get_params())
+        if encoding is not None and encoding.formula is not None:
+            plan = dataclasses.replace(
+                plan, fit_intercept=encoding.intercept, intercept_name="Intercept"
+            )
         with contextlib.ExitStack() as closing:
             callback = epoch_callbacks(
                 verbose=self.verbose,
@@ -388,10 +425,37 @@ default="nonrobust"
         ndarray of shape (n_samples,) or (n_samples, n_targets)
         """
         check_is_fitted(self)
-        X = features_to_predict(self, X)
+        X = features_to_predict(self, self._encoded(X))
         return linear_predictions(
             X, np.asarray(self.coef_, np.float64).T, self.intercept_
         )
+
+    def score(self, X, y=None, sample_weight=None):
+        """R² of the predictions; with a ``formula``, ``score(data)`` takes y from
+        the table."""
+        if y is None and getattr(self, "encoding_", None) is not None:
+            from .design.encoding import encode_targets
+
+            if self.encoding_.targets:
+                y = encode_targets(self.encoding_, X)
+        return super().score(X, y, sample_weight=sample_weight)
+
+    def _encoded(self, X):
+        """X through the fitted encoding (formula, categories), as a DataFrame
+        named by the design's columns; X itself where the fit had none."""
+        encoding = getattr(self, "encoding_", None)
+        if encoding is None:
+            return X
+        import pandas as pd
+
+        from .design.encoding import encode
+
+        if not hasattr(X, "columns"):
+            raise ParameterError(
+                "this model encodes its input (a formula or text columns): give "
+                "a DataFrame with the columns it was fitted on"
+            )
+        return pd.DataFrame(encode(encoding, X), columns=list(encoding.names))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -113,7 +113,7 @@ class OLSInference:
         _covariances(stats, cov_type, "predict_interval()")
         _check_level(level)
         index = getattr(X, "index", None)  # the caller's rows keep their labels
-        X = features_to_predict(self, X)
+        X = features_to_predict(self, self._encoded(X))
         frames = [
             pd.DataFrame(prediction_table(stats, X, level, k, cov_type), index=index)
             for k in range(stats.coef.shape[1])

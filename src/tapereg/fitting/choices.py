@@ -14,11 +14,17 @@ DTYPES = ("float32", "float64")
 OPTIMIZER_CHOICES = ("auto", *OPTIMIZERS)
 # The coefficients' covariances, as statsmodels names them (numerics.robust).
 COV_TYPES = ("nonrobust", "HC0", "HC1", "HC2", "HC3", "cluster")
+# Text columns: one-hot encoded ("auto") or refused ("error"); see design.encoding.
+CATEGORICAL = ("auto", "error")
+# Rows with a missing value: refused ("error") or dropped with a warning ("drop").
+MISSING = ("error", "drop")
 
 __all__ = [
+    "CATEGORICAL",
     "COV_TYPES",
     "DTYPES",
     "ENGINES",
+    "MISSING",
     "OPTIMIZER_CHOICES",
     "SOLVERS",
     "STRATEGIES",

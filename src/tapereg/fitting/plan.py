@@ -18,7 +18,16 @@ from sklearn.utils import check_random_state
 from ..errors import ParameterError, warn
 from ..numerics.gram import GRAM_MAX_FEATURES
 from ..numerics.stepsize import ADAM_AUTO_LEARNING_RATE
-from .choices import COV_TYPES, DTYPES, ENGINES, OPTIMIZER_CHOICES, SOLVERS, STRATEGIES
+from .choices import (
+    CATEGORICAL,
+    COV_TYPES,
+    DTYPES,
+    ENGINES,
+    MISSING,
+    OPTIMIZER_CHOICES,
+    SOLVERS,
+    STRATEGIES,
+)
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,8 @@ class FitPlan:
     random_state: object  # None, an int or a RandomState: seeds mini-batches
     compute_statistics: bool
     cov_type: str = "nonrobust"
+    # The intercept's name among the terms: statsmodels' "Intercept" under a formula.
+    intercept_name: str = "intercept"
     checkpoint: object = None  # a runtime.checkpoints.CheckpointPlan, or None
 
     @property
@@ -143,6 +154,13 @@ _RULES = (
     ("dtype", lambda v: dtype_name(v) in DTYPES, '"float32" or "float64"'),
     ("cov_type", lambda v: v in COV_TYPES, f"one of {', '.join(COV_TYPES)}"),
     (
+        "formula",
+        lambda v: v is None or (isinstance(v, str) and v.strip() != ""),
+        'None or a formula such as "y ~ x1 + C(group)"',
+    ),
+    ("categorical", lambda v: v in CATEGORICAL, f"one of {', '.join(CATEGORICAL)}"),
+    ("missing", lambda v: v in MISSING, f"one of {', '.join(MISSING)}"),
+    (
         "random_state",
         lambda v: (
             v is None
@@ -168,6 +186,11 @@ def check_params(params: dict) -> None:
     for name, accepts, expected in _RULES:
         if not accepts(params[name]):
             raise ParameterError(f"{name} must be {expected}, got {params[name]!r}")
+    if params["formula"] is not None and not params["fit_intercept"]:
+        raise ParameterError(
+            "a formula decides the intercept: write '- 1' in it "
+            f"({params['formula']!r}) instead of fit_intercept=False"
+        )
     if params["resume"] and params["checkpoint_dir"] is None:
         raise ParameterError("resume=True needs checkpoint_dir")
     l1 = params["alpha"] * params["l1_ratio"] if params["alpha"] else 0.0

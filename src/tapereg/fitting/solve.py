@@ -290,6 +290,7 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
             fit_intercept=plan.fit_intercept,
             feature_names=names,
             solution=solution,
+            intercept_name=plan.intercept_name,
         )
         return statistics, solution
     X, Y, sample_weight = source.arrays
@@ -312,6 +313,7 @@ def _statistics(source, plan: FitPlan, coef, intercept, moments, solution):
         sample_weight=sample_weight,
         fit_intercept=plan.fit_intercept,
         feature_names=names,
+        intercept_name=plan.intercept_name,
     )
     return statistics, solution
 

@@ -171,6 +171,34 @@ class Choice:
 
 
 @dataclass(frozen=True)
+class Text:
+    """A string."""
+
+    def check(self, value, where: str, dims: dict) -> None:
+        if _kind(value) != "string":
+            raise _expected(("string",), where, value)
+
+
+@dataclass(frozen=True)
+class Levels:
+    """An object of lists of distinct levels (strings, numbers or booleans): a
+    categorical column's, the reference first."""
+
+    def check(self, value, where: str, dims: dict) -> None:
+        if _kind(value) != "object":
+            raise _expected(("object",), where, value)
+        for column, levels in value.items():
+            here = _member(where, column)
+            if _kind(levels) != "list" or not levels:
+                raise _Invalid(f"{here} must be a non-empty list of levels")
+            for i, level in enumerate(levels):
+                if _kind(level) not in ("string", "number", "integer", "bool"):
+                    raise _expected(("string", "number", "bool"), f"{here}[{i}]", level)
+            if len({json.dumps(level) for level in levels}) != len(levels):
+                raise _Invalid(f"{here} names a level twice; levels must be unique")
+
+
+@dataclass(frozen=True)
 class Names:
     """A list of distinct strings, one per entry of a dimension."""
 
@@ -281,6 +309,9 @@ PARAM_KINDS = {
     "verbose": ("integer", "bool"),
     "compute_statistics": ("bool",),
     "cov_type": ("string",),
+    "formula": ("string", "null"),
+    "categorical": ("string",),
+    "missing": ("string",),
     "logdir": ("string", "null"),
     "checkpoint_dir": ("string", "null"),
     "checkpoint_every": ("integer",),
@@ -398,7 +429,21 @@ CONTENT = Record(
                 optional=("cov", "n_groups", "diagnostics"),
             )
         ),
-    }
+        "encoding": Nullable(
+            Record(
+                {
+                    "formula": Nullable(Text()),
+                    "target_formula": Nullable(Text()),
+                    "columns": Array(Text(), (None,)),
+                    "levels": Levels(),
+                    "names": Names("n_features"),
+                    "targets": Array(Text(), (None,)),
+                    "intercept": Flag(),
+                }
+            )
+        ),
+    },
+    optional=("encoding",),
 )
 
 

@@ -19,6 +19,7 @@ import re
 
 import numpy as np
 
+from ..design.encoding import Encoding
 from ..errors import ModelFileError
 from ..fitting.outcome import FitOutcome, TrainingRecord
 from ..fitting.plan import dtype_name
@@ -84,6 +85,7 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
     names = getattr(estimator, "feature_names_in_", None)
     targets = getattr(estimator, "target_names_", None)
     scaling = getattr(estimator, "standardization_", None)
+    encoding = getattr(estimator, "encoding_", None)
     return {
         "feature_names": None if names is None else [str(n) for n in names],
         "n_features": int(estimator.n_features_in_),
@@ -104,6 +106,7 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
         "loss_curve": [float(v) for v in estimator.loss_curve_],
         "metrics": _json_metrics(metrics),
         "statistics": _statistics_content(getattr(estimator, "statistics_", None)),
+        "encoding": None if encoding is None else encoding.to_json(),
     }
 
 
@@ -348,7 +351,10 @@ def load(path):
         raise ModelFileError(
             f"{os.fspath(path)}: malformed model content ({error})"
         ) from None
-    return estimator._set_fitted(outcome, single_target=content["single_target"])
+    estimator._set_fitted(outcome, single_target=content["single_target"])
+    if content.get("encoding") is not None:
+        estimator.encoding_ = Encoding.from_json(content["encoding"])
+    return estimator
 
 
 def _outcome(content: dict) -> FitOutcome:

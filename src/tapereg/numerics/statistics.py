@@ -162,6 +162,7 @@ def ols_statistics(
     sample_weight: np.ndarray | None = None,
     fit_intercept: bool = True,
     feature_names: list[str],
+    intercept_name: str = "intercept",
 ) -> OLSStatistics:
     """Statistics of the fit ``X·coef + intercept`` (coef (d, t)) on (X, Y (n, t)).
 
@@ -188,6 +189,7 @@ def ols_statistics(
         X.shape[0],
         fit_intercept,
         feature_names,
+        intercept_name,
     )
 
 
@@ -199,6 +201,7 @@ def ols_statistics_from_moments(
     fit_intercept: bool,
     feature_names: list[str],
     solution=None,
+    intercept_name: str = "intercept",
 ) -> OLSStatistics:
     """The same statistics from the gram engine's moments, without touching the data.
 
@@ -237,6 +240,7 @@ def ols_statistics_from_moments(
         moments.n_samples,
         fit_intercept,
         feature_names,
+        intercept_name,
     )
 
 
@@ -252,6 +256,7 @@ def _statistics(
     n_samples,
     fit_intercept,
     feature_names,
+    intercept_name="intercept",
 ) -> OLSStatistics:
     """statsmodels' OLS formulas from the sums.
 
@@ -292,7 +297,7 @@ def _statistics(
     return OLSStatistics(
         cov=cov,
         bread=Bread(whitening, x_mean, total_weight),
-        terms=(["intercept"] if fit_intercept else []) + list(feature_names),
+        terms=([intercept_name] if fit_intercept else []) + list(feature_names),
         coef=np.vstack([intercept, coef]) if fit_intercept else coef,
         std_err=std_err,
         nobs=n_samples,

@@ -1,0 +1,1 @@
+"""From a table to the model's numbers: formulas, text categories, missing values."""

@@ -1,0 +1,354 @@
+"""How a table's columns become the model's numbers: formulas and text categories.
+
+An :class:`Encoding` is learned once from the rows (the levels of every
+categorical column) and then applied, unchanged, to every block of rows, to new
+rows at predict time and after ``load``: the same columns in the same order, so
+streamed blocks and workers build the same design without ever holding all of it.
+
+Two kinds:
+
+- a formula (``"invest ~ np.log(value) + C(firm)"``), evaluated by formulaic (the
+  Wilkinson-formula library statsmodels builds on) with each categorical column's
+  levels fixed, so a block that lacks a level still gets its column; the terms are
+  ordered as statsmodels (patsy) orders them, and named as it names them;
+- without a formula, every column: numbers as they are, booleans as 0/1, text and
+  pandas categories one-hot with the first level (sorted) as the reference, named
+  ``firm[T.Chrysler]`` as a formula's ``firm`` would be.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..errors import DataError, ParameterError
+
+# A categorical column with more levels than this is refused: its one-hot
+# columns would make the design as wide as the number of distinct values.
+MAX_LEVELS = 10_000
+CATEGORICAL_CHOICES = ("auto", "error")
+_CALL_OF_C = re.compile(r"^C\(\s*([A-Za-z_][A-Za-z0-9_.]*)\s*[,)]")
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """The recipe from raw columns to the design's columns.
+
+    ``formula`` is the right-hand side (None: every column); ``targets`` the
+    formula's left-hand side columns (empty without one); ``columns`` the raw
+    columns read; ``levels`` each categorical column's levels, the reference
+    first; ``names`` the design's columns (the intercept apart); ``intercept``
+    whether the formula keeps one.
+    """
+
+    formula: str | None
+    columns: tuple[str, ...]
+    levels: dict = field(default_factory=dict)
+    names: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    target_formula: str | None = None
+    intercept: bool = True
+
+    def to_json(self) -> dict:
+        return {
+            "formula": self.formula,
+            "target_formula": self.target_formula,
+            "columns": list(self.columns),
+            "levels": {name: list(values) for name, values in self.levels.items()},
+            "names": list(self.names),
+            "targets": list(self.targets),
+            "intercept": self.intercept,
+        }
+
+    @classmethod
+    def from_json(cls, content: dict) -> Encoding:
+        return cls(
+            formula=content["formula"],
+            target_formula=content["target_formula"],
+            columns=tuple(content["columns"]),
+            levels={name: tuple(values) for name, values in content["levels"].items()},
+            names=tuple(content["names"]),
+            targets=tuple(content["targets"]),
+            intercept=bool(content["intercept"]),
+        )
+
+
+def is_categorical(column) -> bool:
+    """Text, pandas categories, booleans and Python objects that are not all
+    numbers: the columns an encoding turns into 0/1 columns."""
+    import pandas as pd
+
+    dtype = column.dtype
+    if isinstance(dtype, pd.CategoricalDtype) or dtype.kind == "b":
+        return True
+    if dtype.kind in "iuf":
+        return False
+    if dtype.kind in "mM":
+        return False  # dates: refused by the numeric checks with their own advice
+    values = pd.to_numeric(column, errors="coerce")
+    return bool((values.isna() & column.notna()).any())
+
+
+def needs_encoding(frame, formula, categorical: str) -> bool:
+    """Whether ``frame`` (a DataFrame or not) needs an :class:`Encoding`."""
+    if formula is not None:
+        return True
+    if categorical == "error" or not hasattr(frame, "columns"):
+        return False
+    return any(is_categorical(frame[name]) for name in frame.columns)
+
+
+def learn_encoding(frame, formula: str | None = None) -> Encoding:
+    """The encoding of ``frame``'s columns (or of ``formula`` over them), its
+    levels those of ``frame``; see :func:`merge_levels` for several blocks."""
+    if formula is None:
+        return _learn_columns(frame)
+    return _learn_formula(frame, formula)
+
+
+def _levels_of(column, name: str) -> tuple:
+    """The levels of a categorical column: a pandas category's own order, else
+    sorted (numbers as numbers, text as text); booleans False, True."""
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype):
+        levels = tuple(column.cat.categories.tolist())
+    elif column.dtype.kind == "b":
+        levels = (False, True)
+    else:
+        present = pd.unique(column.dropna())
+        try:
+            levels = tuple(sorted(present.tolist()))
+        except TypeError:  # mixed text and numbers: sorted as text
+            levels = tuple(sorted(present.tolist(), key=str))
+    if len(levels) > MAX_LEVELS:
+        raise DataError(
+            f"column {name!r} has {len(levels):,} distinct values, over the "
+            f"{MAX_LEVELS:,} levels a categorical column may have; drop it or "
+            "convert it to numbers"
+        )
+    return tuple(_plain(v) for v in levels)
+
+
+def _plain(value):
+    """A level as a JSON-able Python value (NumPy scalars unwrapped)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _learn_columns(frame) -> Encoding:
+    columns = tuple(str(c) for c in frame.columns)
+    levels, names = {}, []
+    for name in frame.columns:
+        column = frame[name]
+        if not is_categorical(column):
+            names.append(str(name))
+        elif column.dtype.kind == "b":
+            levels[str(name)] = (False, True)
+            names.append(str(name))
+        else:
+            found = _levels_of(column, str(name))
+            levels[str(name)] = found
+            names += [f"{name}[T.{level}]" for level in found[1:]]
+    return Encoding(formula=None, columns=columns, levels=levels, names=tuple(names))
+
+
+def _learn_formula(frame, formula: str) -> Encoding:
+    from formulaic import Formula
+
+    parsed = _parse(formula)
+    has_lhs = hasattr(parsed, "lhs")
+    rhs = parsed.rhs if has_lhs else parsed
+    targets_needed = sorted(parsed.lhs.required_variables) if has_lhs else []
+    needed = sorted(rhs.required_variables)
+    _check_present(frame, targets_needed + needed)
+    categorical = set(_wrapped_in_c(rhs)) | {
+        name for name in needed if is_categorical(frame[name])
+    }
+    levels = {name: _levels_of(frame[name], name) for name in sorted(categorical)}
+    ordered = _patsy_order(rhs, categorical)
+    rhs_text = " + ".join(ordered) if ordered else "1"
+    if not any(term == "1" for term in map(str, rhs)):
+        rhs_text += " - 1"
+    probe = _materialize(
+        Formula(rhs_text, _ordering="none"), _with_levels(frame.head(1), levels)
+    )
+    names = tuple(str(c) for c in probe.columns if c != "Intercept")
+    target_formula = str(parsed.lhs) if has_lhs else None
+    targets = ()
+    if has_lhs:
+        lhs = _materialize(Formula(target_formula, _ordering="none"), frame.head(1))
+        targets = tuple(str(c) for c in lhs.columns if c != "Intercept")
+    return Encoding(
+        formula=rhs_text,
+        target_formula=target_formula,
+        columns=tuple(needed),
+        levels=levels,
+        names=names,
+        targets=targets,
+        intercept="Intercept" in probe.columns,
+    )
+
+
+def _parse(formula: str):
+    from formulaic import Formula
+    from formulaic.errors import FormulaicError
+
+    try:
+        return Formula(formula, _ordering="none")
+    except (FormulaicError, SyntaxError, ValueError) as error:
+        raise ParameterError(f"formula {formula!r} cannot be read: {error}") from None
+
+
+def _wrapped_in_c(rhs):
+    """The columns a formula's ``C(...)`` makes categorical (numbers included)."""
+    for term in rhs:
+        for factor in term.factors:
+            match = _CALL_OF_C.match(str(factor.expr))
+            if match:
+                yield match.group(1)
+
+
+def _patsy_order(rhs, categorical) -> list[str]:
+    """The terms in statsmodels' (patsy's) order: the intercept apart, terms of
+    categorical factors only first (by degree), then the others grouped by their
+    set of numeric factors in order of first appearance, each group by degree."""
+
+    def is_categorical_factor(factor) -> bool:
+        expr = str(factor.expr)
+        return expr in categorical or bool(_CALL_OF_C.match(expr))
+
+    terms = [term for term in rhs if str(term) != "1"]
+    only_categorical = [
+        term for term in terms if all(map(is_categorical_factor, term.factors))
+    ]
+    groups: dict[tuple, list] = {}
+    for term in terms:
+        if term in only_categorical:
+            continue
+        numeric = tuple(
+            sorted(str(f) for f in term.factors if not is_categorical_factor(f))
+        )
+        groups.setdefault(numeric, []).append(term)
+    ordered = sorted(only_categorical, key=lambda term: term.degree)
+    for group in groups.values():
+        ordered += sorted(group, key=lambda term: term.degree)
+    return [str(term) for term in ordered]
+
+
+def _check_present(frame, names) -> None:
+    missing = [name for name in names if name not in frame.columns]
+    if missing:
+        listed = ", ".join(str(c) for c in frame.columns)
+        raise DataError(
+            f"the formula uses column {missing[0]!r}, which the data lack "
+            f"(columns: {listed})"
+        )
+
+
+def _with_levels(frame, levels):
+    """``frame`` with each categorical column a pandas Categorical of exactly
+    ``levels``; a value outside them is a DataError naming column and value."""
+    import pandas as pd
+
+    frame = frame.copy()
+    for name, known in levels.items():
+        column = frame[name]
+        if column.isna().any():
+            row = int(np.flatnonzero(column.isna().to_numpy())[0]) + 1
+            raise DataError(
+                f"column {name!r}, row {row}: missing value; drop the rows with "
+                "missing values (missing='drop', --missing drop) or fill them"
+            )
+        if column.dtype.kind == "b" or known == (False, True):
+            values = column.astype(object)
+        else:
+            values = column
+        unseen = ~values.isin(known) & values.notna()
+        if unseen.any():
+            value = values[unseen].iloc[0]
+            shown = ", ".join(map(repr, known[:5])) + (
+                ", ..." if len(known) > 5 else ""
+            )
+            raise DataError(
+                f"column {name!r} holds {value!r}, a level not seen in training "
+                f"(levels: {shown}); a model can only predict the levels it was "
+                "fitted on"
+            )
+        frame[name] = pd.Categorical(values, categories=list(known))
+    return frame
+
+
+def _materialize(formula, frame):
+    """formulaic's model matrix of ``frame`` as a pandas DataFrame; a missing
+    value is an error (rows are dropped, or refused, before this)."""
+    from formulaic import model_matrix
+    from formulaic.errors import FormulaicError
+
+    try:
+        matrix = model_matrix(formula, frame, na_action="raise", context=_NAMESPACE)
+    except (FormulaicError, NameError, TypeError, ValueError, SyntaxError) as error:
+        raise DataError(f"the formula cannot be evaluated: {error}") from None
+    if matrix.model_spec.transform_state:
+        names = ", ".join(matrix.model_spec.transform_state)
+        raise ParameterError(
+            f"the formula's {names} learns from the data it is given (a stateful "
+            "transform), so blocks of rows would each learn their own; write it "
+            "with plain arithmetic, such as I((x - 3.2) / 1.5)"
+        )
+    return matrix
+
+
+# What a formula may call: NumPy as np (np.log, np.exp, ...).
+_NAMESPACE = {"np": np, "numpy": np}
+
+
+def encode(encoding: Encoding, frame) -> np.ndarray:
+    """The design's columns (n, len(encoding.names)) of ``frame``, float64."""
+    _check_columns(encoding, frame)
+    if encoding.formula is None:
+        return _encode_columns(encoding, frame)
+    from formulaic import Formula
+
+    matrix = _materialize(
+        Formula(encoding.formula, _ordering="none"),
+        _with_levels(frame, encoding.levels),
+    )
+    return np.asarray(matrix[list(encoding.names)], np.float64)
+
+
+def encode_targets(encoding: Encoding, frame) -> np.ndarray:
+    """The formula's left-hand side (n, n_targets) of ``frame``, float64."""
+    from formulaic import Formula
+
+    matrix = _materialize(Formula(encoding.target_formula, _ordering="none"), frame)
+    return np.asarray(matrix[list(encoding.targets)], np.float64)
+
+
+def _check_columns(encoding, frame) -> None:
+    missing = [name for name in encoding.columns if name not in frame.columns]
+    if missing:
+        listed = ", ".join(str(c) for c in frame.columns)
+        raise DataError(
+            f"the model needs column {missing[0]!r}, which the data lack "
+            f"(columns: {listed})"
+        )
+
+
+def _encode_columns(encoding, frame) -> np.ndarray:
+    frame = _with_levels(frame, encoding.levels)
+    parts = []
+    for name in encoding.columns:
+        column = frame[name]
+        known = encoding.levels.get(name)
+        if known is None:
+            parts.append(np.asarray(column, np.float64)[:, None])
+        elif known == (False, True):
+            parts.append((column.cat.codes.to_numpy() == 1)[:, None].astype(float))
+        else:
+            codes = column.cat.codes.to_numpy()
+            parts.append((codes[:, None] == np.arange(1, len(known))).astype(float))
+    if not parts:
+        return np.empty((len(frame), 0))
+    return np.hstack(parts)
