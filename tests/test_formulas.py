@@ -190,3 +190,17 @@ def test_streamed_text_columns_without_a_formula(grunfeld):
     whole = LinearRegressor(solver="exact").fit(X, y)
     np.testing.assert_allclose(streamed.coef_, whole.coef_, rtol=1e-9)
     assert list(streamed.feature_names_in_) == list(whole.feature_names_in_)
+
+
+def test_a_column_name_with_spaces_in_backticks():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"size m2": rng.uniform(20, 90, 40), "kind": list("ab") * 20})
+    frame["y"] = 2 * frame["size m2"] + 3 * (frame["kind"] == "b") + rng.normal(size=40)
+    model = LinearRegressor(formula="y ~ `size m2` * kind", solver="exact")
+    model.fit(frame)
+    renamed = frame.rename(columns={"size m2": "size_m2"})
+    reference = smf.ols("y ~ size_m2 * kind", renamed).fit()
+    assert model.summary().index.tolist() == [
+        name.replace("size_m2", "size m2") for name in reference.params.index
+    ]
+    np.testing.assert_allclose(model.summary()["coef"], reference.params, rtol=1e-8)

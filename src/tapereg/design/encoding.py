@@ -355,7 +355,18 @@ def _patsy_order(rhs, categorical) -> list[str]:
     ordered = sorted(only_categorical, key=lambda term: term.degree)
     for group in groups.values():
         ordered += sorted(group, key=lambda term: term.degree)
-    return [str(term) for term in ordered]
+    return [":".join(map(_written, term.factors)) for term in ordered]
+
+
+def _written(factor) -> str:
+    """A factor as a formula writes it: a column whose name is not a Python
+    name in backticks (formulaic's own text drops them)."""
+    from formulaic.parser.types import Factor
+
+    expr = str(factor.expr)
+    if factor.eval_method == Factor.EvalMethod.LOOKUP and not expr.isidentifier():
+        return f"`{expr}`"
+    return expr
 
 
 def _check_present(frame, names) -> None:
