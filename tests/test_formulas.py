@@ -204,3 +204,30 @@ def test_a_column_name_with_spaces_in_backticks():
         name.replace("size_m2", "size m2") for name in reference.params.index
     ]
     np.testing.assert_allclose(model.summary()["coef"], reference.params, rtol=1e-8)
+
+
+def test_wide_designs_are_encoded_in_slices(monkeypatch):
+    import tapereg.design.stream as stream
+
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=n), "shop": rng.choice([f"s{k}" for k in range(40)], n)}
+    )
+    frame["y"] = 2 * frame["x"] + frame["shop"].str[1:].astype(int) * 0.1
+    frame["y"] += rng.normal(size=n)
+    monkeypatch.setattr(stream, "ENCODED_BLOCK_BYTES", 8 * 40 * 300)  # 300-row slices
+    seen = []
+    original = stream.EncodedBlocks._encoded
+
+    def counting(self, *block):
+        seen.append(len(block[0]))
+        return original(self, *block)
+
+    monkeypatch.setattr(stream.EncodedBlocks, "_encoded", counting)
+    formula = "y ~ x + C(shop)"
+    streamed = LinearRegressor(formula=formula, solver="exact")
+    streamed.fit_stream([frame.iloc[:2000], frame.iloc[2000:]])
+    assert max(seen) == 300
+    reference = smf.ols(formula, frame).fit()
+    _compare(streamed, reference, 1e-8)

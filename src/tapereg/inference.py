@@ -56,7 +56,7 @@ class OLSInference:
             index is (target, term).
         """
         stats, cov_type = self._inference("summary()", cov_type)
-        _check_level(level)
+        check_level(level)
         return self._per_target(
             [stats.table(level, j, cov_type) for j in range(stats.coef.shape[1])]
         )
@@ -82,7 +82,7 @@ class OLSInference:
         return self._per_target(
             [
                 pd.DataFrame(matrix, index=stats.terms, columns=stats.terms)
-                for matrix in _covariances(stats, cov_type, "cov_params()")
+                for matrix in kept_covariances(stats, cov_type, "cov_params()")
             ]
         )
 
@@ -110,8 +110,8 @@ class OLSInference:
         from .numerics.statistics import prediction_table
 
         stats, cov_type = self._inference("predict_interval()", cov_type)
-        _covariances(stats, cov_type, "predict_interval()")
-        _check_level(level)
+        kept_covariances(stats, cov_type, "predict_interval()")
+        check_level(level)
         index = getattr(X, "index", None)  # the caller's rows keep their labels
         X = features_to_predict(self, self._encoded(X))
         frames = [
@@ -150,7 +150,7 @@ class OLSInference:
         R, q, _ = restriction_matrix(restrictions, stats.terms)
         rows = [
             f_test(stats.coef[:, k], cov, R, q, _df_denom(stats, cov_type))
-            for k, cov in enumerate(_covariances(stats, cov_type, "f_test()"))
+            for k, cov in enumerate(kept_covariances(stats, cov_type, "f_test()"))
         ]
         if len(rows) == 1:
             return pd.Series(rows[0])
@@ -182,7 +182,7 @@ class OLSInference:
         from .numerics.hypotheses import restriction_matrix, t_test
 
         stats, cov_type = self._inference("t_test()", cov_type)
-        _check_level(level)
+        check_level(level)
         R, q, labels = restriction_matrix(restrictions, stats.terms)
         frames = [
             pd.DataFrame(
@@ -197,7 +197,7 @@ class OLSInference:
                 ),
                 index=pd.Index(labels, name="restriction"),
             )
-            for k, cov in enumerate(_covariances(stats, cov_type, "t_test()"))
+            for k, cov in enumerate(kept_covariances(stats, cov_type, "t_test()"))
         ]
         return self._per_target(frames)
 
@@ -213,7 +213,7 @@ class OLSInference:
         from .reports.summary_text import summary_text
 
         stats, cov_type = self._inference("summary_text()", cov_type)
-        _check_level(level)
+        check_level(level)
         names = target_names(getattr(self, "target_names_", None), stats.coef.shape[1])
         return summary_text(
             stats,
@@ -307,7 +307,7 @@ class OLSInference:
         )
 
 
-def _check_level(level: float) -> None:
+def check_level(level: float) -> None:
     if not 0 < level < 1:
         raise ParameterError(f"level must be in (0, 1), got {level!r}")
 
@@ -319,7 +319,7 @@ def _df_denom(stats, cov_type: str) -> float:
     return float(stats.df_resid)
 
 
-def _covariances(stats, cov_type: str, method: str):
+def kept_covariances(stats, cov_type: str, method: str):
     """The (n_targets, p, p) covariances of ``cov_type``; refused where no matrix
     is kept (over ``MAX_COV_TERMS`` terms)."""
     if stats.cov is None:

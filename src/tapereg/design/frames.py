@@ -80,9 +80,9 @@ def used_columns(X, formula) -> list | None:
     """The columns a missing value in which drops a row (None: all of X's)."""
     if formula is None or not hasattr(X, "columns"):
         return None
-    from .encoding import _parse
+    from .encoding import parse_formula
 
-    parsed = _parse(formula)
+    parsed = parse_formula(formula)
     names = set(parsed.rhs.required_variables)
     if hasattr(parsed, "lhs"):
         names |= set(parsed.lhs.required_variables)

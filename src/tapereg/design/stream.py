@@ -28,6 +28,10 @@ from .encoding import (
 )
 from .frames import kept_rows, missing_rows, used_columns, warn_dropped
 
+# The dense design of one block stays under this (a block of a 1,000-level
+# column's design: 4,000 rows).
+ENCODED_BLOCK_BYTES = 32 << 20
+
 
 def encoded_stream(blocks, params: dict, reducer):
     """(the blocks the fit reads, the Encoding or None): ``blocks`` themselves
@@ -140,6 +144,8 @@ class EncodedBlocks:
         if encoding is not None and encoding.targets:
             targets = list(encoding.targets)
         self.target_names = targets
+        width = 1 if encoding is None else max(len(encoding.names), 1)
+        self.rows = max(256, ENCODED_BLOCK_BYTES // (8 * width))
 
     def __iter__(self):
         for block in self.raw:
@@ -147,15 +153,30 @@ class EncodedBlocks:
             if self.drops:
                 bad = missing_rows(X, y, w, groups, used_columns(X, self.formula))
                 X, y, w, groups = kept_rows(~bad, X, y, w, groups)
-            if self.encoding is not None and not len(X):
-                n_targets = len(self.encoding.targets) or np.shape(y)[-1]
-                X, y = np.empty((0, len(self.encoding.names))), np.empty((0, n_targets))
-            elif self.encoding is not None:
-                design = encode(self.encoding, X)
-                if self.formula is not None:
-                    y = encode_targets(self.encoding, X)
-                X = design
-            yield X, y, w, groups
+            if self.encoding is None or len(X) <= self.rows:
+                yield self._encoded(X, y, w, groups)
+                continue
+            # A wide design (many levels) in slices: its dense copy stays small.
+            for start in range(0, len(X), self.rows):
+                part = slice(start, start + self.rows)
+                yield self._encoded(*kept_rows(part, X, y, w, groups))
+
+    def _encoded(self, X, y, w, groups):
+        """One block (or slice) through the encoding."""
+        if self.encoding is None:
+            return X, y, w, groups
+        if not len(X):
+            n_targets = len(self.encoding.targets) or np.shape(y)[-1]
+            return (
+                np.empty((0, len(self.encoding.names))),
+                np.empty((0, n_targets)),
+                w,
+                groups,
+            )
+        design = encode(self.encoding, X)
+        if self.formula is not None:
+            y = encode_targets(self.encoding, X)
+        return design, y, w, groups
 
     def no_rows_error(self) -> DataError:
         no_rows = getattr(self.raw, "no_rows_error", None)

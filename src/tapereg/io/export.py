@@ -87,7 +87,7 @@ import tensorflow as tf
 from sklearn.utils.validation import check_is_fitted
 
 from ..errors import ExportError, ParameterError
-from ..inference import _check_level, _covariances
+from ..inference import check_level, kept_covariances
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.linear import target_names as default_target_names
 from ..numerics.statistics import PREDICTION_COLUMNS, prediction_quantile
@@ -213,7 +213,7 @@ def _interval(estimator, level: float, target_keys) -> tuple[_Interval | None, d
     cov_type = estimator.cov_type
     try:
         stats, cov_type = estimator._inference(method, None)
-        cov = _covariances(stats, cov_type, method)
+        cov = kept_covariances(stats, cov_type, method)
     except ParameterError as error:
         reason = " ".join(str(error).split())
         return None, {
@@ -405,7 +405,7 @@ def export_saved_model(estimator, directory, level: float = 0.95) -> dict:
     from .. import __version__
 
     check_is_fitted(estimator)
-    _check_level(level)
+    check_level(level)
     directory = os.path.abspath(os.fspath(directory))
     _check_destination(directory)
 
