@@ -7,6 +7,12 @@ streamed fit the metrics of one more pass and a uniform sample of rows for the
 plot (every worker's, across workers). A stream with a column of cluster labels
 gives them to the fit, in memory and streamed alike. The command line formats and
 writes.
+
+A table read as it is (:class:`~tapereg.io.frames.FrameStream`: a formula, text
+columns, ``missing="drop"``) is fitted in memory as ``fit(data)`` or ``fit(X, y)``
+with DataFrames, and the report gets the design the model's encoding made of it;
+so does a float table whose reading met text, when the estimator one-hot encodes
+text (``categorical="auto"``). Streaming such tables is refused for now.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ClusterError
+from ..errors import ClusterError, DataError, ParameterError
 from ..numerics.exact import solve_from_moments, solve_least_squares
 from ..numerics.metrics import regression_metrics_stream
 from ..parallel.reducers import reducer_for
@@ -48,7 +54,9 @@ class TableFit:
     (ridge in closed form; with an L1 part, unpenalized), None when not wanted;
     ``metrics`` are those of the model and the reference on every row of a
     streamed fit, each metric an array over targets (None in memory); ``sample``
-    rows for a plot; ``chief`` whether this worker prints and writes.
+    rows for a plot; ``chief`` whether this worker prints and writes;
+    ``feature_names`` and ``target_names`` those of the model's columns (with an
+    encoding, the design's: ``C(firm)[T.IBM]``), as ``table`` holds them.
     """
 
     estimator: object
@@ -59,6 +67,8 @@ class TableFit:
     chief: bool
     seconds: float
     warnings: list
+    feature_names: list[str]
+    target_names: list[str]
 
 
 def in_memory_budget() -> int:
@@ -81,14 +91,17 @@ def fit_table(
     progress=False,
     want_sample=False,
     want_reference=True,
+    check_terms=None,
 ) -> TableFit:
-    """Fit ``estimator`` on a table stream (``tapereg.open_table``'s).
+    """Fit ``estimator`` on a table stream (``tapereg.open_table``'s, or
+    ``open_frames``' for a table read as it is).
 
     Across workers (the estimator's ``strategy``) each reads its shard of the
     files; the others than the chief keep no logs and no checkpoints (a resumed
     fit starts every worker from the chief's state). ``progress``: the chief shows
     a progress bar (rows/s where every epoch streams the rows). Warnings are
-    recorded, not shown.
+    recorded, not shown. ``check_terms(names)``, where the model's column names
+    are known before the fit (numeric tables), is called with them first.
     """
     try:
         reducer = reducer_for(estimator.strategy)
@@ -100,6 +113,7 @@ def fit_table(
             progress,
             want_sample,
             want_reference,
+            check_terms,
         )
     except Exception as error:
         if estimator.strategy != "multi-worker":
@@ -118,27 +132,39 @@ def fit_table(
 
 
 def _fit_table(
-    estimator, stream, reducer, stream_rows, progress, want_sample, want_reference
+    estimator,
+    stream,
+    reducer,
+    stream_rows,
+    progress,
+    want_sample,
+    want_reference,
+    check_terms,
 ):
+    # A worker of a cluster streams its shard; one machine's devices (mirrored)
+    # share its memory, so they read it whole when it fits.
+    streamed = _why_streamed(stream, stream_rows, reducer)
+    if streamed is not None and _reads_frames(stream):
+        raise ParameterError(
+            f"{_needs_frames(estimator, stream)} not streamed yet, only fitted in "
+            f"memory; here the rows are streamed: {streamed}"
+        )
     stream = stream.for_worker(reducer.index, reducer.count)
     chief = reducer.index == 0
     if not chief:
         estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
-    # A worker of a cluster streams its shard; one machine's devices (mirrored)
-    # share its memory, so they read it whole when it fits.
-    streamed = (
-        stream_rows
-        or reducer.count > 1
-        or stream.estimated_bytes() > in_memory_budget()
-    )
-    table = None if streamed else stream.read()
+    table = frame = None
+    if streamed is None:
+        stream, table, frame = _read(estimator, stream)
+    if check_terms is not None and frame is None:
+        check_terms(list(stream.feature_names))
     rows_per_epoch = None
-    if (
-        table is not None
-        and estimator.solver == "gd"
-        and _data_engine(estimator, table)
-    ):
-        rows_per_epoch = table.X.shape[0]  # a gram epoch costs O(d²), not the rows
+    if table is not None or frame is not None:
+        n_rows, width = (
+            table.X.shape if frame is None else (len(frame), len(stream.feature_names))
+        )
+        if estimator.solver == "gd" and _data_engine(estimator, width):
+            rows_per_epoch = n_rows  # a gram epoch costs O(d²), not the rows
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -146,13 +172,18 @@ def _fit_table(
         if progress and chief:
             callback = EpochProgress(estimator.max_iter, n_rows=rows_per_epoch)
         with callback if callback is not None else contextlib.nullcontext():
-            if table is None:
-                estimator.fit_stream(stream, epoch_callback=callback)
+            if frame is not None:
+                _fit_frame(estimator, stream, frame, callback)
+            elif table is None:
+                _fit_stream(estimator, stream, callback, streamed)
             else:
                 estimator.fit(
                     *_as_frames(table), groups=table.groups, epoch_callback=callback
                 )
     seconds = time.perf_counter() - started
+    if frame is not None:
+        table = _design(estimator, stream, frame)
+        del frame
     reference = _exact_reference(estimator, table) if want_reference else None
     metrics = sample = None
     if table is None:
@@ -169,15 +200,131 @@ def _fit_table(
         )
     elif want_sample:
         sample = Sample(table.X, table.y)
+    names = stream if table is None else table
     return TableFit(
-        estimator, table, reference, metrics, sample, chief, seconds, list(caught)
+        estimator,
+        table,
+        reference,
+        metrics,
+        sample,
+        chief,
+        seconds,
+        list(caught),
+        list(names.feature_names),
+        list(names.target_names),
     )
 
 
-def _data_engine(estimator, table) -> bool:
+def _why_streamed(stream, stream_rows, reducer) -> str | None:
+    """Why the rows are streamed rather than read whole (None: they are not)."""
+    if reducer.count > 1:
+        return "each worker of the cluster streams its shard of the files"
+    if stream_rows:
+        return "streaming was asked for (--stream)"
+    size = stream.estimated_bytes()
+    if size > in_memory_budget():
+        return (
+            f"the files' columns would take about {size / 2**30:.3g} GiB, over an "
+            "eighth of memory"
+        )
+    return None
+
+
+def _reads_frames(stream) -> bool:
+    from ..io.frames import FrameStream
+
+    return isinstance(stream, FrameStream)
+
+
+def _needs_frames(estimator, stream) -> str:
+    """What makes a table need reading as it is, in words."""
+    if stream.formula is not None:
+        return f"a formula ({stream.formula!r}) is"
+    if estimator.missing == "drop":
+        return "dropping rows with a missing value (missing='drop') is"
+    return "one-hot encoding text columns is"
+
+
+def _read(estimator, stream):
+    """``(stream, table, frame)``: the rows read whole, as numbers (``table``)
+    or as they are (``frame``, with the stream that read them). A numeric
+    table that holds text is read again as it is when the estimator encodes
+    text."""
+    from ..io.frames import frames_of
+    from ..io.readers import TextColumnError
+
+    if _reads_frames(stream):
+        return stream, None, stream.read()
+    try:
+        return stream, stream.read(), None
+    except TextColumnError:
+        if estimator.categorical != "auto":
+            raise
+    stream = frames_of(stream, allow_missing=estimator.missing == "drop")
+    return stream, None, stream.read()
+
+
+def _fit_stream(estimator, stream, callback, streamed: str) -> None:
+    """``fit_stream`` on a numeric stream; text met in it is refused in words
+    that say why (one-hot encoding is not streamed yet)."""
+    from ..io.readers import TextColumnError
+
+    try:
+        estimator.fit_stream(stream, epoch_callback=callback)
+    except TextColumnError as error:
+        if estimator.categorical != "auto":
+            raise
+        raise DataError(
+            f"{error}; one-hot encoding text columns is not streamed yet, only "
+            f"fitted in memory; here the rows are streamed: {streamed}"
+        ) from None
+
+
+def _fit_frame(estimator, stream, frame, callback) -> None:
+    """``fit(data)`` with the stream's formula, else ``fit(X, y)``, DataFrames
+    both, the cluster labels beside."""
+    groups = None if stream.groups_column is None else frame[stream.groups_column]
+    if stream.formula is not None:
+        estimator.fit(frame, groups=groups, epoch_callback=callback)
+        return
+    targets = stream.target_names
+    y = frame[targets[0]] if len(targets) == 1 else frame[targets]
+    estimator.fit(
+        frame[stream.feature_names], y, groups=groups, epoch_callback=callback
+    )
+
+
+def _design(estimator, stream, frame):
+    """The rows the fit used as the model's numbers: a Table of the design (the
+    fitted encoding applied; the rows with a missing cell left out, as
+    ``missing="drop"`` left them out) named as the model names its columns."""
+    from ..design.encoding import encode, encode_targets
+    from ..io.readers import Table
+
+    complete = frame.notna().all(axis=1).to_numpy()
+    if not complete.all():
+        frame = frame[complete]
+    encoding = getattr(estimator, "encoding_", None)
+    if encoding is None:
+        X = frame[stream.feature_names].to_numpy(np.float64)
+    else:
+        X = encode(encoding, frame)
+    if stream.formula is not None:
+        y = encode_targets(encoding, frame)
+    else:
+        y = frame[stream.target_names].to_numpy(np.float64)
+    names = getattr(estimator, "feature_names_in_", stream.feature_names)
+    targets = getattr(estimator, "target_names_", stream.target_names)
+    groups = None
+    if stream.groups_column is not None:
+        groups = frame[stream.groups_column].to_numpy()
+    return Table(X, y, [str(n) for n in names], [str(t) for t in targets], groups)
+
+
+def _data_engine(estimator, n_features: int) -> bool:
     from .plan import resolve_engine
 
-    engine = resolve_engine(estimator.engine, estimator.batch_size, table.X.shape[1])
+    engine = resolve_engine(estimator.engine, estimator.batch_size, n_features)
     return engine == "data"
 
 
@@ -207,7 +354,9 @@ def _exact_reference(estimator, table):
     ridge_alpha = estimator.alpha if estimator.l1_ratio == 0 else 0.0
     if table is None:
         return solve_from_moments(
-            estimator.moments_, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
+            estimator.moments_,
+            fit_intercept=_has_intercept(estimator),
+            alpha=ridge_alpha,
         )
     note_if_long(
         factoring_flops(*table.X.shape),
@@ -215,9 +364,18 @@ def _exact_reference(estimator, table):
         f"{table.X.shape[0]:,} x {table.X.shape[1]:,} rows (--no-reference skips it)",
     )
     exact = solve_least_squares(
-        table.X, table.y, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
+        table.X, table.y, fit_intercept=_has_intercept(estimator), alpha=ridge_alpha
     )
     return exact.coef, exact.intercept
+
+
+def _has_intercept(estimator) -> bool:
+    """Whether the model has an intercept: a formula says (``- 1``), else
+    ``fit_intercept``."""
+    encoding = getattr(estimator, "encoding_", None)
+    if encoding is not None and encoding.formula is not None:
+        return encoding.intercept
+    return estimator.fit_intercept
 
 
 def streamed_metrics(
