@@ -476,6 +476,62 @@ def test_two_workers_cluster_errors_equal_one_process(tmp_path):
     assert outputs[0]["cov"] == outputs[1]["cov"]
 
 
+FORMULA_WORKER = """
+import json, sys, warnings
+import pandas as pd
+from tapereg import LinearRegressor
+from tapereg.parallel.cluster import resolve_strategy, worker_index
+
+index, count = worker_index(resolve_strategy("multi-worker"))
+table = pd.read_pickle(sys.argv[1])
+mine = table.iloc[:150] if index == 0 else table.iloc[150:]  # firms apart
+blocks = [mine.iloc[k:k + 40] for k in range(0, len(mine), 40)]
+model = LinearRegressor(strategy="multi-worker", solver="exact", missing="drop",
+                        formula="invest ~ np.log(value) + capital + C(firm)")
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    model.fit_stream(blocks)
+print(json.dumps({"index": index, "names": list(model.feature_names_in_),
+                  "coef": model.coef_.tolist(), "intercept": model.intercept_,
+                  "std_err": model.summary()["std_err"].tolist(),
+                  "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+def test_two_workers_learn_one_formula_design(tmp_path):
+    """A formula over Grunfeld split by rows so that each worker sees only some
+    firms, with missing cells on both: the levels are gathered, so both workers
+    build one design, and the fit equals one process's (the dropped rows counted
+    over both)."""
+    import json
+
+    import pandas as pd
+    import statsmodels.api as sm
+
+    from tapereg import LinearRegressor
+
+    table = sm.datasets.grunfeld.load_pandas().data
+    table.loc[[3, 200], "value"] = np.nan
+    path = tmp_path / "grunfeld.pkl"
+    table.to_pickle(path)
+    workers = _start_workers(["-c", FORMULA_WORKER, str(path)])
+    outputs = []
+    for process in workers:
+        out, err = process.communicate(timeout=240)
+        assert process.returncode == 0, err[-2000:]
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    formula = "invest ~ np.log(value) + capital + C(firm)"
+    with pytest.warns(UserWarning, match="dropped 2 of 220"):
+        single = LinearRegressor(solver="exact", missing="drop", formula=formula)
+        single.fit(table)
+    assert pd.Series(table.iloc[:150].firm).nunique() < table.firm.nunique()
+    for o in outputs:
+        assert o["names"] == list(single.feature_names_in_)
+        np.testing.assert_allclose(o["coef"], single.coef_, rtol=1e-9)
+        np.testing.assert_allclose(o["std_err"], single.summary()["std_err"], rtol=1e-9)
+        assert any("dropped 2 of 220" in w for w in o["warnings"])
+
+
 def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
     """Filip's moments cannot resolve its optimum (κ² ≈ 1e16), so the defaults whiten
     from the rows' triangular factor; across two workers that factor is stacked from

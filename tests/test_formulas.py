@@ -6,6 +6,8 @@ names in the same order and values to 1e-8 with the exact solver, 1e-4 with the
 default gradient descent.
 """
 
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -155,3 +157,50 @@ def test_formula_mistakes_are_named(grunfeld):
         LinearRegressor(formula="invest ~ center(value)").fit(grunfeld)
     with pytest.raises(ParameterError, match="formula must be None or a formula"):
         LinearRegressor(formula="").fit(grunfeld)
+
+
+def _blocks(frame, cuts):
+    return [frame.iloc[a:b] for a, b in itertools.pairwise(cuts)]
+
+
+def test_streamed_blocks_equal_the_table(grunfeld):
+    """Blocks each lacking most firms (the rows come firm by firm), one empty
+    after dropping: the levels of all blocks make one design."""
+    holed = grunfeld.copy()
+    holed.loc[[3, 50], "value"] = np.nan
+    holed.loc[100:104, "firm"] = None
+    cuts = [0, 30, 100, 105, 160, 220]
+    for formula in FORMULAS[:2]:
+        params = {"formula": formula, "solver": "exact", "missing": "drop"}
+        with pytest.warns(UserWarning, match="dropped 7 of 220 rows"):
+            whole = LinearRegressor(**params).fit(holed)
+        with pytest.warns(UserWarning, match="dropped 7 of 220 rows"):
+            streamed = LinearRegressor(**params).fit_stream(_blocks(holed, cuts))
+        pd.testing.assert_frame_equal(
+            streamed.summary(), whole.summary(), check_exact=False, rtol=1e-9
+        )
+        assert streamed.encoding_ == whole.encoding_
+
+
+def test_streamed_text_columns_without_a_formula(grunfeld):
+    X, y = grunfeld.drop(columns="invest"), grunfeld["invest"].to_numpy()
+    cuts = [0, 20, 90, 220]
+    blocks = [(X.iloc[a:b], y[a:b]) for a, b in itertools.pairwise(cuts)]
+    streamed = LinearRegressor(solver="exact").fit_stream(blocks)
+    whole = LinearRegressor(solver="exact").fit(X, y)
+    np.testing.assert_allclose(streamed.coef_, whole.coef_, rtol=1e-9)
+    assert list(streamed.feature_names_in_) == list(whole.feature_names_in_)
+
+
+def test_a_column_name_with_spaces_in_backticks():
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame({"size m2": rng.uniform(20, 90, 40), "kind": list("ab") * 20})
+    frame["y"] = 2 * frame["size m2"] + 3 * (frame["kind"] == "b") + rng.normal(size=40)
+    model = LinearRegressor(formula="y ~ `size m2` * kind", solver="exact")
+    model.fit(frame)
+    renamed = frame.rename(columns={"size m2": "size_m2"})
+    reference = smf.ols("y ~ size_m2 * kind", renamed).fit()
+    assert model.summary().index.tolist() == [
+        name.replace("size_m2", "size m2") for name in reference.params.index
+    ]
+    np.testing.assert_allclose(model.summary()["coef"], reference.params, rtol=1e-8)

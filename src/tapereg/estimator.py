@@ -336,6 +336,10 @@ default="nonrobust"
             for the exact solver's QR. Feature and target names are taken from its
             ``feature_names`` and ``target_names`` when it has them. ``y`` may be
             1-D (one target) or 2-D; every block must have the first one's widths.
+            X may be a DataFrame with text columns (``categorical="auto"``); with a
+            ``formula`` each block is the table itself (or ``(table, None,
+            sample_weight, groups)``). Then, and with ``missing="drop"``, a first
+            pass learns the levels (every worker's) and counts the rows dropped.
         epoch_callback : callable, optional
             As for :meth:`fit`.
 
@@ -343,10 +347,18 @@ default="nonrobust"
         -------
         self : LinearRegressor
         """
+        from .design.stream import encoded_stream
+
         check_params(self.get_params())
+        blocks, encoding = encoded_stream(
+            blocks, self.get_params(), reducer_for(self.strategy)
+        )
         source = BlockSource(blocks)
-        outcome = self._solve(source, epoch_callback)
-        return self._set_fitted(outcome, single_target=outcome.coef.shape[1] == 1)
+        outcome = self._solve(source, epoch_callback, encoding=encoding)
+        self._set_fitted(outcome, single_target=outcome.coef.shape[1] == 1)
+        if encoding is not None:
+            self.encoding_ = encoding
+        return self
 
     def _solve(self, source, epoch_callback, encoding=None):
         """The one path: plan, reducer and callbacks, then ``solve`` (a formula

@@ -22,7 +22,13 @@ def run_export_command(args) -> int:
     from ..io.export import export_saved_model, signature_names
 
     metadata = export_saved_model(estimator, args.directory, level=args.level)
-    inputs, outputs = signature_names(estimator)
+    _, outputs = signature_names(estimator)
+    inputs = [  # a category's input is text (or true/false): say so
+        spec["key"]
+        if spec["dtype"] == "float32"
+        else f"{spec['key']} ({spec['dtype']})"
+        for spec in metadata["inputs"]
+    ]
     print(f"SavedModel written to {args.directory}")
     print(
         f"serving_default: inputs {', '.join(inputs)} -> outputs {', '.join(outputs)}"

@@ -101,28 +101,123 @@ def needs_encoding(frame, formula, categorical: str) -> bool:
 
 
 def learn_encoding(frame, formula: str | None = None) -> Encoding:
-    """The encoding of ``frame``'s columns (or of ``formula`` over them), its
-    levels those of ``frame``; see :func:`merge_levels` for several blocks."""
+    """The encoding of ``frame``'s columns (or of ``formula`` over them), with
+    the levels ``frame`` holds. For blocks of rows, :func:`schema_of` the
+    first, :func:`levels_in` each, :func:`merge_levels` and
+    :func:`build_encoding`."""
+    schema = schema_of(frame, formula)
+    return build_encoding(schema, levels_in(frame, schema))
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What the first block says of every block: the raw columns the encoding
+    reads, the categorical ones among them, and their kind (ordered: a pandas
+    category's own order; else levels are sorted)."""
+
+    formula: str | None
+    columns: tuple[str, ...]
+    categorical: tuple[str, ...]
+    ordered: tuple[str, ...] = ()
+    booleans: tuple[str, ...] = ()
+
+    def to_json(self) -> dict:
+        return {key: getattr(self, key) for key in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, content: dict) -> Schema:
+        return cls(
+            content["formula"],
+            *(tuple(content[key]) for key in ("columns", "categorical", "ordered")),
+            booleans=tuple(content["booleans"]),
+        )
+
+
+def schema_of(frame, formula: str | None) -> Schema:
+    """The :class:`Schema` of a frame (the first block of a stream)."""
+    import pandas as pd
+
     if formula is None:
-        return _learn_columns(frame)
-    return _learn_formula(frame, formula)
+        columns = tuple(str(c) for c in frame.columns)
+        categorical = tuple(c for c in frame.columns if is_categorical(frame[c]))
+    else:
+        parsed = _parse(formula)
+        rhs = parsed.rhs if hasattr(parsed, "lhs") else parsed
+        _refuse_stateful(rhs)
+        targets = (
+            sorted(parsed.lhs.required_variables) if hasattr(parsed, "lhs") else []
+        )
+        columns = tuple(sorted(rhs.required_variables))
+        _check_present(frame, targets + list(columns))
+        wrapped = set(_wrapped_in_c(rhs))
+        categorical = tuple(
+            c for c in columns if c in wrapped or is_categorical(frame[c])
+        )
+    return Schema(
+        formula=formula,
+        columns=columns,
+        categorical=tuple(str(c) for c in categorical),
+        ordered=tuple(
+            str(c)
+            for c in categorical
+            if isinstance(frame[c].dtype, pd.CategoricalDtype)
+        ),
+        booleans=tuple(str(c) for c in categorical if frame[c].dtype.kind == "b"),
+    )
+
+
+def levels_in(frame, schema: Schema) -> dict[str, tuple]:
+    """Each categorical column's levels in this frame."""
+    return {name: _levels_of(frame[name], name) for name in schema.categorical}
+
+
+def merge_levels(schema: Schema, parts) -> dict[str, tuple]:
+    """The levels of several blocks' :func:`levels_in` together: sorted, or in
+    order of appearance for pandas categories (booleans: False, True)."""
+    merged = {}
+    for name in schema.categorical:
+        seen = {}
+        for part in parts:
+            for level in part.get(name, ()):
+                seen.setdefault(_key(level), level)
+        levels = list(seen.values())
+        if name in schema.booleans:
+            levels = [False, True]
+        elif name not in schema.ordered:
+            levels = _sorted(levels)
+        if len(levels) > MAX_LEVELS:
+            raise DataError(
+                f"column {name!r} has {len(levels):,} distinct values, over the "
+                f"{MAX_LEVELS:,} levels a categorical column may have; drop it or "
+                "convert it to numbers"
+            )
+        merged[name] = tuple(levels)
+    return merged
+
+
+def _key(level):
+    """One key for a level however it arrived (2 and 2.0 alike, text apart)."""
+    return ("t", level) if isinstance(level, str) else ("v", level)
+
+
+def _sorted(levels):
+    try:
+        return sorted(levels)
+    except TypeError:  # text and numbers together: sorted as text
+        return sorted(levels, key=str)
 
 
 def _levels_of(column, name: str) -> tuple:
-    """The levels of a categorical column: a pandas category's own order, else
-    sorted (numbers as numbers, text as text); booleans False, True."""
+    """A categorical column's levels: a pandas category's own, booleans False and
+    True, else the values present, sorted."""
     import pandas as pd
 
     if isinstance(column.dtype, pd.CategoricalDtype):
-        levels = tuple(column.cat.categories.tolist())
+        levels = column.cat.categories.tolist()
     elif column.dtype.kind == "b":
-        levels = (False, True)
+        levels = [False, True]
     else:
-        present = pd.unique(column.dropna())
-        try:
-            levels = tuple(sorted(present.tolist()))
-        except TypeError:  # mixed text and numbers: sorted as text
-            levels = tuple(sorted(present.tolist(), key=str))
+        levels = _sorted(pd.unique(column.dropna()).tolist())
     if len(levels) > MAX_LEVELS:
         raise DataError(
             f"column {name!r} has {len(levels):,} distinct values, over the "
@@ -137,58 +232,56 @@ def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _learn_columns(frame) -> Encoding:
-    columns = tuple(str(c) for c in frame.columns)
-    levels, names = {}, []
-    for name in frame.columns:
-        column = frame[name]
-        if not is_categorical(column):
-            names.append(str(name))
-        elif column.dtype.kind == "b":
-            levels[str(name)] = (False, True)
-            names.append(str(name))
-        else:
-            found = _levels_of(column, str(name))
-            levels[str(name)] = found
-            names += [f"{name}[T.{level}]" for level in found[1:]]
-    return Encoding(formula=None, columns=columns, levels=levels, names=tuple(names))
-
-
-def _learn_formula(frame, formula: str) -> Encoding:
+def build_encoding(schema: Schema, levels: dict) -> Encoding:
+    """The :class:`Encoding` of a schema and its (merged) levels; the design's
+    names come from a one-row frame made of the levels, not from the data, so
+    every worker builds the same, rows or none."""
+    if schema.formula is None:
+        names = []
+        for name in schema.columns:
+            if name not in levels or name in schema.booleans:
+                names.append(name)
+            else:
+                names += [f"{name}[T.{level}]" for level in levels[name][1:]]
+        return Encoding(
+            formula=None, columns=schema.columns, levels=levels, names=tuple(names)
+        )
     from formulaic import Formula
 
-    parsed = _parse(formula)
+    parsed = _parse(schema.formula)
     has_lhs = hasattr(parsed, "lhs")
     rhs = parsed.rhs if has_lhs else parsed
-    targets_needed = sorted(parsed.lhs.required_variables) if has_lhs else []
-    needed = sorted(rhs.required_variables)
-    _check_present(frame, targets_needed + needed)
-    categorical = set(_wrapped_in_c(rhs)) | {
-        name for name in needed if is_categorical(frame[name])
-    }
-    levels = {name: _levels_of(frame[name], name) for name in sorted(categorical)}
-    ordered = _patsy_order(rhs, categorical)
+    ordered = _patsy_order(rhs, set(schema.categorical))
     rhs_text = " + ".join(ordered) if ordered else "1"
-    if not any(term == "1" for term in map(str, rhs)):
+    if not any(str(term) == "1" for term in rhs):
         rhs_text += " - 1"
-    probe = _materialize(
-        Formula(rhs_text, _ordering="none"), _with_levels(frame.head(1), levels)
-    )
-    names = tuple(str(c) for c in probe.columns if c != "Intercept")
+    probe = _materialize(Formula(rhs_text, _ordering="none"), _probe(schema, levels))
     target_formula = str(parsed.lhs) if has_lhs else None
     targets = ()
     if has_lhs:
-        lhs = _materialize(Formula(target_formula, _ordering="none"), frame.head(1))
+        needed = sorted(parsed.lhs.required_variables)
+        one = _probe(Schema(None, tuple(needed), ()), {})
+        lhs = _materialize(Formula(target_formula, _ordering="none"), one)
         targets = tuple(str(c) for c in lhs.columns if c != "Intercept")
     return Encoding(
         formula=rhs_text,
         target_formula=target_formula,
-        columns=tuple(needed),
+        columns=schema.columns,
         levels=levels,
-        names=names,
+        names=tuple(str(c) for c in probe.columns if c != "Intercept"),
         targets=targets,
         intercept="Intercept" in probe.columns,
     )
+
+
+def _probe(schema: Schema, levels: dict):
+    """One row: each categorical column's first level, 1.0 in the others."""
+    import pandas as pd
+
+    row = {
+        name: [levels[name][0]] if name in levels else [1.0] for name in schema.columns
+    }
+    return _with_levels(pd.DataFrame(row), levels)
 
 
 def _parse(formula: str):
@@ -199,6 +292,34 @@ def _parse(formula: str):
         return Formula(formula, _ordering="none")
     except (FormulaicError, SyntaxError, ValueError) as error:
         raise ParameterError(f"formula {formula!r} cannot be read: {error}") from None
+
+
+# formulaic's transforms that learn from the data they are given (a mean, a
+# scale, knots, previous rows): each block of a stream would learn its own.
+_STATEFUL = {"center", "scale", "standardize", "poly", "bs", "cc", "cr", "cs", "lag"}
+
+
+def _refuse_stateful(rhs) -> None:
+    import ast
+
+    for term in rhs:
+        for factor in term.factors:
+            try:
+                tree = ast.parse(str(factor.expr), mode="eval")
+            except SyntaxError:
+                continue
+            for node in ast.walk(tree):
+                if (
+                    isinstance(node, ast.Call)
+                    and isinstance(node.func, ast.Name)
+                    and node.func.id in _STATEFUL
+                ):
+                    raise ParameterError(
+                        f"the formula's {factor.expr} learns from the data it is "
+                        "given (a stateful transform), so blocks of rows would each "
+                        "learn their own; write it with plain arithmetic, such as "
+                        "I((x - 3.2) / 1.5)"
+                    )
 
 
 def _wrapped_in_c(rhs):
@@ -234,7 +355,18 @@ def _patsy_order(rhs, categorical) -> list[str]:
     ordered = sorted(only_categorical, key=lambda term: term.degree)
     for group in groups.values():
         ordered += sorted(group, key=lambda term: term.degree)
-    return [str(term) for term in ordered]
+    return [":".join(map(_written, term.factors)) for term in ordered]
+
+
+def _written(factor) -> str:
+    """A factor as a formula writes it: a column whose name is not a Python
+    name in backticks (formulaic's own text drops them)."""
+    from formulaic.parser.types import Factor
+
+    expr = str(factor.expr)
+    if factor.eval_method == Factor.EvalMethod.LOOKUP and not expr.isidentifier():
+        return f"`{expr}`"
+    return expr
 
 
 def _check_present(frame, names) -> None:

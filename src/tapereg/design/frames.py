@@ -50,7 +50,7 @@ def prepare(params: dict, X, y, sample_weight=None, groups=None) -> Prepared:
     encoded = needs_encoding(X, formula, params["categorical"])
     if params["missing"] == "drop":
         X, y, sample_weight, groups = _drop_missing(
-            X, y, sample_weight, groups, _used_columns(X, formula)
+            X, y, sample_weight, groups, used_columns(X, formula)
         )
     if not encoded:
         return Prepared(X, y, sample_weight, groups, None)
@@ -76,7 +76,7 @@ def _as_frame(X):
         ) from None
 
 
-def _used_columns(X, formula) -> list | None:
+def used_columns(X, formula) -> list | None:
     """The columns a missing value in which drops a row (None: all of X's)."""
     if formula is None or not hasattr(X, "columns"):
         return None
@@ -92,16 +92,7 @@ def _used_columns(X, formula) -> list | None:
 def _drop_missing(X, y, sample_weight, groups, columns):
     """The rows without a missing value (NaN, None, NaT) in the used columns, in
     y, the weights or the groups; a warning says how many were dropped."""
-    import pandas as pd
-
-    if hasattr(X, "columns"):
-        frame = X if columns is None else X[columns]
-        bad = frame.isna().any(axis=1).to_numpy()
-    else:
-        bad = _missing_rows(X)
-    for extra in (y, sample_weight, groups):
-        if extra is not None:
-            bad = bad | _missing_rows(extra)
+    bad = missing_rows(X, y, sample_weight, groups, columns)
     n_bad = int(bad.sum())
     if not n_bad:
         return X, y, sample_weight, groups
@@ -110,20 +101,44 @@ def _drop_missing(X, y, sample_weight, groups, columns):
             f"every one of the {len(bad):,} rows has a missing value; nothing is "
             "left to fit"
         )
+    warn_dropped(n_bad, len(bad))
+    return kept_rows(~bad, X, y, sample_weight, groups)
+
+
+def warn_dropped(n_dropped: int, n_rows: int) -> None:
     warn(
-        f"dropped {n_bad:,} of {len(bad):,} rows with a missing value (missing='drop')",
+        f"dropped {n_dropped:,} of {n_rows:,} rows with a missing value "
+        "(missing='drop')",
         UserWarning,
     )
-    keep = ~bad
 
-    def kept(values):
-        if values is None:
+
+def missing_rows(X, y, sample_weight, groups, columns) -> np.ndarray:
+    """Which rows have a missing value in X's ``columns`` (None: all), y, the
+    weights or the groups."""
+    if hasattr(X, "columns"):
+        frame = X if columns is None else X[columns]
+        bad = frame.isna().any(axis=1).to_numpy()
+    else:
+        bad = _missing_rows(X)
+    for extra in (y, sample_weight, groups):
+        if extra is not None:
+            bad = bad | _missing_rows(extra)
+    return bad
+
+
+def kept_rows(keep, *values):
+    """Each of ``values`` (pandas, arrays or None) at the rows ``keep``."""
+    import pandas as pd
+
+    def kept(value):
+        if value is None:
             return None
-        if isinstance(values, pd.DataFrame | pd.Series):
-            return values.iloc[keep]
-        return np.asarray(values)[keep]
+        if isinstance(value, pd.DataFrame | pd.Series):
+            return value.iloc[keep]
+        return np.asarray(value)[keep]
 
-    return kept(X), kept(y), kept(sample_weight), kept(groups)
+    return tuple(kept(value) for value in values)
 
 
 def _missing_rows(values) -> np.ndarray:

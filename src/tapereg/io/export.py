@@ -9,9 +9,21 @@ variables and two or three signatures:
     keyed by the target's signature name. This is what TF Serving's REST API
     expects for ``{"instances": [{"age": 31.0, "size_m2": 70.0}, ...]}`` (or the
     columnar ``{"inputs": {"age": [...], ...}}``).
+
+    A model fitted through an encoding (a formula, or text, category and boolean
+    columns one-hot encoded) takes its raw columns instead, one input per column of
+    ``encoding_.columns``: numbers float32, a category tf.string (its levels matched
+    as ``str(level)``, so ``C(year)`` on a float column takes ``"1936.0"``), a
+    column of booleans tf.bool. The graph rebuilds the design's columns (one-hot
+    levels, interactions, ``np.log`` and ``I(...)`` arithmetic) in float64; a level
+    not seen in training fails the call with an ``InvalidArgumentError`` naming the
+    column ("unseen level"). What the graph cannot compute (another transform or
+    contrast) is refused at export with a ``ParameterError`` naming the term; see
+    :mod:`tapereg.io.export_design`.
 ``predict_matrix``
     One float32 input ``inputs`` of shape ``[None, n_features]``, columns in the
-    training order; returns ``{"predictions": [None, n_targets]}`` float32.
+    training order (for an encoded model, the design's columns, already encoded);
+    returns ``{"predictions": [None, n_targets]}`` float32.
 
 ``predict_interval``
     The inputs of ``serving_default``; returns float64 ``[None]`` tensors, the
@@ -25,7 +37,7 @@ variables and two or three signatures:
     Only where the model keeps a covariance matrix (an unpenalized fit with its
     statistics, up to 1,001 terms); otherwise the metadata says why it is absent.
 
-The first two cast the inputs to float64, compute ``X·coefᵀ + intercept`` in
+The first two cast the (numeric) inputs to float64, compute ``X·coefᵀ + intercept`` in
 float64 and cast the result to float32, so the float32 interface is the only
 rounding. ``predict_interval`` casts its inputs the same way but returns float64:
 the estimator's own numbers for those inputs, to rounding.
@@ -52,7 +64,9 @@ names ignoring case. :func:`signature_names` therefore maps each name by:
 
 Targets are mapped by the same rule, separately from the features. The mapping is
 written to ``assets.extra/tapereg_export.json`` inside the export (TF Serving
-ignores that folder), beside the tapereg version, the signatures written, and under
+ignores that folder), beside the tapereg version, the signatures written, the
+inputs (``inputs``: each one's name, key, dtype and, for a category, its levels as
+served, the reference first), the formula's right-hand side (``formula``), and under
 ``predict_interval`` the level and ``cov_type`` (``exported`` false and a
 ``reason`` when that signature is absent).
 """
@@ -78,6 +92,7 @@ from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.linear import target_names as default_target_names
 from ..numerics.statistics import PREDICTION_COLUMNS, prediction_quantile
 from ..runtime.atomic import umask
+from .export_design import ServedDesign, plan_design
 
 SERVING_SIGNATURE = "serving_default"
 MATRIX_SIGNATURE = "predict_matrix"
@@ -86,6 +101,7 @@ MATRIX_OUTPUT = "predictions"
 INTERVAL_SIGNATURE = "predict_interval"
 METADATA_FILE = os.path.join("assets.extra", "tapereg_export.json")
 _SAVED_MODEL_FILES = ("saved_model.pb", "saved_model.pbtxt")
+_DTYPES = {"float32": tf.float32, "string": tf.string, "bool": tf.bool}
 
 
 def _candidate(name, prefix: str) -> str:
@@ -142,14 +158,29 @@ def signature_names(estimator) -> tuple[list[str], list[str]]:
 
     Returns
     -------
-    features : list of str
-        One key per feature (``n_features_in_`` of them).
+    inputs : list of str
+        One key per feature (``n_features_in_`` of them); for a model with an
+        encoding (a formula, text columns), one per raw column it reads
+        (``encoding_.columns``).
     targets : list of str
         One key per target.
     """
     check_is_fitted(estimator)
     features, targets = _raw_names(estimator)
+    encoding = getattr(estimator, "encoding_", None)
+    if encoding is not None:
+        features = list(encoding.columns)
     return sanitize_names(features, "x"), sanitize_names(targets, "y")
+
+
+def design_plan(estimator):
+    """The serving signatures' inputs (:class:`~.export_design.ServedInput`: name,
+    key, dtype, levels) and what the graph computes from them; a
+    ``ParameterError`` names a formula term the export cannot compute."""
+    check_is_fitted(estimator)
+    features, _ = _raw_names(estimator)
+    encoding = getattr(estimator, "encoding_", None)
+    return plan_design(encoding, features, lambda names: sanitize_names(names, "x"))
 
 
 def interval_output_keys(target_keys) -> list[str]:
@@ -214,15 +245,17 @@ class _LinearServing(tf.Module):
     """``X·coefᵀ + intercept`` in float64 behind float32 signatures, and the
     prediction intervals in float64 where ``interval`` is given."""
 
-    def __init__(self, coef, intercept, feature_keys, target_keys, interval=None):
+    def __init__(self, coef, intercept, plan, target_keys, interval=None):
         super().__init__(name="tapereg_linear")
         n_features = coef.shape[1]
         self.coef = tf.Variable(coef, dtype=tf.float64, trainable=False, name="coef")
         self.intercept = tf.Variable(
             intercept, dtype=tf.float64, trainable=False, name="intercept"
         )
+        self.design = ServedDesign(plan)
         columns_signature = [
-            tf.TensorSpec([None], tf.float32, name=key) for key in feature_keys
+            tf.TensorSpec([None], _DTYPES[spec.dtype], name=spec.key)
+            for spec in plan.inputs
         ]
 
         def predict64(X):
@@ -230,8 +263,7 @@ class _LinearServing(tf.Module):
 
         @tf.function(input_signature=columns_signature)
         def serve(*columns):
-            X = tf.stack([tf.cast(c, tf.float64) for c in columns], axis=1)
-            Y = tf.cast(predict64(X), tf.float32)
+            Y = tf.cast(predict64(self.design(columns)), tf.float32)
             return {key: Y[:, j] for j, key in enumerate(target_keys)}
 
         @tf.function(
@@ -262,7 +294,7 @@ class _LinearServing(tf.Module):
 
         @tf.function(input_signature=columns_signature)
         def predict_interval(*columns):
-            X = tf.stack([tf.cast(c, tf.float64) for c in columns], axis=1)
+            X = self.design(columns)
             if interval.intercept:
                 X = tf.concat([tf.ones_like(X[:, :1]), X], axis=1)
             mean = tf.matmul(X, self.terms_coef)  # (n, n_targets)
@@ -328,8 +360,10 @@ def export_saved_model(estimator, directory, level: float = 0.95) -> dict:
     """Write a fitted LinearRegressor to ``directory`` as a TensorFlow SavedModel.
 
     The signatures and the naming rule are described in this module's docstring:
-    ``serving_default`` takes one float32 ``[None]`` tensor per feature and returns
-    one float32 ``[None]`` tensor per target; ``predict_matrix`` takes
+    ``serving_default`` takes one float32 ``[None]`` tensor per feature (for a
+    model with an encoding, one tensor per raw column: float32, tf.string for a
+    category, tf.bool for booleans) and returns one float32 ``[None]`` tensor per
+    target; ``predict_matrix`` takes
     ``inputs`` float32 ``[None, n_features]`` and returns ``predictions`` float32
     ``[None, n_targets]``; ``predict_interval`` takes the inputs of
     ``serving_default`` and returns ``predict_interval(X, level)``'s columns as
@@ -360,7 +394,8 @@ def export_saved_model(estimator, directory, level: float = 0.95) -> dict:
     Raises
     ------
     ParameterError
-        ``level`` is not in (0, 1).
+        ``level`` is not in (0, 1), or the model's formula has a term the graph
+        cannot compute (the message names it).
     ExportError
         ``directory`` is a file, or a non-empty folder that is not a SavedModel
         (it is left untouched), or its parent folder does not exist.
@@ -377,16 +412,22 @@ def export_saved_model(estimator, directory, level: float = 0.95) -> dict:
     coef = np.atleast_2d(np.asarray(estimator.coef_, np.float64))
     intercept = np.atleast_1d(np.asarray(estimator.intercept_, np.float64))
     features, targets = _raw_names(estimator)
-    feature_keys, target_keys = signature_names(estimator)
+    plan = design_plan(estimator)
+    _, target_keys = signature_names(estimator)
+    encoding = getattr(estimator, "encoding_", None)
+    if encoding is None:  # the inputs are the features
+        feature_entries = [{"name": spec.name, "key": spec.key} for spec in plan.inputs]
+    else:  # the features are the design's columns, predict_matrix's columns
+        feature_entries = [{"name": name} for name in features]
     interval, interval_metadata = _interval(estimator, float(level), target_keys)
-    module = _LinearServing(coef, intercept, feature_keys, target_keys, interval)
+    module = _LinearServing(coef, intercept, plan, target_keys, interval)
     metadata = {
         "format": "tapereg.saved_model",
         "tapereg_version": __version__,
         "signatures": list(module.signature_functions()),
-        "features": [
-            {"name": n, "key": k} for n, k in zip(features, feature_keys, strict=True)
-        ],
+        "inputs": [spec.to_json() for spec in plan.inputs],
+        "formula": None if encoding is None else encoding.formula,
+        "features": feature_entries,
         "targets": [
             {"name": n, "key": k} for n, k in zip(targets, target_keys, strict=True)
         ],

@@ -34,6 +34,8 @@ def _label(columns, column: int):
 
 def check_finite(A: np.ndarray, name: str, columns=None, first_row: int = 0) -> None:
     """Refuse NaN or ±inf in ``A`` with a DataError naming the column and the row."""
+    if not A.size:  # no rows (an empty block): nothing to refuse
+        return
     A2 = A.reshape(A.shape[0], -1)
     found = first_non_finite(A2)
     if found is not None:
