@@ -223,3 +223,70 @@ def test_blocks_and_shards_have_one_kind_per_column(tmp_path, grunfeld):
     shards = [list(stream.for_worker(k, 3)) for k in range(3)]
     assert sum(len(b) for shard in shards for b in shard) == len(frame)
     assert all(b["code"].map(type).eq(str).all() for s in shards for b in s)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--formula", FORMULAS[1]],
+        ["--target", "invest"],
+        ["--formula", FORMULAS[0], "--missing", "drop"],
+    ],
+    ids=["formula", "text-columns", "missing-drop"],
+)
+def test_streamed_equals_in_memory(capsys, files, args):
+    data = files["holed"] if "drop" in args else files["csv"]
+    whole, err = _fit_json(capsys, data, *args)
+    streamed, streamed_err = _fit_json(capsys, data, *args, "--stream", "--quiet")
+    assert streamed["streamed"] and not whole["streamed"]
+    assert streamed_err == err
+    assert streamed["feature_names"] == whole["feature_names"]
+    np.testing.assert_allclose(streamed["coef"], whole["coef"], rtol=1e-9)
+    np.testing.assert_allclose(streamed["intercept"], whole["intercept"], rtol=1e-9)
+    for key in ("mse", "r2"):
+        assert streamed["metrics"][key] == pytest.approx(whole["metrics"][key])
+    assert streamed["summary"]["nobs"] == whole["summary"]["nobs"]
+
+
+def test_a_formula_streams_over_many_blocks(tmp_path, grunfeld):
+    from tapereg import LinearRegressor
+    from tapereg.fitting.tables import fit_table
+
+    frame = pd.concat([grunfeld] * 30, ignore_index=True)
+    frame["size"] = np.where(frame.index % 3 == 0, "S", "L")
+    frame.to_csv(tmp_path / "long.csv", index=False)
+    formula = "invest ~ np.log(value) + capital:size + C(firm)"
+    reference = smf.ols(formula, frame).fit()
+    stream = open_frames(tmp_path / "long.csv", formula=formula, block_bytes=1 << 15)
+    model = LinearRegressor(formula=formula, solver="exact")
+    fitted = fit_table(model, stream, stream_rows=True, want_sample=True)
+    assert fitted.table is None  # streamed
+    assert fitted.feature_names == reference.params.index[1:].tolist()
+    np.testing.assert_allclose(model.coef_, reference.params.iloc[1:], rtol=1e-8)
+    assert fitted.metrics[0]["r2"][0] == pytest.approx(reference.rsquared, rel=1e-10)
+    assert fitted.sample.X.shape[1] == len(fitted.feature_names)
+
+
+def test_two_workers_fit_a_formula_each_on_other_firms(tmp_path, grunfeld):
+    """Each worker's file holds other firms: the levels are every worker's."""
+    from test_distributed import _start_workers
+
+    formula = FORMULAS[0]
+    firms = sorted(grunfeld.firm.unique())
+    folders = [tmp_path / "w0", tmp_path / "w1"]
+    for folder in folders:
+        folder.mkdir()
+        for k, part in enumerate((firms[:4], firms[4:])):
+            rows = grunfeld[grunfeld.firm.isin(part)]
+            rows.to_csv(folder / f"d{k}.csv", index=False)
+    args = ["fit", "d0.csv", "d1.csv", "--formula", formula, "--solver", "exact"]
+    args += ["--json", "--quiet", "--strategy", "multi-worker"]
+    workers = _start_workers(["-m", "tapereg", *args], 2, folders)
+    outputs = [process.communicate(timeout=300) for process in workers]
+    for process, (_, err) in zip(workers, outputs, strict=True):
+        assert process.returncode == 0, err[-2000:]
+    report = json.loads(outputs[0][0])
+    reference = smf.ols(formula, grunfeld).fit()
+    assert report["summary"]["terms"] == reference.params.index.tolist()
+    ours = _params(report)[reference.params.index]
+    np.testing.assert_allclose(ours, reference.params, rtol=1e-8)

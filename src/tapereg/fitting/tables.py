@@ -9,10 +9,11 @@ gives them to the fit, in memory and streamed alike. The command line formats an
 writes.
 
 A table read as it is (:class:`~tapereg.io.frames.FrameStream`: a formula, text
-columns, ``missing="drop"``) is fitted in memory as ``fit(data)`` or ``fit(X, y)``
-with DataFrames, and the report gets the design the model's encoding made of it;
-so does a float table whose reading met text, when the estimator one-hot encodes
-text (``categorical="auto"``). Streaming such tables is refused for now.
+columns, ``missing="drop"``) is fitted as ``fit(data)`` or ``fit(X, y)`` with
+DataFrames in memory, and by ``fit_stream`` over raw DataFrame blocks streamed;
+the report gets the design the model's encoding made of the rows. A numeric table
+is read as it is instead when it holds text and the estimator one-hot encodes
+text (``categorical="auto"``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ClusterError, DataError, ParameterError
+from ..errors import ClusterError, DataError
 from ..numerics.exact import solve_from_moments, solve_least_squares
 from ..numerics.metrics import regression_metrics_stream
 from ..parallel.reducers import reducer_for
@@ -143,20 +144,21 @@ def _fit_table(
 ):
     # A worker of a cluster streams its shard; one machine's devices (mirrored)
     # share its memory, so they read it whole when it fits.
-    streamed = _why_streamed(stream, stream_rows, reducer)
-    if streamed is not None and _reads_frames(stream):
-        raise ParameterError(
-            f"{_needs_frames(estimator, stream)} not streamed yet, only fitted in "
-            f"memory; here the rows are streamed: {streamed}"
-        )
+    streamed = (
+        stream_rows
+        or reducer.count > 1
+        or stream.estimated_bytes() > in_memory_budget()
+    )
+    if streamed:
+        stream = _as_read_for_streaming(estimator, stream)
     stream = stream.for_worker(reducer.index, reducer.count)
     chief = reducer.index == 0
     if not chief:
         estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
     table = frame = None
-    if streamed is None:
+    if not streamed:
         stream, table, frame = _read(estimator, stream)
-    if check_terms is not None and frame is None:
+    if check_terms is not None and not _reads_frames(stream):
         check_terms(list(stream.feature_names))
     rows_per_epoch = None
     if table is not None or frame is not None:
@@ -173,29 +175,31 @@ def _fit_table(
             callback = EpochProgress(estimator.max_iter, n_rows=rows_per_epoch)
         with callback if callback is not None else contextlib.nullcontext():
             if frame is not None:
-                _fit_frame(estimator, stream, frame, callback)
+                X, y, groups = _fit_arguments(stream, frame)
+                estimator.fit(X, y, groups=groups, epoch_callback=callback)
             elif table is None:
-                _fit_stream(estimator, stream, callback, streamed)
+                _fit_stream(estimator, stream, callback)
             else:
                 estimator.fit(
                     *_as_frames(table), groups=table.groups, epoch_callback=callback
                 )
     seconds = time.perf_counter() - started
     if frame is not None:
-        table = _design(estimator, stream, frame)
+        table = _design_table(estimator, stream, frame)
         del frame
     reference = _exact_reference(estimator, table) if want_reference else None
     metrics = sample = None
     if table is None:
         coef = np.atleast_2d(estimator.coef_).T
         intercept = np.atleast_1d(estimator.intercept_)
-        d = len(stream.feature_names)
         models = [(coef, intercept)] + ([] if reference is None else [reference])
+        if _reads_frames(stream):
+            stream = DesignBlocks(estimator, stream)
         metrics, sample = streamed_metrics(
             stream,
             models,
             want_sample=want_sample,
-            shift=estimator.moments_.mean[d:],
+            shift=estimator.moments_.mean[coef.shape[0] :],
             reducer=reducer,
         )
     elif want_sample:
@@ -215,34 +219,24 @@ def _fit_table(
     )
 
 
-def _why_streamed(stream, stream_rows, reducer) -> str | None:
-    """Why the rows are streamed rather than read whole (None: they are not)."""
-    if reducer.count > 1:
-        return "each worker of the cluster streams its shard of the files"
-    if stream_rows:
-        return "streaming was asked for (--stream)"
-    size = stream.estimated_bytes()
-    if size > in_memory_budget():
-        return (
-            f"the files' columns would take about {size / 2**30:.3g} GiB, over an "
-            "eighth of memory"
-        )
-    return None
-
-
 def _reads_frames(stream) -> bool:
     from ..io.frames import FrameStream
 
     return isinstance(stream, FrameStream)
 
 
-def _needs_frames(estimator, stream) -> str:
-    """What makes a table need reading as it is, in words."""
-    if stream.formula is not None:
-        return f"a formula ({stream.formula!r}) is"
-    if estimator.missing == "drop":
-        return "dropping rows with a missing value (missing='drop') is"
-    return "one-hot encoding text columns is"
+def _as_read_for_streaming(estimator, stream):
+    """The stream to stream: a numeric one whose first rows show text columns
+    is read as it is when the estimator encodes text. Decided before the
+    shards are dealt, on the first file's first block, so every worker decides
+    alike."""
+    from ..io.frames import first_text_columns, frames_of
+
+    if _reads_frames(stream) or estimator.categorical != "auto":
+        return stream
+    if first_text_columns(stream):
+        return frames_of(stream, allow_missing=estimator.missing == "drop")
+    return stream
 
 
 def _read(estimator, stream):
@@ -264,42 +258,81 @@ def _read(estimator, stream):
     return stream, None, stream.read()
 
 
-def _fit_stream(estimator, stream, callback, streamed: str) -> None:
-    """``fit_stream`` on a numeric stream; text met in it is refused in words
-    that say why (one-hot encoding is not streamed yet)."""
+def _fit_stream(estimator, stream, callback) -> None:
+    """``fit_stream`` on the stream (raw DataFrame blocks for a table read as
+    it is). Text met in a numeric stream after the first rows (which decided
+    to read numbers) is refused in words that say so."""
     from ..io.readers import TextColumnError
 
+    if _reads_frames(stream):
+        estimator.fit_stream(RawBlocks(stream), epoch_callback=callback)
+        return
     try:
         estimator.fit_stream(stream, epoch_callback=callback)
     except TextColumnError as error:
         if estimator.categorical != "auto":
             raise
         raise DataError(
-            f"{error}; one-hot encoding text columns is not streamed yet, only "
-            f"fitted in memory; here the rows are streamed: {streamed}"
+            f"{error}; a streamed fit reads as numbers the columns that the first "
+            f"rows of {stream.files[0]} show as numbers: write the column as "
+            "C(column) in a formula to encode it, or fit in memory"
         ) from None
 
 
-def _fit_frame(estimator, stream, frame, callback) -> None:
-    """``fit(data)`` with the stream's formula, else ``fit(X, y)``, DataFrames
-    both, the cluster labels beside."""
+def _fit_arguments(stream, frame):
+    """``(X, y, groups)`` for ``fit``: with a formula the table itself and no
+    y, else the features and the target(s); the cluster labels beside."""
     groups = None if stream.groups_column is None else frame[stream.groups_column]
     if stream.formula is not None:
-        estimator.fit(frame, groups=groups, epoch_callback=callback)
-        return
+        return frame, None, groups
     targets = stream.target_names
     y = frame[targets[0]] if len(targets) == 1 else frame[targets]
-    estimator.fit(
-        frame[stream.feature_names], y, groups=groups, epoch_callback=callback
-    )
+    return frame[stream.feature_names], y, groups
 
 
-def _design(estimator, stream, frame):
-    """The rows the fit used as the model's numbers: a Table of the design (the
+class RawBlocks:
+    """A :class:`~tapereg.io.frames.FrameStream`'s blocks as ``fit_stream`` takes
+    raw tables: with a formula the table itself (``(table, None, None, labels)``
+    with cluster labels), else ``(X, y, None, labels)``, DataFrames both."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.feature_names = stream.feature_names
+        self.target_names = stream.target_names
+
+    def __iter__(self):
+        for frame in self.stream:
+            X, y, groups = _fit_arguments(self.stream, frame)
+            if y is None and groups is None:
+                yield X
+            else:
+                yield X, y, None, groups
+
+    def no_rows_error(self) -> DataError:
+        return self.stream.no_rows_error()
+
+
+class DesignBlocks:
+    """A FrameStream's blocks as the fitted model's numbers, ``(X, Y)`` float64
+    (:func:`design_of`), for the streamed report's pass; named as the model
+    names its columns."""
+
+    def __init__(self, estimator, stream):
+        self.estimator, self.stream = estimator, stream
+        self.feature_names, self.target_names = _model_names(estimator, stream)
+
+    def __iter__(self):
+        for frame in self.stream:
+            X, Y, _ = design_of(self.estimator, self.stream, frame)
+            if X.shape[0]:
+                yield X, Y
+
+
+def design_of(estimator, stream, frame):
+    """``(X, Y, groups)``: the rows the fit used as the model's numbers (the
     fitted encoding applied; the rows with a missing cell left out, as
-    ``missing="drop"`` left them out) named as the model names its columns."""
+    ``missing="drop"`` left them out), X (n, d) and Y (n, t) float64."""
     from ..design.encoding import encode, encode_targets
-    from ..io.readers import Table
 
     complete = frame.notna().all(axis=1).to_numpy()
     if not complete.all():
@@ -310,15 +343,29 @@ def _design(estimator, stream, frame):
     else:
         X = encode(encoding, frame)
     if stream.formula is not None:
-        y = encode_targets(encoding, frame)
+        Y = encode_targets(encoding, frame)
     else:
-        y = frame[stream.target_names].to_numpy(np.float64)
-    names = getattr(estimator, "feature_names_in_", stream.feature_names)
-    targets = getattr(estimator, "target_names_", stream.target_names)
+        Y = frame[stream.target_names].to_numpy(np.float64)
     groups = None
     if stream.groups_column is not None:
         groups = frame[stream.groups_column].to_numpy()
-    return Table(X, y, [str(n) for n in names], [str(t) for t in targets], groups)
+    return X, Y, groups
+
+
+def _model_names(estimator, stream) -> tuple[list[str], list[str]]:
+    """The fitted model's feature and target names (the stream's where it has
+    none)."""
+    names = getattr(estimator, "feature_names_in_", stream.feature_names)
+    targets = getattr(estimator, "target_names_", stream.target_names)
+    return [str(n) for n in names], [str(t) for t in targets]
+
+
+def _design_table(estimator, stream, frame):
+    """The in-memory fit's rows as a Table of the design (:func:`design_of`)."""
+    from ..io.readers import Table
+
+    X, Y, groups = design_of(estimator, stream, frame)
+    return Table(X, Y, *_model_names(estimator, stream), groups)
 
 
 def _data_engine(estimator, n_features: int) -> bool:
