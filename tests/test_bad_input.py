@@ -120,7 +120,8 @@ FIT_CASES = [
     Case(
         "non-numeric cell",
         {"d.csv": "a,b,y\n1,2,3\n4,x,6\n7,8,9\n"},
-        fit("d.csv", "--target", "y"),
+        # By default (--categorical auto) a text column is one-hot encoded.
+        fit("d.csv", "--target", "y", "--categorical", "error"),
         2,
         "d.csv: column 'b', row 2: 'x' is not a number",
     ),
@@ -262,7 +263,7 @@ FIT_CASES = [
     Case(
         "text column",
         {"d.csv": "a,s,y\n1,foo,3\n4,bar,6\n7,baz,9\n"},
-        fit("d.csv", "--target", "y"),
+        fit("d.csv", "--target", "y", "--categorical", "error"),
         2,
         "d.csv: column 's', row 1: 'foo' is not a number",
     ),
@@ -848,7 +849,11 @@ def test_standard_input_is_data_for_fit_and_predict(tmp_path):
     np.testing.assert_allclose(
         pd.read_csv(__import__("io").StringIO(predicted.stdout)).y, expected
     )
-    bad = _stdin_run(tmp_path, fit("-", "--target", "y"), "a,b,y\n1,2,3\n1,x,3\n")
+    bad = _stdin_run(
+        tmp_path,
+        fit("-", "--target", "y", "--categorical", "error"),
+        "a,b,y\n1,2,3\n1,x,3\n",
+    )
     assert bad.returncode == 2
     assert (
         bad.stderr

@@ -22,6 +22,8 @@ _EXPORTS = {
     "LeastSquaresSolution": "numerics.exact",
     "read_table": "io.readers",
     "open_table": "io.readers",
+    "read_frame": "io.frames",
+    "open_frames": "io.frames",
     "shard_of": "io.readers",
     "ShardedBlocks": "parallel.shards",
     "FitDisplay": "reports.plotting",

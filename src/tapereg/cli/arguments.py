@@ -11,9 +11,11 @@ import sys
 
 from .. import __version__
 from ..fitting.choices import (
+    CATEGORICAL,
     COV_TYPES,
     DTYPES,
     ENGINES,
+    MISSING,
     OPTIMIZER_CHOICES,
     SOLVERS,
     STRATEGIES,
@@ -305,15 +307,37 @@ def _add_fit(commands) -> None:
     fit.add_argument("data", metavar="DATA", nargs="+", help=DATA_HELP)
     fit.add_argument(
         "--target",
-        required=True,
         type=_names,
-        help="target column (several: comma-separated)",
+        default=None,
+        help="target column (several: comma-separated); or --formula",
     )
     fit.add_argument(
         "--features",
         type=_names,
         default=None,
         help="comma-separated feature columns (default: all others but --cluster)",
+    )
+    fit.add_argument(
+        "--formula",
+        metavar="FORMULA",
+        default=None,
+        help="a formula as statsmodels' ols takes it, instead of --target and "
+        "--features: 'invest ~ np.log(value) + C(firm) + value:capital'",
+    )
+    fit.add_argument(
+        "--categorical",
+        choices=CATEGORICAL,
+        default="auto",
+        help="text columns without a formula: one-hot features, the first level "
+        "(sorted) the reference (auto), or refused (error) (default auto)",
+    )
+    fit.add_argument(
+        "--missing",
+        choices=MISSING,
+        default="error",
+        help="a row with a missing cell (empty, NA, NaN, null) in a column used: "
+        "refused with its row (error), or dropped, counted on stderr (drop) "
+        "(default error)",
     )
     fit.add_argument(
         "--cluster",

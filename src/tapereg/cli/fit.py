@@ -1,8 +1,12 @@
 """``tapereg fit``: train on CSV or Parquet files, report, save, plot.
 
-The estimator, the table reader, ``fitting.fit_table`` (shards, in memory or
+The estimator, the table readers, ``fitting.fit_table`` (shards, in memory or
 streamed, the exact reference, streamed metrics) and the writers do the work; this
-module turns flags into them and their results into text or JSON.
+module turns flags into them and their results into text or JSON. A formula or
+``--missing drop`` reads the table as it is (``io.frames``); otherwise the numeric
+reader, which ``fit_table`` trades for that one when it meets text under
+``--categorical auto``. The report names the model's columns as the fit named them
+(``C(firm)[T.IBM]``).
 """
 
 from __future__ import annotations
@@ -44,7 +48,45 @@ def _check_paths(args, data: list[str]) -> None:
     check_paths([("data file", path) for path in expand_paths(data)], outputs)
 
 
+def _check_columns_flags(args) -> None:
+    """A formula names the target and the features; without one, --target does."""
+    if args.formula is None:
+        if args.target is None:
+            raise ParameterError(
+                "name the target: --target COL, or --formula 'y ~ x1 + x2'"
+            )
+        return
+    for flag, given in (("--target", args.target), ("--features", args.features)):
+        if given is not None:
+            raise ParameterError(
+                f"{flag} and --formula both name the columns: the formula's left "
+                f"side is the target and its right side the terms; drop {flag}"
+            )
+
+
+def _open(args, data: list[str]):
+    """The stream of the columns the flags name: as they are (a formula,
+    --missing drop) or as numbers."""
+    if args.formula is not None or args.missing == "drop":
+        from ..io.frames import open_frames
+
+        return open_frames(
+            data,
+            args.target,
+            args.features,
+            formula=args.formula,
+            groups=args.cluster,
+            allow_missing=args.missing == "drop",
+        )
+    from ..io.readers import open_table
+
+    # Unstandardized float32 training takes the values as they are: they must fit.
+    fits = "float32" if args.dtype == "float32" and not args.standardize else None
+    return open_table(data, args.target, args.features, groups=args.cluster, fits=fits)
+
+
 def _run_fit(args, data: list[str]) -> int:
+    _check_columns_flags(args)
     if args.cov_type == "cluster" and args.cluster is None:
         raise ParameterError(
             "--cov-type cluster needs the cluster labels: --cluster COL names "
@@ -64,19 +106,7 @@ def _run_fit(args, data: list[str]) -> int:
                 f"{flag} needs the statistics --no-statistics skips; drop one of them"
             )
     _check_paths(args, data)
-    from ..io.readers import open_table
-
-    # Unstandardized float32 training takes the values as they are: they must fit.
-    fits = "float32" if args.dtype == "float32" and not args.standardize else None
-    stream = open_table(
-        data, args.target, args.features, groups=args.cluster, fits=fits
-    )
-    if args.test:  # a typo in a restriction costs a second, not a fit
-        from ..numerics.hypotheses import restriction_matrix
-
-        terms = ["intercept"] * args.intercept + list(stream.feature_names)
-        for spec in args.test:
-            restriction_matrix(spec, terms)
+    stream = _open(args, data)
     if args.solver == "gd" or args.strategy != "none":
         # Before any TensorFlow op: collectives are configured at start-up.
         quiet_tensorflow()
@@ -89,14 +119,15 @@ def _run_fit(args, data: list[str]) -> int:
         progress=not args.quiet,
         want_sample=bool(args.plot),
         want_reference=args.reference,
+        check_terms=_restrictions_check(args),
     )
     if not fitted.chief:
         return ExitStatus.SUCCESS  # the other workers print and write nothing
     warnings_to_stderr(
         w for w in fitted.warnings if issubclass(w.category, UserWarning)
     )
-    report = _report(args, fitted, stream)
-    _write(args, fitted, stream, report)
+    report = _report(args, fitted)
+    _write(args, fitted, report)
     from ..reports.report import format_coefficients, format_summary
 
     text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
@@ -105,7 +136,7 @@ def _run_fit(args, data: list[str]) -> int:
     if args.test:
         from ..reports.report import format_f_tests
 
-        several = len(stream.target_names) > 1
+        several = len(fitted.target_names) > 1
         text += "\n\n" + format_f_tests(report["tests"], several)
     if args.save:
         text += f"\nmodel written to {args.save}"
@@ -113,6 +144,23 @@ def _run_fit(args, data: list[str]) -> int:
         text += f"\nplot written to {args.plot}"
     emit(report, text, args.json)
     return ExitStatus.SUCCESS
+
+
+def _restrictions_check(args):
+    """For a numeric table, the check of --test's restrictions against its
+    columns before the fit: a typo costs a second, not a fit. (An encoded
+    table's columns are known after the fit, which checks them then.)"""
+    if not args.test:
+        return None
+
+    def check(feature_names: list[str]) -> None:
+        from ..numerics.hypotheses import restriction_matrix
+
+        terms = ["intercept"] * args.intercept + feature_names
+        for spec in args.test:
+            restriction_matrix(spec, terms)
+
+    return check
 
 
 def _estimator(args):
@@ -142,10 +190,13 @@ def _estimator(args):
         strategy=args.strategy,
         compute_statistics=args.statistics,
         cov_type=args.cov_type,
+        formula=args.formula,
+        categorical=args.categorical,
+        missing=args.missing,
     )
 
 
-def _report(args, fitted, stream) -> dict:
+def _report(args, fitted) -> dict:
     """The report behind the text and ``--json``."""
     import numpy as np
 
@@ -165,8 +216,8 @@ def _report(args, fitted, stream) -> dict:
         optimizer=estimator.optimizer_ if args.solver == "gd" else "exact",
         learning_rate=None if rate != rate else rate,
         seconds=fitted.seconds,
-        feature_names=stream.feature_names,
-        target_names=stream.target_names,
+        feature_names=fitted.feature_names,
+        target_names=fitted.target_names,
         metrics=fitted.metrics,
     )
     report["engine"] = estimator.engine_ if args.solver == "gd" else None
@@ -191,7 +242,7 @@ def _report(args, fitted, stream) -> dict:
     return report
 
 
-def _write(args, fitted, stream, report) -> None:
+def _write(args, fitted, report) -> None:
     """The model file and the plot the flags ask for."""
     import numpy as np
 
@@ -213,6 +264,6 @@ def _write(args, fitted, stream, report) -> None:
             exact_coef=None if fitted.reference is None else fitted.reference[0],
             exact_intercept=None if fitted.reference is None else fitted.reference[1],
             exact_loss=None if report["exact"] is None else report["exact"]["mse"],
-            feature_names=stream.feature_names,
-            target_names=stream.target_names,
+            feature_names=fitted.feature_names,
+            target_names=fitted.target_names,
         )

@@ -1,4 +1,9 @@
-"""``tapereg predict``: predictions of a saved model, a block of rows at a time."""
+"""``tapereg predict``: predictions of a saved model, a block of rows at a time.
+
+A model with an encoding (a formula, text columns) reads the raw columns it needs
+as they are (``io.frames``; text as text where its levels are text) and applies
+it; other models read numbers, as they always did.
+"""
 
 from __future__ import annotations
 
@@ -25,9 +30,20 @@ def _predict(args, data: list[str]) -> int:
     )
     estimator = load(args.model)
     names = getattr(estimator, "feature_names_in_", None)
-    stream = open_features(
-        data, None if names is None else list(names), estimator.n_features_in_
-    )
+    encoding = getattr(estimator, "encoding_", None)
+    if encoding is None:
+        stream = open_features(
+            data, None if names is None else list(names), estimator.n_features_in_
+        )
+    else:
+        from ..io.frames import kinds_for_levels, open_frames
+
+        stream = open_frames(
+            data,
+            features=list(encoding.columns),
+            kinds=kinds_for_levels(encoding.columns, encoding.levels),
+            allow_missing=False,
+        )
     import contextlib
 
     import numpy as np
@@ -54,14 +70,14 @@ def _predict(args, data: list[str]) -> int:
         else:
             file = sys.stdout
         first_row, header = 1, True
-        for X, _ in stream:
-            rows = X if names is None else pd.DataFrame(X, columns=names, copy=False)
+        for rows in _rows(stream, names, encoding):
+            n_rows = len(rows)
             with np.errstate(over="ignore", invalid="ignore"):  # checked next
-                predictions = estimator.predict(rows).reshape(X.shape[0], -1)
+                predictions = estimator.predict(rows).reshape(n_rows, -1)
                 _check_finite(predictions, first_row, targets)
                 if args.interval is not None:
                     predictions = estimator.predict_interval(rows, args.interval)
-            first_row += X.shape[0]
+            first_row += n_rows
             frame = pd.DataFrame(np.asarray(predictions), columns=columns)
             # The header with the first block: an error there leaves no output.
             frame.to_csv(file, index=False, header=header)
@@ -69,6 +85,18 @@ def _predict(args, data: list[str]) -> int:
         if header:  # no rows: the header alone
             pd.DataFrame(columns=columns).to_csv(file, index=False)
     return ExitStatus.SUCCESS
+
+
+def _rows(stream, names, encoding):
+    """The blocks of rows as the model takes them: raw DataFrames for its
+    encoding, numbers (named where the model names its features) otherwise."""
+    if encoding is not None:
+        yield from stream
+        return
+    import pandas as pd
+
+    for X, _ in stream:
+        yield X if names is None else pd.DataFrame(X, columns=names, copy=False)
 
 
 def _check_finite(predictions, first_row: int, columns: list[str]) -> None:

@@ -35,6 +35,9 @@ FLAGS = {
     "resume": "--resume",
     "compute_statistics": "--no-statistics",
     "cov_type": "--cov-type",
+    "formula": "--formula",
+    "categorical": "--categorical",
+    "missing": "--missing",
 }
 
 # Booleans whose flag is a negation: name=value -> how the CLI says it.

@@ -7,6 +7,13 @@ streamed fit the metrics of one more pass and a uniform sample of rows for the
 plot (every worker's, across workers). A stream with a column of cluster labels
 gives them to the fit, in memory and streamed alike. The command line formats and
 writes.
+
+A table read as it is (:class:`~tapereg.io.frames.FrameStream`: a formula, text
+columns, ``missing="drop"``) is fitted as ``fit(data)`` or ``fit(X, y)`` with
+DataFrames in memory, and by ``fit_stream`` over raw DataFrame blocks streamed;
+the report gets the design the model's encoding made of the rows. A numeric table
+is read as it is instead when it holds text and the estimator one-hot encodes
+text (``categorical="auto"``).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import ClusterError
+from ..errors import ClusterError, DataError
 from ..numerics.exact import solve_from_moments, solve_least_squares
 from ..numerics.metrics import regression_metrics_stream
 from ..parallel.reducers import reducer_for
@@ -48,7 +55,9 @@ class TableFit:
     (ridge in closed form; with an L1 part, unpenalized), None when not wanted;
     ``metrics`` are those of the model and the reference on every row of a
     streamed fit, each metric an array over targets (None in memory); ``sample``
-    rows for a plot; ``chief`` whether this worker prints and writes.
+    rows for a plot; ``chief`` whether this worker prints and writes;
+    ``feature_names`` and ``target_names`` those of the model's columns (with an
+    encoding, the design's: ``C(firm)[T.IBM]``), as ``table`` holds them.
     """
 
     estimator: object
@@ -59,6 +68,8 @@ class TableFit:
     chief: bool
     seconds: float
     warnings: list
+    feature_names: list[str]
+    target_names: list[str]
 
 
 def in_memory_budget() -> int:
@@ -81,14 +92,17 @@ def fit_table(
     progress=False,
     want_sample=False,
     want_reference=True,
+    check_terms=None,
 ) -> TableFit:
-    """Fit ``estimator`` on a table stream (``tapereg.open_table``'s).
+    """Fit ``estimator`` on a table stream (``tapereg.open_table``'s, or
+    ``open_frames``' for a table read as it is).
 
     Across workers (the estimator's ``strategy``) each reads its shard of the
     files; the others than the chief keep no logs and no checkpoints (a resumed
     fit starts every worker from the chief's state). ``progress``: the chief shows
     a progress bar (rows/s where every epoch streams the rows). Warnings are
-    recorded, not shown.
+    recorded, not shown. ``check_terms(names)``, where the model's column names
+    are known before the fit (numeric tables), is called with them first.
     """
     try:
         reducer = reducer_for(estimator.strategy)
@@ -100,6 +114,7 @@ def fit_table(
             progress,
             want_sample,
             want_reference,
+            check_terms,
         )
     except Exception as error:
         if estimator.strategy != "multi-worker":
@@ -118,12 +133,15 @@ def fit_table(
 
 
 def _fit_table(
-    estimator, stream, reducer, stream_rows, progress, want_sample, want_reference
+    estimator,
+    stream,
+    reducer,
+    stream_rows,
+    progress,
+    want_sample,
+    want_reference,
+    check_terms,
 ):
-    stream = stream.for_worker(reducer.index, reducer.count)
-    chief = reducer.index == 0
-    if not chief:
-        estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
     # A worker of a cluster streams its shard; one machine's devices (mirrored)
     # share its memory, so they read it whole when it fits.
     streamed = (
@@ -131,14 +149,24 @@ def _fit_table(
         or reducer.count > 1
         or stream.estimated_bytes() > in_memory_budget()
     )
-    table = None if streamed else stream.read()
+    if streamed:
+        stream = _as_read_for_streaming(estimator, stream)
+    stream = stream.for_worker(reducer.index, reducer.count)
+    chief = reducer.index == 0
+    if not chief:
+        estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
+    table = frame = None
+    if not streamed:
+        stream, table, frame = _read(estimator, stream)
+    if check_terms is not None and not _reads_frames(stream):
+        check_terms(list(stream.feature_names))
     rows_per_epoch = None
-    if (
-        table is not None
-        and estimator.solver == "gd"
-        and _data_engine(estimator, table)
-    ):
-        rows_per_epoch = table.X.shape[0]  # a gram epoch costs O(d²), not the rows
+    if table is not None or frame is not None:
+        n_rows, width = (
+            table.X.shape if frame is None else (len(frame), len(stream.feature_names))
+        )
+        if estimator.solver == "gd" and _data_engine(estimator, width):
+            rows_per_epoch = n_rows  # a gram epoch costs O(d²), not the rows
     started = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -146,38 +174,204 @@ def _fit_table(
         if progress and chief:
             callback = EpochProgress(estimator.max_iter, n_rows=rows_per_epoch)
         with callback if callback is not None else contextlib.nullcontext():
-            if table is None:
-                estimator.fit_stream(stream, epoch_callback=callback)
+            if frame is not None:
+                X, y, groups = _fit_arguments(stream, frame)
+                estimator.fit(X, y, groups=groups, epoch_callback=callback)
+            elif table is None:
+                _fit_stream(estimator, stream, callback)
             else:
                 estimator.fit(
                     *_as_frames(table), groups=table.groups, epoch_callback=callback
                 )
     seconds = time.perf_counter() - started
+    if frame is not None:
+        table = _design_table(estimator, stream, frame)
+        del frame
     reference = _exact_reference(estimator, table) if want_reference else None
     metrics = sample = None
     if table is None:
         coef = np.atleast_2d(estimator.coef_).T
         intercept = np.atleast_1d(estimator.intercept_)
-        d = len(stream.feature_names)
         models = [(coef, intercept)] + ([] if reference is None else [reference])
+        if _reads_frames(stream):
+            stream = DesignBlocks(estimator, stream)
         metrics, sample = streamed_metrics(
             stream,
             models,
             want_sample=want_sample,
-            shift=estimator.moments_.mean[d:],
+            shift=estimator.moments_.mean[coef.shape[0] :],
             reducer=reducer,
         )
     elif want_sample:
         sample = Sample(table.X, table.y)
+    names = stream if table is None else table
     return TableFit(
-        estimator, table, reference, metrics, sample, chief, seconds, list(caught)
+        estimator,
+        table,
+        reference,
+        metrics,
+        sample,
+        chief,
+        seconds,
+        list(caught),
+        list(names.feature_names),
+        list(names.target_names),
     )
 
 
-def _data_engine(estimator, table) -> bool:
+def _reads_frames(stream) -> bool:
+    from ..io.frames import FrameStream
+
+    return isinstance(stream, FrameStream)
+
+
+def _as_read_for_streaming(estimator, stream):
+    """The stream to stream: a numeric one whose first rows show text columns
+    is read as it is when the estimator encodes text. Decided before the
+    shards are dealt, on the first file's first block, so every worker decides
+    alike."""
+    from ..io.frames import first_text_columns, frames_of
+
+    if _reads_frames(stream) or estimator.categorical != "auto":
+        return stream
+    if first_text_columns(stream):
+        return frames_of(stream, allow_missing=estimator.missing == "drop")
+    return stream
+
+
+def _read(estimator, stream):
+    """``(stream, table, frame)``: the rows read whole, as numbers (``table``)
+    or as they are (``frame``, with the stream that read them). A numeric
+    table that holds text is read again as it is when the estimator encodes
+    text."""
+    from ..io.frames import frames_of
+    from ..io.readers import TextColumnError
+
+    if _reads_frames(stream):
+        return stream, None, stream.read()
+    try:
+        return stream, stream.read(), None
+    except TextColumnError:
+        if estimator.categorical != "auto":
+            raise
+    stream = frames_of(stream, allow_missing=estimator.missing == "drop")
+    return stream, None, stream.read()
+
+
+def _fit_stream(estimator, stream, callback) -> None:
+    """``fit_stream`` on the stream (raw DataFrame blocks for a table read as
+    it is). Text met in a numeric stream after the first rows (which decided
+    to read numbers) is refused in words that say so."""
+    from ..io.readers import TextColumnError
+
+    if _reads_frames(stream):
+        estimator.fit_stream(RawBlocks(stream), epoch_callback=callback)
+        return
+    try:
+        estimator.fit_stream(stream, epoch_callback=callback)
+    except TextColumnError as error:
+        if estimator.categorical != "auto":
+            raise
+        raise DataError(
+            f"{error}; a streamed fit reads as numbers the columns that the first "
+            f"rows of {stream.files[0]} show as numbers: write the column as "
+            "C(column) in a formula to encode it, or fit in memory"
+        ) from None
+
+
+def _fit_arguments(stream, frame):
+    """``(X, y, groups)`` for ``fit``: with a formula the table itself and no
+    y, else the features and the target(s); the cluster labels beside."""
+    groups = None if stream.groups_column is None else frame[stream.groups_column]
+    if stream.formula is not None:
+        return frame, None, groups
+    targets = stream.target_names
+    y = frame[targets[0]] if len(targets) == 1 else frame[targets]
+    return frame[stream.feature_names], y, groups
+
+
+class RawBlocks:
+    """A :class:`~tapereg.io.frames.FrameStream`'s blocks as ``fit_stream`` takes
+    raw tables: with a formula the table itself (``(table, None, None, labels)``
+    with cluster labels), else ``(X, y, None, labels)``, DataFrames both."""
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.feature_names = stream.feature_names
+        self.target_names = stream.target_names
+
+    def __iter__(self):
+        for frame in self.stream:
+            X, y, groups = _fit_arguments(self.stream, frame)
+            if y is None and groups is None:
+                yield X
+            else:
+                yield X, y, None, groups
+
+    def no_rows_error(self) -> DataError:
+        return self.stream.no_rows_error()
+
+
+class DesignBlocks:
+    """A FrameStream's blocks as the fitted model's numbers, ``(X, Y)`` float64
+    (:func:`design_of`), for the streamed report's pass; named as the model
+    names its columns."""
+
+    def __init__(self, estimator, stream):
+        self.estimator, self.stream = estimator, stream
+        self.feature_names, self.target_names = _model_names(estimator, stream)
+
+    def __iter__(self):
+        for frame in self.stream:
+            X, Y, _ = design_of(self.estimator, self.stream, frame)
+            if X.shape[0]:
+                yield X, Y
+
+
+def design_of(estimator, stream, frame):
+    """``(X, Y, groups)``: the rows the fit used as the model's numbers (the
+    fitted encoding applied; the rows with a missing cell left out, as
+    ``missing="drop"`` left them out), X (n, d) and Y (n, t) float64."""
+    from ..design.encoding import encode, encode_targets
+
+    complete = frame.notna().all(axis=1).to_numpy()
+    if not complete.all():
+        frame = frame[complete]
+    encoding = getattr(estimator, "encoding_", None)
+    if encoding is None:
+        X = frame[stream.feature_names].to_numpy(np.float64)
+    else:
+        X = encode(encoding, frame)
+    if stream.formula is not None:
+        Y = encode_targets(encoding, frame)
+    else:
+        Y = frame[stream.target_names].to_numpy(np.float64)
+    groups = None
+    if stream.groups_column is not None:
+        groups = frame[stream.groups_column].to_numpy()
+    return X, Y, groups
+
+
+def _model_names(estimator, stream) -> tuple[list[str], list[str]]:
+    """The fitted model's feature and target names (the stream's where it has
+    none)."""
+    names = getattr(estimator, "feature_names_in_", stream.feature_names)
+    targets = getattr(estimator, "target_names_", stream.target_names)
+    return [str(n) for n in names], [str(t) for t in targets]
+
+
+def _design_table(estimator, stream, frame):
+    """The in-memory fit's rows as a Table of the design (:func:`design_of`)."""
+    from ..io.readers import Table
+
+    X, Y, groups = design_of(estimator, stream, frame)
+    return Table(X, Y, *_model_names(estimator, stream), groups)
+
+
+def _data_engine(estimator, n_features: int) -> bool:
     from .plan import resolve_engine
 
-    engine = resolve_engine(estimator.engine, estimator.batch_size, table.X.shape[1])
+    engine = resolve_engine(estimator.engine, estimator.batch_size, n_features)
     return engine == "data"
 
 
@@ -207,7 +401,9 @@ def _exact_reference(estimator, table):
     ridge_alpha = estimator.alpha if estimator.l1_ratio == 0 else 0.0
     if table is None:
         return solve_from_moments(
-            estimator.moments_, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
+            estimator.moments_,
+            fit_intercept=_has_intercept(estimator),
+            alpha=ridge_alpha,
         )
     note_if_long(
         factoring_flops(*table.X.shape),
@@ -215,9 +411,18 @@ def _exact_reference(estimator, table):
         f"{table.X.shape[0]:,} x {table.X.shape[1]:,} rows (--no-reference skips it)",
     )
     exact = solve_least_squares(
-        table.X, table.y, fit_intercept=estimator.fit_intercept, alpha=ridge_alpha
+        table.X, table.y, fit_intercept=_has_intercept(estimator), alpha=ridge_alpha
     )
     return exact.coef, exact.intercept
+
+
+def _has_intercept(estimator) -> bool:
+    """Whether the model has an intercept: a formula says (``- 1``), else
+    ``fit_intercept``."""
+    encoding = getattr(estimator, "encoding_", None)
+    if encoding is not None and encoding.formula is not None:
+        return encoding.intercept
+    return estimator.fit_intercept
 
 
 def streamed_metrics(

@@ -8,7 +8,8 @@ Several files (a list, or glob patterns) are read one by one and their rows
 concatenated in order. Each file's columns become float64 arrays before the
 concatenation, so a column may be integer in one file and floating in another.
 A column of cluster labels is the exception: its values are kept as they are
-(:func:`_column_as_labels`).
+(:func:`_column_as_labels`). Tables read as they are, text and missing cells
+included, are :mod:`tapereg.io.frames`'s.
 """
 
 from __future__ import annotations
@@ -34,6 +35,12 @@ RAGGED_ROW = re.compile(
 # Bytes of file read at a time; a block of CSV text becomes about as many bytes of
 # float64, so memory stays near a few times this whatever the file's size.
 BLOCK_BYTES = 16 << 20
+
+
+class TextColumnError(DataError):
+    """A column read as numbers holds text: the float reader's refusal, which a
+    caller that can encode text (``categorical="auto"``) answers by reading the
+    table as it is (:mod:`tapereg.io.frames`)."""
 
 
 @dataclass(frozen=True)
@@ -219,12 +226,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _file_blocks(path: str, names: list[str], block_bytes: int, keep=None, text=()):
+def _file_blocks(
+    path: str,
+    names: list[str],
+    block_bytes: int,
+    keep=None,
+    text=(),
+    null_text=False,
+):
     """The named columns of one file in blocks of about ``block_bytes``: pairs
     ``(n_rows, table)``, the table a pyarrow Table.
 
     The CSV columns named in ``text`` are read as text in every block, whatever
-    their cells look like (Parquet columns have their type in the file).
+    their cells look like (Parquet columns have their type in the file). With
+    ``null_text`` a CSV text cell that spells a missing value (empty, NA, NaN,
+    pyarrow's list) is null, as it is in a column of numbers.
 
     Memory stays at one block whatever the file's size. A CSV file is cut at line
     ends into blocks of text, each parsed (multithreaded) behind the file's header
@@ -255,7 +271,9 @@ def _file_blocks(path: str, names: list[str], block_bytes: int, keep=None, text=
         import pyarrow.csv as pcsv
 
         options = pcsv.ConvertOptions(
-            include_columns=names, column_types=dict.fromkeys(text, pa.string())
+            include_columns=names,
+            column_types=dict.fromkeys(text, pa.string()),
+            strings_can_be_null=null_text,
         )
         with _csv_stream(path) as stream:
             header, rest = _header_line(stream)
@@ -448,6 +466,8 @@ def _column_as_float(
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         _raise_first_bad_text(where, column.to_pylist(), first_row)
+    if pa.types.is_dictionary(kind):  # pandas' categoricals, in Parquet
+        raise TextColumnError(f"{where} has type {kind}, not numbers")
     if column.null_count:
         nulls = column.is_null().to_numpy(zero_copy_only=False)
         index = int(np.flatnonzero(nulls)[0])
@@ -532,7 +552,9 @@ def _raise_first_bad_text(where: str, values: list, first_row: int) -> None:
         try:
             float(value)
         except ValueError:
-            raise DataError(f"{where}, row {row}: {value!r} is not a number") from None
+            raise TextColumnError(
+                f"{where}, row {row}: {value!r} is not a number"
+            ) from None
     raise DataError(f"{where} holds text, not numbers")
 
 
@@ -747,19 +769,24 @@ class TableStream:
         Parquet knows its row count; for CSV the text's size stands in (a number and
         its separator take about as many characters as its float64 takes bytes).
         """
-        total = 0
         n_columns = len(self.feature_names) + len(self.target_names)
-        n_columns += self.groups_column is not None
-        for path in self.files:
-            if _is_parquet(path):
-                import pyarrow.parquet as pq
+        return estimated_bytes(self.files, n_columns + (self.groups_column is not None))
 
-                with pq.ParquetFile(path) as parquet:
-                    total += parquet.metadata.num_rows * n_columns * 8
-            else:
-                size = os.path.getsize(path)
-                total += size * (4 if path.lower().endswith(".gz") else 1)
-        return total
+
+def estimated_bytes(files, n_columns: int) -> int:
+    """Roughly what ``n_columns`` of the files take in memory as float64 (see
+    :meth:`TableStream.estimated_bytes`)."""
+    total = 0
+    for path in files:
+        if _is_parquet(path):
+            import pyarrow.parquet as pq
+
+            with pq.ParquetFile(path) as parquet:
+                total += parquet.metadata.num_rows * n_columns * 8
+        else:
+            size = os.path.getsize(path)
+            total += size * (4 if path.lower().endswith(".gz") else 1)
+    return total
 
 
 def open_table(
