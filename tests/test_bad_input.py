@@ -1066,7 +1066,7 @@ def test_dataframe_columns_that_are_not_numbers_are_named(column, message):
     X = pd.DataFrame({"a": np.arange(10.0), "c": column})
     y = np.arange(10.0)
     with pytest.raises(DataError, match=re.escape(message)):
-        LinearRegressor(solver="exact").fit(X, y)
+        LinearRegressor(solver="exact", categorical="error").fit(X, y)
     fitted = LinearRegressor(solver="exact").fit(X[["a"]].assign(c=y**2), y)
     with pytest.raises(DataError, match=re.escape(message)):
         fitted.predict(X)

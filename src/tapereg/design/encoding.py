@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import DataError, ParameterError
+from ..errors import DataError, ParameterError, warn
 
 # A categorical column with more levels than this is refused: its one-hot
 # columns would make the design as wide as the number of distinct values.
@@ -77,18 +77,20 @@ class Encoding:
 
 def is_categorical(column) -> bool:
     """Text, pandas categories, booleans and Python objects that are not all
-    numbers: the columns an encoding turns into 0/1 columns."""
+    numbers: the columns an encoding turns into 0/1 columns. A column of text
+    is categorical whatever the text says ("1", "2" are two levels), as in
+    statsmodels' formulas, so every block of a stream decides alike."""
     import pandas as pd
 
     dtype = column.dtype
-    if isinstance(dtype, pd.CategoricalDtype) or dtype.kind == "b":
+    if isinstance(dtype, pd.CategoricalDtype | pd.StringDtype) or dtype.kind == "b":
         return True
-    if dtype.kind in "iuf":
-        return False
-    if dtype.kind in "mM":
+    if dtype.kind in "iufmM":
         return False  # dates: refused by the numeric checks with their own advice
-    values = pd.to_numeric(column, errors="coerce")
-    return bool((values.isna() & column.notna()).any())
+    present = column.dropna()
+    return any(isinstance(value, str | bytes | bool) for value in present[:1000]) or (
+        bool(pd.to_numeric(present, errors="coerce").isna().any())
+    )
 
 
 def needs_encoding(frame, formula, categorical: str) -> bool:
@@ -153,6 +155,8 @@ def schema_of(frame, formula: str | None) -> Schema:
         categorical = tuple(
             c for c in columns if c in wrapped or is_categorical(frame[c])
         )
+    for name in categorical:
+        _warn_if_mostly_numbers(frame[name], str(name))
     return Schema(
         formula=formula,
         columns=columns,
@@ -164,6 +168,26 @@ def schema_of(frame, formula: str | None) -> Schema:
         ),
         booleans=tuple(str(c) for c in categorical if frame[c].dtype.kind == "b"),
     )
+
+
+def _warn_if_mostly_numbers(column, name: str) -> None:
+    """A column of numbers with a few stray words is encoded as categories (as
+    pandas and statsmodels would); say so, since a typo is the likelier story."""
+    import pandas as pd
+
+    if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype.kind == "b":
+        return
+    present = column.dropna()
+    numbers = pd.to_numeric(present, errors="coerce")
+    words = present[numbers.isna()]
+    if len(present) and 0 < len(words) <= 0.1 * len(present):
+        warn(
+            f"column {name!r} holds numbers but for {len(words):,} of "
+            f"{len(present):,} values (such as {words.iloc[0]!r}); it is encoded "
+            "as text categories, one column per level. Fix those values, or "
+            "categorical='error' to refuse such columns",
+            UserWarning,
+        )
 
 
 def levels_in(frame, schema: Schema) -> dict[str, tuple]:
@@ -391,7 +415,7 @@ def _with_levels(frame, levels):
             row = int(np.flatnonzero(column.isna().to_numpy())[0]) + 1
             raise DataError(
                 f"column {name!r}, row {row}: missing value; drop the rows with "
-                "missing values (missing='drop', --missing drop) or fill them"
+                "missing values (missing='drop') or fill them"
             )
         if column.dtype.kind == "b" or known == (False, True):
             values = column.astype(object)
