@@ -35,19 +35,19 @@ from ..errors import DataError, ParameterError
 from .readers import (
     BLOCK_BYTES,
     BlockDealer,
-    _blank_line_error,
-    _check_columns,
-    _check_roles,
-    _column_names,
-    _file_blocks,
-    _is_blank_row,
-    _is_parquet,
-    _names,
-    _no_rows_error,
-    _raise_first_bad_text,
-    _refuse_index_column,
+    blank_line_error,
+    check_columns,
+    check_roles,
+    empty_stream_error,
     estimated_bytes,
     expand_paths,
+    file_blocks,
+    header_names,
+    is_blank_row,
+    is_parquet,
+    listed_names,
+    raise_first_bad_text,
+    refuse_index_column,
     shard_of,
 )
 
@@ -150,7 +150,7 @@ class FrameStream:
 
     def no_rows_error(self) -> DataError:
         """The error for files that hold a header but no rows."""
-        return _no_rows_error(list(self.files))
+        return empty_stream_error(list(self.files))
 
     def _text(self, kinds: dict) -> list[str]:
         """The columns parsed as text in CSV: the text kinds, and the labels."""
@@ -164,7 +164,7 @@ class FrameStream:
         keep = BlockDealer(*shard) if shard[1] > 1 else None
         for path in self.files:
             first_row = 0
-            for n_rows, table in _file_blocks(
+            for n_rows, table in file_blocks(
                 path, self.columns, self.block_bytes, keep, text, null_text=True
             ):
                 if table is not None:
@@ -234,14 +234,14 @@ def _unify(columns: list[str], blocks) -> dict:
 
 def _read_as_numbers(path: str, table, names) -> bool:
     """Whether a CSV block read one of ``names`` as something other than text."""
-    return not _is_parquet(path) and any(
+    return not is_parquet(path) and any(
         _kind_of(table.column(name)) not in (None, TEXT) for name in names
     )
 
 
 def _as_kind(path: str, column, name: str, kind: str, first_row: int):
     """A column of a block in its kind's type; a cell that cannot be is refused
-    as the float reader refuses it (:func:`_raise_first_bad_text`)."""
+    as the float reader refuses it (:func:`raise_first_bad_text`)."""
     import pyarrow as pa
 
     where = f"{path}: column '{name}'"
@@ -256,7 +256,7 @@ def _as_kind(path: str, column, name: str, kind: str, first_row: int):
         if kind == BOOL:
             value = next(v for v in column.to_pylist() if v is not None)
             raise DataError(f"{where}: {value!r} is not true or false")
-        _raise_first_bad_text(where, column.to_pylist(), first_row)
+        raise_first_bad_text(where, column.to_pylist(), first_row)
     if kind == BOOL:
         if found not in (None, BOOL):
             raise DataError(f"{where} has type {column.type}, not true or false")
@@ -292,8 +292,8 @@ def _refuse_missing(path: str, table, columns, first_row: int, groups) -> None:
     if first is None:
         return
     index, name = first
-    if _is_blank_row(path, table, index):
-        raise _blank_line_error(path, first_row + index + 1)
+    if is_blank_row(path, table, index):
+        raise blank_line_error(path, first_row + index + 1)
     what = "cluster label" if name == groups else "value"
     raise DataError(
         f"{path}: column '{name}', row {first_row + index + 1}: missing {what} "
@@ -340,7 +340,7 @@ def open_frames(
     refuses a missing cell with its file, column and row.
     """
     files = expand_paths(paths)
-    headers, indexes = zip(*(_column_names(path) for path in files), strict=True)
+    headers, indexes = zip(*(header_names(path) for path in files), strict=True)
     if formula is not None:
         if target is not None or features is not None:
             raise ParameterError(
@@ -349,20 +349,20 @@ def open_frames(
             )
         targets, features = formula_columns(formula)
     else:
-        targets = [] if target is None else _names(target)
+        targets = [] if target is None else listed_names(target)
         if features is None:
             others = (*targets, *indexes[0], *([] if groups is None else [groups]))
             features = [c for c in headers[0] if c not in others]
-            _refuse_index_column(files[0], features)
-        features = _names(features)
+            refuse_index_column(files[0], features)
+        features = listed_names(features)
         if not features:
             raise DataError(f"{files[0]}: no feature columns besides the target")
-        _check_roles(targets, features, groups)
+        check_roles(targets, features, groups)
     for path, available in zip(files, headers, strict=True):
-        _check_columns(path, available, targets, "target")
-        _check_columns(path, available, features, "feature")
+        check_columns(path, available, targets, "target")
+        check_columns(path, available, features, "feature")
         if groups is not None:
-            _check_columns(path, available, [groups], "cluster")
+            check_columns(path, available, [groups], "cluster")
     stream = FrameStream(
         tuple(files),
         list(targets),
@@ -416,7 +416,7 @@ def first_text_columns(stream) -> list[str]:
     decides, alike on every worker, whether to read a big table as it is."""
     path = stream.files[0]
     names = list(stream.feature_names)
-    blocks = _file_blocks(path, names, stream.block_bytes, null_text=True)
+    blocks = file_blocks(path, names, stream.block_bytes, null_text=True)
     try:
         _, table = next(blocks, (0, None))
     finally:

@@ -98,7 +98,7 @@ def _glob(pattern: str) -> list[str]:
     return matches
 
 
-def _names(value) -> list[str]:
+def listed_names(value) -> list[str]:
     """A column name or a list of them, as a list."""
     return [value] if isinstance(value, str) else list(value)
 
@@ -106,7 +106,7 @@ def _names(value) -> list[str]:
 # -- reading one file ----------------------------------------------------------------
 
 
-def _is_parquet(path: str) -> bool:
+def is_parquet(path: str) -> bool:
     """By name, or by content: Parquet files start with ``PAR1`` whatever they are
     called."""
     return path.lower().endswith(PARQUET_SUFFIXES) or _starts_with(path, b"PAR1")
@@ -147,7 +147,7 @@ def _csv_stream(path: str):
     return pa.input_stream(path, compression="gzip" if gzipped else "detect")
 
 
-def _column_names(path: str) -> tuple[list[str], list[str]]:
+def header_names(path: str) -> tuple[list[str], list[str]]:
     """The file's column names, and those pandas marked as its index (Parquet).
 
     Read without reading the data: for Parquet the footer, for CSV the header line
@@ -158,7 +158,7 @@ def _column_names(path: str) -> tuple[list[str], list[str]]:
 
     _check_is_file(path)
     try:
-        if _is_parquet(path):
+        if is_parquet(path):
             import pyarrow.parquet as pq
 
             with pq.ParquetFile(path) as parquet:
@@ -226,7 +226,7 @@ def _is_number(text: str) -> bool:
     return True
 
 
-def _file_blocks(
+def file_blocks(
     path: str,
     names: list[str],
     block_bytes: int,
@@ -257,7 +257,7 @@ def _file_blocks(
     import pyarrow as pa
 
     try:
-        if _is_parquet(path):
+        if is_parquet(path):
             import pyarrow.parquet as pq
 
             with pq.ParquetFile(path) as parquet:
@@ -292,7 +292,7 @@ def _file_blocks(
                     if body and blank is None:
                         blank = lines + 1
                 elif blank is not None:
-                    raise _blank_line_error(path, blank)
+                    raise blank_line_error(path, blank)
                 else:
                     if keep is None or keep(end):
                         table = _parse_csv_block(
@@ -342,7 +342,7 @@ def _end_of_data(body: bytes) -> int:
     return end
 
 
-def _blank_line_error(path: str, row: int) -> DataError:
+def blank_line_error(path: str, row: int) -> DataError:
     # Skipping it would silently renumber every later row in our messages.
     return DataError(
         f"{path}, line {row + 1}: blank line between data rows (only the end of a "
@@ -354,7 +354,7 @@ def _parse_csv_block(path: str, header: bytes, body, lines: int, options):
     """Parse whole lines (a memoryview, without the last line end) behind the
     header. Empty lines are kept as rows of nulls, so row numbers stay line numbers
     and a blank line inside the data is found where its nulls are (see
-    :func:`_is_blank_row`) without scanning for it; a row with the wrong number of
+    :func:`is_blank_row`) without scanning for it; a row with the wrong number of
     values is named by its number (pyarrow's message has none)."""
     import pyarrow as pa
     import pyarrow.csv as pcsv
@@ -412,7 +412,7 @@ def _header_line(stream) -> tuple[bytes, bytes]:
 # -- columns to numbers --------------------------------------------------------------
 
 
-def _check_roles(
+def check_roles(
     targets: list[str], features: list[str], groups: str | None = None
 ) -> None:
     """No column named twice, and none both a target and a feature (a model that
@@ -437,7 +437,7 @@ def _check_roles(
         )
 
 
-def _check_columns(
+def check_columns(
     path: str, available: list[str], wanted: list[str], role: str
 ) -> None:
     """Each wanted column must be in the header exactly once."""
@@ -465,14 +465,14 @@ def _column_as_float(
     where = f"{path}: column '{name}'"
     kind = column.type
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-        _raise_first_bad_text(where, column.to_pylist(), first_row)
+        raise_first_bad_text(where, column.to_pylist(), first_row)
     if pa.types.is_dictionary(kind):  # pandas' categoricals, in Parquet
         raise TextColumnError(f"{where} has type {kind}, not numbers")
     if column.null_count:
         nulls = column.is_null().to_numpy(zero_copy_only=False)
         index = int(np.flatnonzero(nulls)[0])
-        if _is_blank_row(path, table, index):
-            raise _blank_line_error(path, first_row + index + 1)
+        if is_blank_row(path, table, index):
+            raise blank_line_error(path, first_row + index + 1)
         raise DataError(
             f"{where}, row {first_row + index + 1}: missing value (empty, NA or NaN)"
         )
@@ -501,12 +501,12 @@ def _column_as_float(
     return values
 
 
-def _is_blank_row(path: str, table, index: int) -> bool:
+def is_blank_row(path: str, table, index: int) -> bool:
     """Whether row ``index`` of a CSV block is an empty line (every column null,
     or empty text where a column is read as text)."""
     return (
         table.num_columns > 1
-        and not _is_parquet(path)
+        and not is_parquet(path)
         and all(
             table.column(c)[index].as_py() in (None, "") for c in table.column_names
         )
@@ -517,7 +517,7 @@ def _column_as_labels(path: str, table, name: str, first_row: int = 0) -> np.nda
     """One column's values as cluster labels: as the file holds them (text,
     integers, dates), never converted to numbers, so labels compare as values.
 
-    A CSV column is read as text (see :func:`_file_blocks`): a type inferred block
+    A CSV column is read as text (see :func:`file_blocks`): a type inferred block
     by block could turn one label into two (``7`` in one block, ``"7"`` in the
     next). A missing label is refused with its row: a null, NaN, or in CSV a cell
     that would be a missing number (empty, NA, NaN, ...).
@@ -530,13 +530,13 @@ def _column_as_labels(path: str, table, name: str, first_row: int = 0) -> np.nda
     if pa.types.is_dictionary(column.type):  # pandas' categoricals, in Parquet
         column = column.cast(column.type.value_type)
     missing = pc.is_null(column, nan_is_null=True)
-    if pa.types.is_string(column.type) and not _is_parquet(path):
+    if pa.types.is_string(column.type) and not is_parquet(path):
         nulls = pa.array(pcsv.ConvertOptions().null_values)  # pyarrow's own list
         missing = pc.or_(missing, pc.is_in(column, value_set=nulls))
     if pc.any(missing).as_py():
         index = int(np.flatnonzero(missing.to_numpy(zero_copy_only=False))[0])
-        if _is_blank_row(path, table, index):
-            raise _blank_line_error(path, first_row + index + 1)
+        if is_blank_row(path, table, index):
+            raise blank_line_error(path, first_row + index + 1)
         raise DataError(
             f"{path}: column '{name}', row {first_row + index + 1}: missing cluster "
             "label (empty, NA or NaN)"
@@ -544,7 +544,7 @@ def _column_as_labels(path: str, table, name: str, first_row: int = 0) -> np.nda
     return column.to_numpy(zero_copy_only=False)
 
 
-def _raise_first_bad_text(where: str, values: list, first_row: int) -> None:
+def raise_first_bad_text(where: str, values: list, first_row: int) -> None:
     """Name the first cell of a text column that is missing or not a number."""
     for row, value in enumerate(values, start=first_row + 1):
         if value is None:
@@ -616,7 +616,7 @@ def _matrix_blocks(
     keep = BlockDealer(*shard) if shard[1] > 1 else None
     for path in files:
         first_row = 0
-        for n_rows, table in _file_blocks(path, needed, block_bytes, keep, text):
+        for n_rows, table in file_blocks(path, needed, block_bytes, keep, text):
             if table is not None:
                 yield [
                     *(
@@ -670,7 +670,7 @@ def _read_matrices(
     return [np.concatenate(part[1:] or part) for part in parts]
 
 
-def _refuse_index_column(path: str, features: list[str]) -> None:
+def refuse_index_column(path: str, features: list[str]) -> None:
     """Refuse a first column with no name, as pandas' ``to_csv`` writes its index.
 
     Training on row numbers is never what was meant; the user names the features
@@ -684,7 +684,7 @@ def _refuse_index_column(path: str, features: list[str]) -> None:
         )
 
 
-def _no_rows_error(files: list[str]) -> DataError:
+def empty_stream_error(files: list[str]) -> DataError:
     if len(files) == 1:
         return DataError(f"{files[0]}: no data rows")
     return DataError(f"no data rows in any of the {len(files)} files ({files[0]}, ...)")
@@ -757,7 +757,7 @@ class TableStream:
 
     def no_rows_error(self) -> DataError:
         """The error for files that hold a header but no rows."""
-        return _no_rows_error(list(self.files))
+        return empty_stream_error(list(self.files))
 
     def for_worker(self, index: int, count: int) -> TableStream:
         """Worker ``index`` of ``count``'s part of this table (:func:`shard_of`)."""
@@ -778,7 +778,7 @@ def estimated_bytes(files, n_columns: int) -> int:
     :meth:`TableStream.estimated_bytes`)."""
     total = 0
     for path in files:
-        if _is_parquet(path):
+        if is_parquet(path):
             import pyarrow.parquet as pq
 
             with pq.ParquetFile(path) as parquet:
@@ -799,21 +799,21 @@ def open_table(
     ``"float32"``) a value beyond that dtype's range is a DataError naming its cell.
     """
     files = expand_paths(paths)
-    headers, indexes = zip(*(_column_names(path) for path in files), strict=True)
-    targets = _names(target)
+    headers, indexes = zip(*(header_names(path) for path in files), strict=True)
+    targets = listed_names(target)
     if features is None:
         others = (*targets, *indexes[0], *([] if groups is None else [groups]))
         features = [c for c in headers[0] if c not in others]
-        _refuse_index_column(files[0], features)
-    features = _names(features)
+        refuse_index_column(files[0], features)
+    features = listed_names(features)
     if not features:
         raise DataError(f"{files[0]}: no feature columns besides the target")
     for path, available in zip(files, headers, strict=True):
-        _check_columns(path, available, targets, "target")
-        _check_columns(path, available, features, "feature")
+        check_columns(path, available, targets, "target")
+        check_columns(path, available, features, "feature")
         if groups is not None:
-            _check_columns(path, available, [groups], "cluster")
-    _check_roles(targets, features, groups)
+            check_columns(path, available, [groups], "cluster")
+    check_roles(targets, features, groups)
     return TableStream(
         tuple(files), features, targets, block_bytes, fits, groups_column=groups
     )
@@ -860,7 +860,7 @@ def open_features(
     files = expand_paths(paths)
     headers = [
         [c for c in names if c not in index]
-        for names, index in (_column_names(path) for path in files)
+        for names, index in (header_names(path) for path in files)
     ]
     if feature_names is None:
         for path, available in zip(files, headers, strict=True):
@@ -872,7 +872,7 @@ def open_features(
         feature_names = headers[0]
     feature_names = list(feature_names)
     for path, available in zip(files, headers, strict=True):
-        _check_columns(path, available, feature_names, "feature")
+        check_columns(path, available, feature_names, "feature")
     return TableStream(tuple(files), feature_names, [], block_bytes)
 
 
