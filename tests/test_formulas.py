@@ -42,6 +42,7 @@ def test_formulas_equal_statsmodels(grunfeld, formula):
     reference = smf.ols(formula, grunfeld).fit()
     model = LinearRegressor(formula=formula, solver="exact").fit(grunfeld)
     _compare(model, reference, 1e-8)
+    assert list(model.terms_) == [n for n in reference.params.index if n != "Intercept"]
     np.testing.assert_allclose(model.predict(grunfeld), reference.fittedvalues)
     assert model.score(grunfeld) == pytest.approx(reference.rsquared, rel=1e-10)
 
@@ -144,6 +145,7 @@ def test_save_and_load_keep_the_formula(grunfeld, tmp_path):
     np.testing.assert_array_equal(loaded.predict(grunfeld), model.predict(grunfeld))
     pd.testing.assert_frame_equal(loaded.summary(), model.summary())
     assert loaded.encoding_ == model.encoding_
+    assert list(loaded.terms_) == list(model.terms_)
 
 
 def test_formula_mistakes_are_named(grunfeld):

@@ -54,6 +54,7 @@ _FITTED = (
     "df_model_",
     "df_resid_",
     "encoding_",
+    "terms_",
     *DIAGNOSTICS,
 )
 
@@ -208,6 +209,12 @@ default="nonrobust"
         column.
     vif_ : pandas.Series
         Each feature's variance inflation factor (inf in an exact dependence).
+    encoding_ : tapereg.design.encoding.Encoding
+        Only where the input was encoded (a ``formula``, text columns): how raw
+        columns become the model's; ``predict`` and ``export`` apply it.
+    terms_ : ndarray of str
+        With ``encoding_``: the coefficients' names (``C(firm)[T.IBM]``,
+        ``value:capital``), in ``coef_``'s order.
     moments_ : tapereg.numerics.moments.Moments
         Only after :meth:`fit_stream`: the float64 moments of [X, Y] its first pass
         took (means, covariance, row count).
@@ -317,8 +324,7 @@ default="nonrobust"
         )
         outcome = self._solve(source, epoch_callback, encoding=given.encoding)
         self._set_fitted(outcome, single_target)
-        if given.encoding is not None:
-            self.encoding_ = given.encoding
+        self._set_encoding(given.encoding)
         return self
 
     def fit_stream(self, blocks, *, epoch_callback=None):
@@ -356,8 +362,7 @@ default="nonrobust"
         source = BlockSource(blocks)
         outcome = self._solve(source, epoch_callback, encoding=encoding)
         self._set_fitted(outcome, single_target=outcome.coef.shape[1] == 1)
-        if encoding is not None:
-            self.encoding_ = encoding
+        self._set_encoding(encoding)
         return self
 
     def _solve(self, source, epoch_callback, encoding=None):
@@ -441,6 +446,13 @@ default="nonrobust"
         return linear_predictions(
             X, np.asarray(self.coef_, np.float64).T, self.intercept_
         )
+
+    def _set_encoding(self, encoding) -> None:
+        """Keep the fit's encoding (None: the input was numbers) and its terms:
+        the coefficients' names, as a formula names them."""
+        if encoding is not None:
+            self.encoding_ = encoding
+            self.terms_ = np.asarray(encoding.names, dtype=object)
 
     def score(self, X, y=None, sample_weight=None):
         """R² of the predictions; with a ``formula``, ``score(data)`` takes y from

@@ -353,7 +353,7 @@ def load(path):
         ) from None
     estimator._set_fitted(outcome, single_target=content["single_target"])
     if content.get("encoding") is not None:
-        estimator.encoding_ = Encoding.from_json(content["encoding"])
+        estimator._set_encoding(Encoding.from_json(content["encoding"]))
     return estimator
 
 
