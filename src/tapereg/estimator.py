@@ -168,6 +168,11 @@ default="nonrobust"
         Text, pandas-category and boolean columns of a DataFrame: one-hot encoded
         with the first level (sorted) as the reference (``firm[T.Chrysler]``),
         booleans as 0/1 ("auto"), or refused ("error").
+    positive : bool, default=False
+        Non-negative coefficients, as scikit-learn's ``LinearRegression(
+        positive=True)``: gradient descent projects w on w ≥ 0 after every step;
+        the exact solver solves the non-negative least-squares problem from its
+        factor. No OLS statistics (the constrained fit has none).
     missing : {"error", "drop"}, default="error"
         A row with a missing value (NaN, None) in a used column, the target, the
         weights or the groups: refused with its column and row, or dropped with
@@ -257,6 +262,7 @@ default="nonrobust"
         formula=None,
         categorical="auto",
         missing="error",
+        positive=False,
         logdir=None,
         checkpoint_dir=None,
         checkpoint_every=100,
@@ -285,6 +291,7 @@ default="nonrobust"
         self.formula = formula
         self.categorical = categorical
         self.missing = missing
+        self.positive = positive
         self.logdir = logdir
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every

@@ -269,6 +269,12 @@ class OLSInference:
                 f"{method} is for ordinary least squares; this model has a penalty "
                 f"(alpha={self.alpha}), and its standard errors would not be valid"
             )
+        if getattr(self, "positive", False):
+            raise ParameterError(
+                f"{method} is for unconstrained least squares; this model was "
+                "fitted with positive=True, and its standard errors would not be "
+                "valid"
+            )
         if not hasattr(self, "statistics_"):
             raise ParameterError(
                 f"{method} needs the OLS statistics, which this model was fitted "

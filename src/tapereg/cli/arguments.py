@@ -206,6 +206,11 @@ def _add_model_flags(parser) -> None:
         help="share of L1 in the penalty, 0 = ridge ... 1 = lasso (default 0)",
     )
     parser.add_argument(
+        "--positive",
+        action="store_true",
+        help="non-negative coefficients, as sklearn's LinearRegression(positive=True)",
+    )
+    parser.add_argument(
         "--tol",
         type=_tolerance,
         default=1e-8,

@@ -101,6 +101,10 @@ def _run_fit(args, data: list[str]) -> int:
             raise ParameterError(
                 f"{flag} is for ordinary least squares; drop --alpha to get it"
             )
+        if asked and args.positive:
+            raise ParameterError(
+                f"{flag} is for unconstrained least squares; drop --positive to get it"
+            )
         if asked and not args.statistics:
             raise ParameterError(
                 f"{flag} needs the statistics --no-statistics skips; drop one of them"
@@ -182,6 +186,7 @@ def _estimator(args):
         random_state=args.seed,
         alpha=args.alpha,
         l1_ratio=args.l1_ratio,
+        positive=args.positive,
         engine=args.engine,
         logdir=args.logdir,
         checkpoint_dir=args.checkpoint_dir,
@@ -227,7 +232,7 @@ def _report(args, fitted) -> dict:
     report["strategy"] = args.strategy
     if report["exact"] is not None:
         report["exact"]["problem"] = (
-            "least squares"
+            ("non-negative least squares" if args.positive else "least squares")
             if not args.alpha
             else "ridge"
             if args.l1_ratio == 0

@@ -38,6 +38,7 @@ FLAGS = {
     "formula": "--formula",
     "categorical": "--categorical",
     "missing": "--missing",
+    "positive": "--positive",
 }
 
 # Booleans whose flag is a negation: name=value -> how the CLI says it.

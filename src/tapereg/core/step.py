@@ -45,6 +45,9 @@ class Penalty:
     l2: tf.Tensor | None
     l1: tf.Tensor | None
     threshold: tf.Tensor | None
+    # Non-negative weights: the projection w ← max(w, 0) after the update and the
+    # L1 step (projected gradient descent; the prox of the constraint).
+    positive: bool = False
 
 
 def data_loss(model, X, y, sample_weight, *, blocked=False):
@@ -78,13 +81,16 @@ def gradients_of(model: LinearModel, per_target_loss, penalty: Penalty | None):
 
 
 def apply_update(model: LinearModel, optimizer, per_target, gradients, penalty):
-    """The update and the L1 proximal step; the objective and the gradient norm."""
+    """The update, the L1 proximal step and the projection on w ≥ 0 (as the
+    penalty asks); the objective and the gradient norm."""
     if penalty is not None and penalty.l1 is not None:
         per_target += tf.reduce_sum(penalty.l1 * tf.abs(model.w), axis=0)
     optimizer.apply(gradients, model.parameters)
     if penalty is not None and penalty.l1 is not None:
         w = model.w
         w.assign(tf.sign(w) * tf.maximum(tf.abs(w) - penalty.threshold, 0))
+    if penalty is not None and penalty.positive:
+        model.w.assign(tf.maximum(model.w, 0))
     return per_target, tf.linalg.global_norm(gradients)
 
 

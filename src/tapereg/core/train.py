@@ -223,6 +223,7 @@ class Structure(NamedTuple):
     nesterov: bool
     has_l1: bool
     has_l2: bool
+    positive: bool
     uses_tol: bool
     jit_compile: bool
     reducer: object  # a loop that all-reduces works for its reducer only
@@ -284,7 +285,7 @@ def build_compiled(structure: Structure) -> CompiledFit:
     )
     update.build(model.parameters)
     penalty = None
-    if structure.has_l1 or structure.has_l2:
+    if structure.has_l1 or structure.has_l2 or structure.positive:
 
         def slot():
             return tf.Variable(
@@ -295,6 +296,7 @@ def build_compiled(structure: Structure) -> CompiledFit:
             l2=slot() if structure.has_l2 else None,
             l1=slot() if structure.has_l1 else None,
             threshold=slot() if structure.has_l1 else None,
+            positive=structure.positive,
         )
     loop = EpochLoop(
         model,
@@ -323,6 +325,7 @@ class TrainOptions:
     loss_scale: np.ndarray | None = None
     l1: np.ndarray | None = None
     l2: np.ndarray | None = None
+    positive: bool = False
     initial_coef: np.ndarray | None = None
     initial_intercept: np.ndarray | None = None
     callback: object = None
@@ -354,6 +357,7 @@ def train(data, n_features: int, n_targets: int, dtype, learning_rate, **options
         bool(settings.nesterov),
         settings.l1 is not None,
         settings.l2 is not None,
+        bool(settings.positive),
         settings.tol is not None,
         settings.jit_compile,
         settings.reducer,

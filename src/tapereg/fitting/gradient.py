@@ -36,6 +36,7 @@ def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:
         callback=callback,
         checkpoint=plan.checkpoint,
         nesterov=plan.nesterov,
+        positive=plan.positive,
         **more,
     )
 
@@ -69,7 +70,12 @@ def train_on_gram(gram, plan: FitPlan, l1, l2, scaling, callback, n_samples: int
 def whitens(plan: FitPlan, l1) -> bool:
     """Whether the gram engine trains on the whitened problem: the defaults
     (automatic step, automatic optimizer) without an L1 penalty."""
-    return plan.optimizer == "auto" and plan.automatic_step and l1 is None
+    return (
+        plan.optimizer == "auto"
+        and plan.automatic_step
+        and l1 is None
+        and not plan.positive  # w ≥ 0 is a box only in the original coordinates
+    )
 
 
 def train_whitened(whitened, plan: FitPlan, scaling, callback):

@@ -52,6 +52,7 @@ class FitPlan:
     random_state: object  # None, an int or a RandomState: seeds mini-batches
     compute_statistics: bool
     cov_type: str = "nonrobust"
+    positive: bool = False
     # The intercept's name among the terms: statsmodels' "Intercept" under a formula.
     intercept_name: str = "intercept"
     checkpoint: object = None  # a runtime.checkpoints.CheckpointPlan, or None
@@ -101,6 +102,7 @@ def make_plan(params: dict) -> FitPlan:
         random_state=params["random_state"],
         compute_statistics=bool(params["compute_statistics"]),
         cov_type=params["cov_type"],
+        positive=bool(params["positive"]),
         checkpoint=checkpoint,
     )
 
@@ -160,6 +162,7 @@ _RULES = (
     ),
     ("categorical", lambda v: v in CATEGORICAL, f"one of {', '.join(CATEGORICAL)}"),
     ("missing", lambda v: v in MISSING, f"one of {', '.join(MISSING)}"),
+    ("positive", lambda v: isinstance(v, bool | np.bool_), "True or False"),
     (
         "random_state",
         lambda v: (
@@ -186,6 +189,11 @@ def check_params(params: dict) -> None:
     for name, accepts, expected in _RULES:
         if not accepts(params[name]):
             raise ParameterError(f"{name} must be {expected}, got {params[name]!r}")
+    if params["positive"] and params["solver"] == "exact" and params["alpha"]:
+        raise ParameterError(
+            "solver='exact' solves non-negative least squares without a penalty; "
+            f"positive=True with alpha={params['alpha']} needs solver='gd'"
+        )
     if params["formula"] is not None and not params["fit_intercept"]:
         raise ParameterError(
             "a formula decides the intercept: write '- 1' in it "

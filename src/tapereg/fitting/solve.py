@@ -20,6 +20,7 @@ from ..numerics.gram import gram_from_moments
 from ..numerics.hypotheses import f_test
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
+from ..numerics.nonnegative import nonnegative_solution
 from ..numerics.residuals import ResidualSums, diagnostics, residual_pass
 from ..numerics.robust import (
     cluster_covariance,
@@ -76,6 +77,8 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
     """
     if plan.solver == "exact":
         coef, intercept, moments, solution = _solve_exact(source, plan, reducer)
+        if plan.positive:
+            coef, intercept = nonnegative_solution(solution, plan.fit_intercept)
         record = TrainingRecord.exact()
     else:
         # One float64 pass gives the standardization, the gram engine's moments,
@@ -93,7 +96,7 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
             source, plan, reducer, engine, moments, callback
         )
     statistics = None
-    if plan.compute_statistics and plan.alpha == 0:
+    if plan.compute_statistics and plan.alpha == 0 and not plan.positive:
         statistics, solution = _statistics(
             source, plan, coef, intercept, moments, solution
         )

@@ -395,6 +395,8 @@ def _exact_reference(estimator, table):
     """
     if estimator.solver == "exact":
         return np.atleast_2d(estimator.coef_).T, np.atleast_1d(estimator.intercept_)
+    if estimator.positive and estimator.alpha == 0:
+        return _nonnegative_reference(estimator, table)
     shared = getattr(estimator, "exact_solution_", None)
     if shared is not None and estimator.alpha == 0:
         return shared.coef, shared.intercept  # the fit factored the rows already
@@ -414,6 +416,20 @@ def _exact_reference(estimator, table):
         table.X, table.y, fit_intercept=_has_intercept(estimator), alpha=ridge_alpha
     )
     return exact.coef, exact.intercept
+
+
+def _nonnegative_reference(estimator, table):
+    """The exact non-negative least-squares optimum (``positive=True``): NNLS
+    from the factor of the rows in memory, from the moments when streamed."""
+    from ..numerics.nonnegative import nonnegative_from_moments, nonnegative_solution
+
+    fit_intercept = _has_intercept(estimator)
+    if table is None:
+        return nonnegative_from_moments(estimator.moments_, fit_intercept)
+    shared = getattr(estimator, "exact_solution_", None)
+    if shared is None:
+        shared = solve_least_squares(table.X, table.y, fit_intercept=fit_intercept)
+    return nonnegative_solution(shared, fit_intercept)
 
 
 def _has_intercept(estimator) -> bool:

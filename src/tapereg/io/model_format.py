@@ -312,6 +312,7 @@ PARAM_KINDS = {
     "formula": ("string", "null"),
     "categorical": ("string",),
     "missing": ("string",),
+    "positive": ("bool",),
     "logdir": ("string", "null"),
     "checkpoint_dir": ("string", "null"),
     "checkpoint_every": ("integer",),
