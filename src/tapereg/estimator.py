@@ -17,9 +17,9 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .design.frames import prepare
-from .errors import ParameterError
+from .errors import DataError, ParameterError, warn
 from .fitting.outcome import FitOutcome
-from .fitting.plan import check_params, make_plan
+from .fitting.plan import check_params, make_plan, resolve_engine
 from .fitting.solve import solve
 from .fitting.source import BlockSource
 from .fitting.validation import array_source, features_to_predict
@@ -334,6 +334,76 @@ default="nonrobust"
         self._set_encoding(given.encoding)
         return self
 
+    def partial_fit(self, X, y, sample_weight=None):
+        """Add rows to the fit: after any sequence of calls, the model is the fit
+        of every row seen.
+
+        The float64 moments of the new rows are merged with those of the rows
+        before (``moments_``, kept in the model file), and the gram engine trains
+        on them (the exact solver solves their normal equations); no row is
+        kept. The OLS statistics follow the moments; the diagnostics and robust
+        covariances need a pass over the rows, which only ``fit`` makes.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+        sample_weight : array-like of shape (n_samples,), optional
+
+        Returns
+        -------
+        self : LinearRegressor
+        """
+        from .fitting.source import MomentsSource
+        from .numerics.moments import merged_moments
+
+        check_params(self.get_params())
+        if self.formula is not None:
+            raise ParameterError(
+                "partial_fit takes numeric X and y; a formula's levels could change "
+                "from call to call: fit the table, or encode it once yourself"
+            )
+        before = getattr(self, "moments_", None)
+        if before is None and hasattr(self, "coef_"):
+            warn(
+                "this model was fitted by fit(), which keeps no moments of its rows; "
+                "partial_fit starts over from these rows (call partial_fit for "
+                "every part, or fit_stream, to add rows up)",
+                UserWarning,
+            )
+        rows, single_target = array_source(
+            self, X, y, sample_weight, reset=before is None
+        )
+        if rows.n_rows == 0:
+            raise rows.no_rows_error()
+        new = rows.local_moments()
+        if before is not None and len(before.mean) != len(new.mean):
+            raise DataError(
+                f"y has {rows.n_targets} columns; the rows before had "
+                f"{len(before.mean) - before.n_features}"
+            )
+        moments = new if before is None else merged_moments(before, new)
+        engine = resolve_engine(self.engine, self.batch_size, rows.n_features)
+        if self.solver == "exact" or engine == "gram":
+            source = MomentsSource(
+                moments,
+                feature_names=rows.feature_names,
+                target_names=rows.target_names,
+            )
+            return self._set_fitted(self._solve(source, None), single_target)
+        # The data engine and mini-batches: one pass over the new rows, from the
+        # last call's coefficients (as SGDRegressor.partial_fit).
+        initial = None
+        if before is not None:
+            initial = (
+                np.atleast_2d(self.coef_).T.astype(np.float64),
+                np.atleast_1d(self.intercept_).astype(np.float64),
+            )
+        outcome = self._solve(rows, None, one_pass_from=initial)
+        self._set_fitted(outcome, single_target)
+        self.moments_ = moments
+        return self
+
     def fit_stream(self, blocks, *, epoch_callback=None):
         """Fit on data read a block of rows at a time: files bigger than memory.
 
@@ -372,10 +442,20 @@ default="nonrobust"
         self._set_encoding(encoding)
         return self
 
-    def _solve(self, source, epoch_callback, encoding=None):
+    def _solve(self, source, epoch_callback, encoding=None, one_pass_from=False):
         """The one path: plan, reducer and callbacks, then ``solve`` (a formula
-        decides the intercept, named "Intercept" as statsmodels names it)."""
+        decides the intercept, named "Intercept" as statsmodels names it;
+        ``one_pass_from``: partial_fit's one epoch from (coef, intercept), or
+        from zero with None)."""
         plan = make_plan(self.get_params())
+        if one_pass_from is not False:
+            plan = dataclasses.replace(
+                plan,
+                max_iter=1,
+                tol=None,
+                initial=one_pass_from,
+                compute_statistics=False,
+            )
         if encoding is not None and encoding.formula is not None:
             plan = dataclasses.replace(
                 plan, fit_intercept=encoding.intercept, intercept_name="Intercept"

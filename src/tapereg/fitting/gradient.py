@@ -25,6 +25,12 @@ from .plan import FitPlan, resolve_update
 
 def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:
     """The options every engine passes to ``core.train.train``."""
+    if plan.initial is not None:  # from the original units to the training ones
+        coef, intercept = plan.initial
+        more["initial_coef"] = coef * scaling.x_scale[:, None] / scaling.y_scale
+        more["initial_intercept"] = (
+            intercept - scaling.y_mean + scaling.x_mean @ coef
+        ) / scaling.y_scale
     return dict(
         fit_intercept=plan.fit_intercept,
         max_iter=plan.max_iter,
@@ -75,6 +81,7 @@ def whitens(plan: FitPlan, l1) -> bool:
         and plan.automatic_step
         and l1 is None
         and not plan.positive  # w ≥ 0 is a box only in the original coordinates
+        and plan.initial is None  # a start is given in the original coordinates
     )
 
 

@@ -53,6 +53,9 @@ class FitPlan:
     compute_statistics: bool
     cov_type: str = "nonrobust"
     positive: bool = False
+    # Where training starts, (coef (d, t), intercept (t,)) in the original units:
+    # the data engine's partial_fit goes on from the last call's fit.
+    initial: tuple | None = None
     # The intercept's name among the terms: statsmodels' "Intercept" under a formula.
     intercept_name: str = "intercept"
     checkpoint: object = None  # a runtime.checkpoints.CheckpointPlan, or None

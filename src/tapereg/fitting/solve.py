@@ -15,12 +15,16 @@ import numpy as np
 
 from ..errors import DataError, ParameterError
 from ..numerics.checks import check_second_moments
-from ..numerics.exact import solve_least_squares, solve_least_squares_stream
+from ..numerics.exact import (
+    solve_from_moments,
+    solve_least_squares,
+    solve_least_squares_stream,
+)
 from ..numerics.gram import gram_from_moments
 from ..numerics.hypotheses import f_test
 from ..numerics.linear import feature_names as default_feature_names
 from ..numerics.moments import dependent_columns
-from ..numerics.nonnegative import nonnegative_solution
+from ..numerics.nonnegative import nonnegative_from_moments, nonnegative_solution
 from ..numerics.residuals import ResidualSums, diagnostics, residual_pass
 from ..numerics.robust import (
     cluster_covariance,
@@ -55,6 +59,11 @@ from .whitening import (
 )
 
 
+def has_rows(source) -> bool:
+    """Whether the source has rows to pass over (not only their moments)."""
+    return getattr(source, "has_rows", True)
+
+
 def all_rows_here(source, reducer) -> bool:
     """Whether this process holds every row in memory: then a fit may skip the
     moments pass (the exact solver factors the arrays, the data engine
@@ -77,8 +86,10 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
     """
     if plan.solver == "exact":
         coef, intercept, moments, solution = _solve_exact(source, plan, reducer)
-        if plan.positive:
+        if plan.positive and solution is not None:
             coef, intercept = nonnegative_solution(solution, plan.fit_intercept)
+        elif plan.positive:
+            coef, intercept = nonnegative_from_moments(moments, plan.fit_intercept)
         record = TrainingRecord.exact()
     else:
         # One float64 pass gives the standardization, the gram engine's moments,
@@ -90,6 +101,12 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
         n_rows = source.arrays[0].shape[0] if moments is None else moments.n_samples
         plan = clamp_batch_size(plan, n_rows)
         engine = resolve_engine(plan.engine, plan.batch_size, source.n_features)
+        if engine != "gram" and not has_rows(source):
+            raise ParameterError(
+                "partial_fit keeps the moments of the rows it has seen, which the "
+                f"gram engine trains on; this fit would take the {engine} engine "
+                "(mini-batches, engine='data', or over 1,000 features): use fit"
+            )
         if engine == "gram" and moments is None:
             moments = moments_of(source, reducer)
         coef, intercept, record, solution = _train(
@@ -118,6 +135,16 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
 
 def _solve_exact(source, plan: FitPlan, reducer):
     """(coef, intercept, moments or None, solution) of the exact solver."""
+    if not has_rows(source):  # partial_fit: the normal equations of the moments
+        moments = moments_of(source, reducer)
+        coef, intercept = solve_from_moments(
+            moments, fit_intercept=plan.fit_intercept, alpha=plan.alpha
+        )
+        measured = standardization_from_moments(
+            moments, source.n_features, center=plan.fit_intercept
+        )
+        _warn_about_columns(source, plan, moments, measured, ())
+        return coef, intercept, moments, None
     if all_rows_here(source, reducer):
         X, Y, sample_weight = source.arrays
         solution = solve_least_squares(
@@ -262,7 +289,7 @@ def _whitening(source, plan: FitPlan, reducer, engine, moments, scaling, l1, l2)
                 l2=l2,
                 n_samples=moments.n_samples,
             )
-        if needs_rows(whitened, l2):
+        if needs_rows(whitened, l2) and has_rows(source):
             factor = factor_rows(
                 source, moments, fit_intercept=plan.fit_intercept, reducer=reducer
             )
@@ -342,6 +369,13 @@ def _from_residual_pass(statistics, source, plan, coef, intercept, reducer):
     robust ``cov_type``, the cluster-robust covariance where cluster labels are
     given. Under a robust ``cov_type`` F becomes its Wald F, as statsmodels
     reports. The bread they are made with is dropped."""
+    if not has_rows(source):  # partial_fit: no rows to pass over
+        if plan.cov_type != "nonrobust":
+            raise ParameterError(
+                f"cov_type={plan.cov_type!r} needs a pass over the rows, which "
+                "partial_fit does not keep; use fit (or fit_stream) for robust errors"
+            )
+        return dataclasses.replace(statistics, bread=None)
     grouped = _grouped_anywhere(source, reducer)
     if plan.cov_type == "cluster" and not grouped:
         raise ParameterError(

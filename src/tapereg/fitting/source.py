@@ -150,6 +150,37 @@ class BlockSource:
         return no_rows() if no_rows else DataError("the stream has no rows")
 
 
+class MomentsSource:
+    """Rows known only by their moments (``partial_fit``: every call's rows,
+    merged): the gram engine and the OLS statistics need nothing more; what
+    needs the rows themselves (the data engine, the residual pass) is refused
+    or skipped."""
+
+    arrays = None
+    has_rows = False
+    grouped = False
+    weighted = None
+
+    def __init__(self, moments: Moments, *, feature_names=None, target_names=None):
+        self.moments = moments
+        self.feature_names, self.target_names = feature_names, target_names
+        self.n_features = moments.n_features
+        self.n_targets = len(moments.mean) - moments.n_features
+        self.n_rows = moments.n_samples
+
+    def local_moments(self) -> Moments:
+        return self.moments
+
+    def blocks(self):
+        return iter(())
+
+    def group_blocks(self):
+        return iter(())
+
+    def no_rows_error(self) -> DataError:
+        return DataError("partial_fit has seen no rows")
+
+
 def moments_of(source, reducer) -> Moments:
     """The float64 moments of every worker's rows: this source's first pass, pooled
     by the reducer (two sums across workers; in one process, these rows')."""

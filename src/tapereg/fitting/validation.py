@@ -95,9 +95,11 @@ def _feature_names(estimator) -> list[str] | None:
 
 
 def array_source(
-    estimator, X, y, sample_weight=None, groups=None
+    estimator, X, y, sample_weight=None, groups=None, *, reset=True
 ) -> tuple[ArraySource, bool]:
-    """(the validated rows as a source, whether y is 1-D); learns the features.
+    """(the validated rows as a source, whether y is 1-D); learns the features
+    (``reset``), or checks them against those learned (``partial_fit``'s later
+    calls).
 
     X and y keep float32 or float64; everything else becomes float64.
     """
@@ -115,6 +117,7 @@ def array_source(
         y_numeric=True,
         dtype=[np.float64, np.float32],
         ensure_all_finite=False,
+        reset=reset,
     )
     Y = y.reshape(-1, 1) if y.ndim == 1 else y
     feature_names = _feature_names(estimator)

@@ -443,8 +443,19 @@ CONTENT = Record(
                 }
             )
         ),
+        "moments": Nullable(
+            Record(
+                {
+                    "total_weight": Number(positive=True),
+                    "n_samples": Integer(minimum=1),
+                    "mean": Array(Number(), (None,)),
+                    "covariance": Array(Number(), (None, None)),
+                    "weighted": Flag(),
+                }
+            )
+        ),
     },
-    optional=("encoding",),
+    optional=("encoding", "moments"),
 )
 
 
@@ -455,6 +466,19 @@ def _cross_checks(content: dict, dims: dict) -> None:
         raise _Invalid(
             f"content.single_target is true but the model has {n_targets} targets"
         )
+    moments = content.get("moments")
+    if moments is not None:
+        columns = dims["n_features"] + n_targets
+        covariance = moments["covariance"]
+        if (
+            len(moments["mean"]) != columns
+            or len(covariance) != columns
+            or any(len(row) != columns for row in covariance)
+        ):
+            raise _Invalid(
+                f"content.moments must describe the model's {columns} columns of "
+                "[X, Y] (mean: that many entries; covariance: that many squared)"
+            )
     if content["statistics"] is not None:
         n_terms, n_features = dims["n_terms"], dims["n_features"]
         if n_terms not in (n_features, n_features + 1):

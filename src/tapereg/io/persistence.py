@@ -24,6 +24,7 @@ from ..errors import ModelFileError
 from ..fitting.outcome import FitOutcome, TrainingRecord
 from ..fitting.plan import dtype_name
 from ..numerics.linear import target_names as default_target_names
+from ..numerics.moments import Moments
 from ..numerics.residuals import Diagnostics
 from ..numerics.standardization import Standardization
 from ..numerics.statistics import OLSStatistics
@@ -107,6 +108,25 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
         "metrics": _json_metrics(metrics),
         "statistics": _statistics_content(getattr(estimator, "statistics_", None)),
         "encoding": None if encoding is None else encoding.to_json(),
+        "moments": _moments_content(getattr(estimator, "moments_", None)),
+    }
+
+
+# Beyond this many columns of [X, Y] the moments (columns² numbers) are not
+# written: partial_fit then cannot continue a loaded model.
+MAX_SAVED_MOMENT_COLUMNS = 1001
+
+
+def _moments_content(moments) -> dict | None:
+    """What ``partial_fit`` needs to go on after ``load``: the rows' moments."""
+    if moments is None or len(moments.mean) > MAX_SAVED_MOMENT_COLUMNS:
+        return None
+    return {
+        "total_weight": float(moments.total_weight),
+        "n_samples": int(moments.n_samples),
+        "mean": moments.mean.tolist(),
+        "covariance": moments.covariance.tolist(),
+        "weighted": bool(moments.weighted),
     }
 
 
@@ -385,6 +405,16 @@ def _outcome(content: dict) -> FitOutcome:
         statistics=None
         if content.get("statistics") is None
         else _statistics(content["statistics"]),
+        moments=None
+        if content.get("moments") is None
+        else Moments(
+            total_weight=float(content["moments"]["total_weight"]),
+            n_samples=int(content["moments"]["n_samples"]),
+            mean=np.asarray(content["moments"]["mean"], np.float64),
+            covariance=np.asarray(content["moments"]["covariance"], np.float64),
+            n_features=n_features,
+            weighted=bool(content["moments"]["weighted"]),
+        ),
         metrics=content.get("metrics"),
     )
 

@@ -139,6 +139,29 @@ def dependent_columns(
     return tuple(int(c) for c in columns[weight > 1e-6])
 
 
+def merged_moments(first: Moments, second: Moments) -> Moments:
+    """The moments of two sets of rows together (``partial_fit``'s calls), by the
+    same parallel-variance formula as :func:`pooled_moments`."""
+    parts = (first, second)
+    total = first.total_weight + second.total_weight
+    mean = sum(m.total_weight * m.mean for m in parts) / total
+    covariance = (
+        sum(
+            m.total_weight * (m.covariance + np.outer(m.mean - mean, m.mean - mean))
+            for m in parts
+        )
+        / total
+    )
+    return Moments(
+        float(total),
+        first.n_samples + second.n_samples,
+        mean,
+        covariance,
+        first.n_features,
+        first.weighted or second.weighted,
+    )
+
+
 def pooled_moments(
     local: Moments | None,
     n_columns: int,
