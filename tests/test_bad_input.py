@@ -739,7 +739,8 @@ def _run(folder, case):
 
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
-    """Every case's command, run in its own folder, three at a time."""
+    """Every case's command, run in its own folder, four at a time (most wait on
+    start-up and the disk more than on the two cores)."""
     folders = {}
     for k, case in enumerate(CASES):
         folder = tmp_path_factory.mktemp(f"case{k}")
@@ -753,7 +754,7 @@ def results(tmp_path_factory):
         if case in PREDICT_CASES or "good.json" in case.args:
             _model_files(folder)
         folders[case.id] = folder
-    with ThreadPoolExecutor(3) as pool:
+    with ThreadPoolExecutor(4) as pool:
         done = pool.map(lambda c: _run(folders[c.id], c), CASES)
         return {
             case.id: (folders[case.id], run)

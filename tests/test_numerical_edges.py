@@ -137,20 +137,20 @@ def test_a_divergence_after_the_automatic_step_names_the_conditioning(monkeypatc
     assert "solver='exact'" in message and "lower learning_rate" not in message
 
 
-def test_the_report_says_the_gram_engine_trained_in_float64(tmp_path):
+def test_the_report_says_the_gram_engine_trained_in_float64(tmp_path, capsys):
+    from tapereg.cli import main
+
     X, y = _problem()
-    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y).to_csv(
-        tmp_path / "d.csv", index=False
-    )
-    done = _cli(tmp_path, "fit", "d.csv", "--target", "y", "--quiet", "--json")
-    report = __import__("json").loads(done.stdout)
+    path = tmp_path / "d.csv"
+    pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y).to_csv(path, index=False)
+    fit = ["fit", str(path), "--target", "y", "--quiet"]
+    assert main([*fit, "--json"]) == 0
+    report = __import__("json").loads(capsys.readouterr().out)
     assert report["engine"] == "gram" and report["dtype"] == "float64"
-    done = _cli(tmp_path, "fit", "d.csv", "--target", "y", "--quiet")
-    assert "gram engine, float64)" in done.stdout
-    done = _cli(
-        tmp_path, "fit", "d.csv", "--target", "y", "--quiet", "--engine", "data"
-    )
-    assert "data engine, float32)" in done.stdout
+    assert main(fit) == 0
+    assert "gram engine, float64)" in capsys.readouterr().out
+    assert main([*fit, "--engine", "data"]) == 0
+    assert "data engine, float32)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("how", ["gram", "stream"])
