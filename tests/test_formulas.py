@@ -233,3 +233,18 @@ def test_wide_designs_are_encoded_in_slices(monkeypatch):
     assert max(seen) == 300
     reference = smf.ols(formula, frame).fit()
     _compare(streamed, reference, 1e-8)
+
+
+def test_too_many_levels_are_refused_naming_the_column_and_the_count(monkeypatch):
+    import tapereg.design.encoding as encoding
+
+    monkeypatch.setattr(encoding, "MAX_LEVELS", 50)
+    frame = pd.DataFrame(
+        {"x": np.arange(60.0), "id": [f"u{k}" for k in range(60)], "y": np.arange(60.0)}
+    )
+    message = "column 'id' has 60 distinct values, over the 50 levels"
+    with pytest.raises(DataError, match=message):
+        LinearRegressor().fit(frame[["x", "id"]], frame["y"])
+    blocks = [frame.iloc[:30], frame.iloc[30:]]  # 30 each: only together too many
+    with pytest.raises(DataError, match=message):
+        LinearRegressor(formula="y ~ x + id").fit_stream(blocks)
