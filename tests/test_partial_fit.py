@@ -103,3 +103,18 @@ def test_the_data_engine_takes_one_pass_per_call(diabetes):
         excess.append(_excess(model, X, y))
     assert excess[0] > excess[1] > excess[2] > 0
     assert excess[2] < 0.05
+
+
+def test_a_warm_start_refit_takes_a_handful_of_epochs(diabetes):
+    X, y = diabetes
+    model = LinearRegressor(optimizer="momentum", warm_start=True).fit(X, y)
+    cold = model.n_iter_
+    model.fit(X, y)
+    assert cold > 100 and model.n_iter_ <= 10
+    assert abs(_excess(model, X, y)) <= 1e-6
+    default = LinearRegressor(warm_start=True).fit(X, y)
+    default.fit(X, y)
+    assert default.n_iter_ <= 10 and abs(_excess(default, X, y)) <= 1e-9
+    # Other widths: nothing to start from, a cold fit.
+    narrow = default.fit(X[:, :4], y)
+    assert narrow.coef_.shape == (4,)

@@ -173,6 +173,10 @@ default="nonrobust"
         positive=True)``: gradient descent projects w on w ≥ 0 after every step;
         the exact solver solves the non-negative least-squares problem from its
         factor. No OLS statistics (the constrained fit has none).
+    warm_start : bool, default=False
+        ``fit`` starts gradient descent from the current coefficients (when the
+        model is fitted, with the same features and targets) instead of zero, so
+        a refit on similar data takes a handful of epochs.
     missing : {"error", "drop"}, default="error"
         A row with a missing value (NaN, None) in a used column, the target, the
         weights or the groups: refused with its column and row, or dropped with
@@ -263,6 +267,7 @@ default="nonrobust"
         categorical="auto",
         missing="error",
         positive=False,
+        warm_start=False,
         logdir=None,
         checkpoint_dir=None,
         checkpoint_every=100,
@@ -292,6 +297,7 @@ default="nonrobust"
         self.categorical = categorical
         self.missing = missing
         self.positive = positive
+        self.warm_start = warm_start
         self.logdir = logdir
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
@@ -329,7 +335,10 @@ default="nonrobust"
         source, single_target = array_source(
             self, given.X, given.y, given.sample_weight, given.groups
         )
-        outcome = self._solve(source, epoch_callback, encoding=given.encoding)
+        start = self._warm_start_for(source)
+        outcome = self._solve(
+            source, epoch_callback, encoding=given.encoding, start=start
+        )
         self._set_fitted(outcome, single_target)
         self._set_encoding(given.encoding)
         return self
@@ -442,12 +451,26 @@ default="nonrobust"
         self._set_encoding(encoding)
         return self
 
-    def _solve(self, source, epoch_callback, encoding=None, one_pass_from=False):
+    def _warm_start_for(self, source):
+        """(coef, intercept) to start from under ``warm_start``: the current fit's,
+        where it has the same number of features and targets; else None."""
+        if not self.warm_start or not hasattr(self, "coef_"):
+            return None
+        coef = np.atleast_2d(np.asarray(self.coef_, np.float64)).T
+        if coef.shape != (source.n_features, source.n_targets):
+            return None
+        return coef, np.atleast_1d(np.asarray(self.intercept_, np.float64))
+
+    def _solve(
+        self, source, epoch_callback, encoding=None, one_pass_from=False, start=None
+    ):
         """The one path: plan, reducer and callbacks, then ``solve`` (a formula
         decides the intercept, named "Intercept" as statsmodels names it;
         ``one_pass_from``: partial_fit's one epoch from (coef, intercept), or
         from zero with None)."""
         plan = make_plan(self.get_params())
+        if start is not None:
+            plan = dataclasses.replace(plan, initial=start)
         if one_pass_from is not False:
             plan = dataclasses.replace(
                 plan,

@@ -166,6 +166,7 @@ _RULES = (
     ("categorical", lambda v: v in CATEGORICAL, f"one of {', '.join(CATEGORICAL)}"),
     ("missing", lambda v: v in MISSING, f"one of {', '.join(MISSING)}"),
     ("positive", lambda v: isinstance(v, bool | np.bool_), "True or False"),
+    ("warm_start", lambda v: isinstance(v, bool | np.bool_), "True or False"),
     (
         "random_state",
         lambda v: (

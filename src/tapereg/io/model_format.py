@@ -313,6 +313,7 @@ PARAM_KINDS = {
     "categorical": ("string",),
     "missing": ("string",),
     "positive": ("bool",),
+    "warm_start": ("bool",),
     "logdir": ("string", "null"),
     "checkpoint_dir": ("string", "null"),
     "checkpoint_every": ("integer",),
