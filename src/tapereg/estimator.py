@@ -580,16 +580,14 @@ default="nonrobust"
         encoding = getattr(self, "encoding_", None)
         if encoding is None:
             return X
-        import pandas as pd
-
-        from .design.encoding import encode
+        from .design.encoding import encode_frame
 
         if not hasattr(X, "columns"):
             raise ParameterError(
                 "this model encodes its input (a formula or text columns): give "
                 "a DataFrame with the columns it was fitted on"
             )
-        return pd.DataFrame(encode(encoding, X), columns=list(encoding.names))
+        return encode_frame(encoding, X)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

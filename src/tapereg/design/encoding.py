@@ -209,12 +209,7 @@ def merge_levels(schema: Schema, parts) -> dict[str, tuple]:
             levels = [False, True]
         elif name not in schema.ordered:
             levels = _sorted(levels)
-        if len(levels) > MAX_LEVELS:
-            raise DataError(
-                f"column {name!r} has {len(levels):,} distinct values, over the "
-                f"{MAX_LEVELS:,} levels a categorical column may have; drop it or "
-                "convert it to numbers"
-            )
+        _check_level_count(name, len(levels))
         merged[name] = tuple(levels)
     return merged
 
@@ -242,13 +237,18 @@ def _levels_of(column, name: str) -> tuple:
         levels = [False, True]
     else:
         levels = _sorted(pd.unique(column.dropna()).tolist())
-    if len(levels) > MAX_LEVELS:
+    _check_level_count(name, len(levels))
+    return tuple(_plain(v) for v in levels)
+
+
+def _check_level_count(name: str, count: int) -> None:
+    """Refuse a column with more than ``MAX_LEVELS`` levels (one block's or all's)."""
+    if count > MAX_LEVELS:
         raise DataError(
-            f"column {name!r} has {len(levels):,} distinct values, over the "
+            f"column {name!r} has {count:,} distinct values, over the "
             f"{MAX_LEVELS:,} levels a categorical column may have; drop it or "
             "convert it to numbers"
         )
-    return tuple(_plain(v) for v in levels)
 
 
 def _plain(value):
@@ -482,6 +482,14 @@ def encode(encoding: Encoding, frame) -> np.ndarray:
     if [columns[i] for i in keep] != list(encoding.names):  # pragma: no cover
         keep = [columns.index(name) for name in encoding.names]
     return matrix.tocsc()[:, keep].toarray().astype(np.float64, copy=False)
+
+
+def encode_frame(encoding: Encoding, frame):
+    """:func:`encode` as a DataFrame named by the design's columns (what the
+    estimator validates, so it learns or checks those names)."""
+    import pandas as pd
+
+    return pd.DataFrame(encode(encoding, frame), columns=list(encoding.names))
 
 
 def encode_targets(encoding: Encoding, frame) -> np.ndarray:

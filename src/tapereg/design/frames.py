@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DataError, ParameterError, warn
-from .encoding import encode, encode_targets, learn_encoding, needs_encoding
+from .encoding import encode_frame, encode_targets, learn_encoding, needs_encoding
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def prepare(params: dict, X, y, sample_weight=None, groups=None) -> Prepared:
     if not encoded:
         return Prepared(X, y, sample_weight, groups, None)
     encoding = learn_encoding(X, formula)
-    design = pd.DataFrame(encode(encoding, X), columns=list(encoding.names))
+    design = encode_frame(encoding, X)
     if formula is not None:
         targets = encode_targets(encoding, X)
         y = pd.DataFrame(targets, columns=list(encoding.targets))

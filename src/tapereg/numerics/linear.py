@@ -60,6 +60,13 @@ def whitening_of(matrix: np.ndarray, n_samples: int, ridge=0.0):
     return whitening, float(condition)
 
 
+def factor_of(whitening: np.ndarray) -> np.ndarray:
+    """F (rank x d) with FᵀF = A for the whitening W (WWᵀ = A⁺) of
+    :func:`whitening_of`: W⁺, since (WWᵀ)⁺ = W⁺ᵀW⁺. Zero rows for rank 0."""
+    d, rank = whitening.shape
+    return np.linalg.pinv(whitening) if rank else np.zeros((0, d))
+
+
 def scaled_pseudo_inverse(matrix: np.ndarray, n_samples: int, ridge=0.0):
     """(A⁺, rank) of a symmetric positive semi-definite A (normal equations), from
     :func:`whitening_of` (the minimum-norm inverse where A is singular)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .linear import factor_of
+
 
 def nonnegative_solution(solution, fit_intercept: bool):
     """(coef (d, t), intercept (t,)) of the least-squares fit with coef ≥ 0, from
@@ -45,7 +47,7 @@ def _nonnegative(W, unconstrained, intercept, x_mean, fit_intercept):
     from scipy.optimize import nnls
 
     d = W.shape[0]
-    F = np.linalg.pinv(W) if W.shape[1] else np.zeros((0, d))
+    F = factor_of(W)
     coef = np.column_stack(
         [
             nnls(F, F @ column)[0] if len(F) else np.zeros(d)

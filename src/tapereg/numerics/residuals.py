@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .linear import linear_predictions
+from .linear import factor_of, linear_predictions
 from .robust import (
     add_meats,
     centred_terms,
@@ -237,7 +237,7 @@ def design_diagnostics(bread, fit_intercept: bool):
     d, rank = W.shape
     if d + int(fit_intercept) > MAX_COV_TERMS:  # O(d³): as the covariances, skipped
         return np.nan, np.nan, np.full(d, np.nan)
-    F = np.linalg.pinv(W) if rank else np.zeros((0, d))
+    F = factor_of(W)
     if fit_intercept:
         root = np.sqrt(bread.total_weight)
         top = np.concatenate([[root], root * bread.x_mean])
