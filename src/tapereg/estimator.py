@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .design.frames import prepare
 from .errors import DataError, ParameterError, warn
+from .fitting.choices import KINKED_LOSSES
 from .fitting.outcome import FitOutcome
 from .fitting.plan import check_params, make_plan, resolve_engine
 from .fitting.solve import solve
@@ -173,6 +174,19 @@ default="nonrobust"
         positive=True)``: gradient descent projects w on w ≥ 0 after every step;
         the exact solver solves the non-negative least-squares problem from its
         factor. No OLS statistics (the constrained fit has none).
+    loss : {"squared_error", "huber", "quantile", "epsilon_insensitive"}, \
+            default="squared_error"
+        What training minimizes, with the penalty: the squared error, or
+        ``SGDRegressor``'s Huber and ε-insensitive losses, or the pinball loss of
+        ``QuantileRegressor`` (the conditional ``quantile``). These need the rows
+        (the data engine) and have no OLS statistics; the pinball and
+        ε-insensitive losses, with a kink, train on a smooth envelope narrowed
+        stage by stage with accelerated gradient descent.
+    epsilon : float, default=0.1
+        Huber's threshold and the ε-insensitive band, in the target's units (as
+        ``SGDRegressor``'s).
+    quantile : float, default=0.5
+        The quantile the pinball loss (``loss="quantile"``) estimates, in (0, 1).
     warm_start : bool, default=False
         ``fit`` starts gradient descent from the current coefficients (when the
         model is fitted, with the same features and targets) instead of zero, so
@@ -267,6 +281,9 @@ default="nonrobust"
         categorical="auto",
         missing="error",
         positive=False,
+        loss="squared_error",
+        epsilon=0.1,
+        quantile=0.5,
         warm_start=False,
         logdir=None,
         checkpoint_dir=None,
@@ -297,6 +314,9 @@ default="nonrobust"
         self.categorical = categorical
         self.missing = missing
         self.positive = positive
+        self.loss = loss
+        self.epsilon = epsilon
+        self.quantile = quantile
         self.warm_start = warm_start
         self.logdir = logdir
         self.checkpoint_dir = checkpoint_dir
@@ -372,6 +392,11 @@ default="nonrobust"
                 "partial_fit takes numeric X and y; a formula's levels could change "
                 "from call to call: fit the table, or encode it once yourself"
             )
+        if self.loss in KINKED_LOSSES:
+            raise ParameterError(
+                f"partial_fit takes one gradient step a call, which stalls at the "
+                f"kink of loss={self.loss!r}; fit (or fit_stream) all the rows"
+            )
         before = getattr(self, "moments_", None)
         if before is None and hasattr(self, "coef_"):
             warn(
@@ -392,7 +417,9 @@ default="nonrobust"
                 f"{len(before.mean) - before.n_features}"
             )
         moments = new if before is None else merged_moments(before, new)
-        engine = resolve_engine(self.engine, self.batch_size, rows.n_features)
+        engine = resolve_engine(
+            self.engine, self.batch_size, rows.n_features, self.loss
+        )
         if self.solver == "exact" or engine == "gram":
             source = MomentsSource(
                 moments,

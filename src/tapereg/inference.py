@@ -275,6 +275,12 @@ class OLSInference:
                 "fitted with positive=True, and its standard errors would not be "
                 "valid"
             )
+        loss = getattr(self, "loss", "squared_error")
+        if loss != "squared_error":
+            raise ParameterError(
+                f"{method} is for least squares; this model minimizes "
+                f"loss={loss!r}, whose coefficients have no OLS standard errors"
+            )
         if not hasattr(self, "statistics_"):
             raise ParameterError(
                 f"{method} needs the OLS statistics, which this model was fitted "

@@ -15,6 +15,7 @@ from ..fitting.choices import (
     COV_TYPES,
     DTYPES,
     ENGINES,
+    LOSSES,
     MISSING,
     OPTIMIZER_CHOICES,
     SOLVERS,
@@ -209,6 +210,26 @@ def _add_model_flags(parser) -> None:
         "--positive",
         action="store_true",
         help="non-negative coefficients, as sklearn's LinearRegression(positive=True)",
+    )
+    parser.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default="squared_error",
+        help="what training minimizes (default squared_error): huber and "
+        "epsilon_insensitive as sklearn's SGDRegressor, quantile the pinball loss",
+    )
+    parser.add_argument(
+        "--epsilon",
+        type=_non_negative_float,
+        default=0.1,
+        help="huber's threshold and epsilon_insensitive's band, in the target's "
+        "units (default 0.1)",
+    )
+    parser.add_argument(
+        "--quantile",
+        type=_level,
+        default=0.5,
+        help="the quantile --loss quantile estimates, in (0, 1) (default 0.5)",
     )
     parser.add_argument(
         "--tol",

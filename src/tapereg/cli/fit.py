@@ -105,6 +105,10 @@ def _run_fit(args, data: list[str]) -> int:
             raise ParameterError(
                 f"{flag} is for unconstrained least squares; drop --positive to get it"
             )
+        if asked and args.loss != "squared_error":
+            raise ParameterError(
+                f"{flag} is for least squares; drop --loss {args.loss} to get it"
+            )
         if asked and not args.statistics:
             raise ParameterError(
                 f"{flag} needs the statistics --no-statistics skips; drop one of them"
@@ -187,6 +191,9 @@ def _estimator(args):
         alpha=args.alpha,
         l1_ratio=args.l1_ratio,
         positive=args.positive,
+        loss=args.loss,
+        epsilon=args.epsilon,
+        quantile=args.quantile,
         engine=args.engine,
         logdir=args.logdir,
         checkpoint_dir=args.checkpoint_dir,
@@ -201,10 +208,22 @@ def _estimator(args):
     )
 
 
+def _loss_label(estimator) -> str | None:
+    """The report's name of a loss other than the squared error."""
+    if estimator.loss == "squared_error":
+        return None
+    from ..numerics.losses import loss_name
+
+    return loss_name(
+        estimator.loss, epsilon=estimator.epsilon, quantile=estimator.quantile
+    )
+
+
 def _report(args, fitted) -> dict:
     """The report behind the text and ``--json``."""
     import numpy as np
 
+    from ..fitting.tables import row_loss_of
     from ..reports.report import build_report, summary_to_json
 
     estimator, table = fitted.estimator, fitted.table
@@ -224,13 +243,17 @@ def _report(args, fitted) -> dict:
         feature_names=fitted.feature_names,
         target_names=fitted.target_names,
         metrics=fitted.metrics,
+        row_loss=row_loss_of(estimator),
+        loss_label=_loss_label(estimator),
     )
     report["engine"] = estimator.engine_ if args.solver == "gd" else None
     # The precision training ran in: the gram engine's is float64 whatever --dtype.
     report["dtype"] = "float64" if report["engine"] != "data" else args.dtype
     report["streamed"] = table is None
     report["strategy"] = args.strategy
-    if report["exact"] is not None:
+    if report["exact"] is not None and fitted.reference_problem is not None:
+        report["exact"]["problem"] = fitted.reference_problem
+    elif report["exact"] is not None:
         report["exact"]["problem"] = (
             ("non-negative least squares" if args.positive else "least squares")
             if not args.alpha

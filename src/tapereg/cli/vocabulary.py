@@ -39,6 +39,9 @@ FLAGS = {
     "categorical": "--categorical",
     "missing": "--missing",
     "positive": "--positive",
+    "loss": "--loss",
+    "epsilon": "--epsilon",
+    "quantile": "--quantile",
 }
 
 # Booleans whose flag is a negation: name=value -> how the CLI says it.

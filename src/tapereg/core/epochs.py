@@ -24,6 +24,7 @@ from typing import NamedTuple
 import numpy as np
 import tensorflow as tf
 
+from .losses import RowLoss
 from .model import LinearModel
 from .reducer import LOCAL
 from .step import apply_update, compile_function, data_loss, gradients_of, gram_loss
@@ -145,10 +146,13 @@ class EpochLoop(tf.Module):
         penalty=None,
         jit_compile: bool = False,
         reducer=LOCAL,
+        loss: RowLoss | None = None,
     ):
         super().__init__()
         dtype = model.w.dtype
         self.reducer = reducer
+        # The rows' loss (None: the squared error, with its cache-blocked kernel).
+        self.loss = loss
         self.model = model
         self._optimizer = optimizer
         self._penalty = penalty
@@ -191,6 +195,18 @@ class EpochLoop(tf.Module):
         self.first_loss.assign(np.inf)
         self.n_no_improvement.assign(0)
 
+    @property
+    def update(self):
+        """The update rule (its learning rate and slots are variables)."""
+        return self._optimizer
+
+    def next_stage(self, tol: float) -> None:
+        """Start a stage of a smoothed loss (``core.train``): the early-stopping
+        state back to the start, the epochs and the first loss kept."""
+        self.tol.assign(tol)
+        self.best_loss.assign(np.inf)
+        self.n_no_improvement.assign(0)
+
     # -- one epoch per kind of data: (per-target objective, gradient norm) ----------
 
     def _epoch(self, data):
@@ -209,6 +225,8 @@ class EpochLoop(tf.Module):
     def _full_batch_sums(self, X, y, sample_weight):
         """The sums over rows in memory, from the cache-blocked pass (its mean
         times the weight)."""
+        if self.loss is not None:
+            return self._row_sums(X, y, sample_weight)
         weight = _weight_of(X, sample_weight)
         loss = data_loss(self.model, X, y, sample_weight, blocked=not self._jit_compile)
         return self._summed_gradients(lambda: loss() * weight, weight)
@@ -231,13 +249,15 @@ class EpochLoop(tf.Module):
         return total
 
     def _row_sums(self, X, y, sample_weight):
-        """(Σs·r² per target, its gradient, Σs) over these rows, by the tape."""
+        """(Σs·loss(r) per target, its gradient, Σs) over these rows, by the tape;
+        the loss is r² unless the loop was given another."""
         model = self.model
+        row_loss = tf.square if self.loss is None else self.loss
         weights = (
             tf.ones_like(X[:, :1]) if sample_weight is None else sample_weight[:, None]
         )
         return self._summed_gradients(
-            lambda: tf.reduce_sum(weights * tf.square(model(X) - y), axis=0),
+            lambda: tf.reduce_sum(weights * row_loss(model(X) - y), axis=0),
             tf.reduce_sum(weights),
         )
 

@@ -51,3 +51,62 @@ def per_target_gram_mse(gram, w, b):
         + 2 * b * tf.linalg.matvec(w, gram.x_mean, transpose_a=True)
         + tf.square(b)
     )
+
+
+class RowLoss:
+    """A per-row loss of the residual ``r = ŷ − y``, as the tape trains on it.
+
+    Each is twice scikit-learn's (as the squared error is twice its ½r²), so the
+    elastic-net penalty keeps the meaning it has with the squared error and
+    ``huber`` tends to ``squared_error`` as ``epsilon`` grows:
+
+    - ``squared_error``: ``r²``;
+    - ``huber``: ``r²`` where ``|r| ≤ ε``, ``2ε|r| − ε²`` beyond (``SGDRegressor``'s);
+    - ``quantile``: ``2·max(q·u, (q − 1)·u)`` with ``u = y − ŷ`` (the pinball loss);
+    - ``epsilon_insensitive``: ``2·max(|r| − ε, 0)``.
+
+    The last two have a kink. They are trained on their Moreau envelope of width
+    ``width`` (a quadratic in a band of that width around each kink, the same
+    loss outside it, below the loss by at most ``width·max(q, 1 − q)²`` and
+    ``width``), with the width shrunk stage by stage (``core.train``): a smooth
+    problem each stage, so accelerated gradient descent converges on it, and a
+    vanishing difference from the loss itself. ``threshold`` (ε) and ``width``
+    are variables of shape (n_targets,), in the training units; ``quantile`` a
+    scalar variable.
+    """
+
+    def __init__(self, kind: str, n_targets: int, dtype):
+        self.kind = kind
+        self.threshold = tf.Variable(tf.zeros([n_targets], dtype), trainable=False)
+        self.width = tf.Variable(tf.ones([n_targets], dtype), trainable=False)
+        self.quantile = tf.Variable(tf.constant(0.5, dtype), trainable=False)
+
+    def __call__(self, residual):
+        """The loss of each row and target, shape of ``residual``."""
+        if self.kind == "squared_error":
+            return tf.square(residual)
+        if self.kind == "huber":
+            eps = self.threshold
+            size = tf.abs(residual)
+            return tf.where(
+                size <= eps, tf.square(residual), 2 * eps * size - tf.square(eps)
+            )
+        width = self.width
+        if self.kind == "quantile":
+            q = self.quantile
+            u = -residual
+            upper, lower = q * width, (q - 1) * width
+            return 2 * tf.where(
+                u > upper,
+                q * u - q * upper / 2,
+                tf.where(
+                    u < lower,
+                    (q - 1) * u - (q - 1) * lower / 2,
+                    tf.square(u) / (2 * width),
+                ),
+            )
+        # epsilon_insensitive
+        excess = tf.maximum(tf.abs(residual) - self.threshold, 0)
+        return 2 * tf.where(
+            excess > width, excess - width / 2, tf.square(excess) / (2 * width)
+        )

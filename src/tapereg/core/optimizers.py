@@ -7,7 +7,7 @@ serves every fit that differs only in them (see ``training.py``'s loop cache).
 from __future__ import annotations
 
 # TensorFlow is imported inside the methods: the CLI reads OPTIMIZERS at start-up.
-OPTIMIZERS = ("gd", "momentum", "adam")
+OPTIMIZERS = ("gd", "momentum", "adam", "accelerated")
 
 
 class GradientDescent:
@@ -82,6 +82,77 @@ class Momentum:
                 variable.assign_add(velocity)
 
 
+class Accelerated:
+    """Nesterov's accelerated gradient (FISTA) with gradient restarts.
+
+    ``x' = prox(y − lr·g)``, ``y ← x' + β·(x' − x)`` with β = (t − 1)/t',
+    t' = (1 + √(1 + 4t²))/2, and t back to 1 when ``gᵀ(x' − x) > 0`` (the
+    step went uphill: O'Donoghue and Candès' restart). The model's variables
+    hold y, where the tape evaluates the gradient; :meth:`iterates` gives x.
+    It needs no strong convexity and no momentum constant, so it suits losses
+    whose curvature is not known in advance (the robust and quantile losses).
+    Written here because it applies the proximal step (``prox``, the L1 part and
+    w ≥ 0) inside the update, before the extrapolation, which an optimizer that
+    only sees gradients cannot.
+    """
+
+    takes_prox = True
+
+    def __init__(self, learning_rate):
+        self.learning_rate = learning_rate
+        self.previous = []
+        self.t = None
+
+    def build(self, variables) -> None:
+        import tensorflow as tf
+
+        self.previous = [
+            tf.Variable(v, trainable=False, name="previous") for v in variables
+        ]
+        self.t = tf.Variable(tf.ones([], variables[0].dtype), trainable=False)
+        self._variables = list(variables)
+
+    def reset(self) -> None:
+        """Start again from the variables' values (set before a fit or stage)."""
+        for previous, variable in zip(self.previous, self._variables, strict=True):
+            previous.assign(variable)
+        self.t.assign(1.0)
+
+    @property
+    def slots(self) -> list:
+        """The state a checkpoint must keep: the last iterates and t."""
+        return [*self.previous, self.t]
+
+    def iterates(self) -> list:
+        """The iterates x (the model's variables hold the extrapolated y)."""
+        return list(self.previous)
+
+    def apply(self, gradients, variables, prox=None) -> None:
+        import tensorflow as tf
+
+        stepped = [
+            v - self.learning_rate * g
+            for g, v in zip(gradients, variables, strict=True)
+        ]
+        if prox is not None:
+            stepped[0] = prox(stepped[0])  # the weights; the intercept is free
+        uphill = tf.add_n(
+            [
+                tf.reduce_sum(g * (s - x))
+                for g, s, x in zip(gradients, stepped, self.previous, strict=True)
+            ]
+        )
+        t = tf.where(uphill > 0, tf.ones_like(self.t), self.t)
+        t_next = (1 + tf.sqrt(1 + 4 * t * t)) / 2
+        beta = (t - 1) / t_next
+        for variable, new, previous in zip(
+            variables, stepped, self.previous, strict=True
+        ):
+            variable.assign(new + beta * (new - previous))
+            previous.assign(new)
+        self.t.assign(t_next)
+
+
 class KerasUpdate:
     """Adapts a Keras optimizer to the train step's ``build``/``apply`` interface."""
 
@@ -120,6 +191,8 @@ def make_optimizer(
         return GradientDescent(learning_rate)
     if name == "momentum":
         return Momentum(learning_rate, momentum, nesterov)
+    if name == "accelerated":
+        return Accelerated(learning_rate)
     if name == "adam":
         import keras
 

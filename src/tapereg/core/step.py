@@ -85,13 +85,29 @@ def apply_update(model: LinearModel, optimizer, per_target, gradients, penalty):
     penalty asks); the objective and the gradient norm."""
     if penalty is not None and penalty.l1 is not None:
         per_target += tf.reduce_sum(penalty.l1 * tf.abs(model.w), axis=0)
-    optimizer.apply(gradients, model.parameters)
-    if penalty is not None and penalty.l1 is not None:
-        w = model.w
-        w.assign(tf.sign(w) * tf.maximum(tf.abs(w) - penalty.threshold, 0))
-    if penalty is not None and penalty.positive:
-        model.w.assign(tf.maximum(model.w, 0))
+    if getattr(optimizer, "takes_prox", False):
+        # The proximal step inside the update, before its extrapolation.
+        optimizer.apply(gradients, model.parameters, prox=_prox_of(penalty))
+    else:
+        optimizer.apply(gradients, model.parameters)
+        if penalty is not None and (penalty.l1 is not None or penalty.positive):
+            model.w.assign(_prox_of(penalty)(model.w))
     return per_target, tf.linalg.global_norm(gradients)
+
+
+def _prox_of(penalty):
+    """The proximal step on the weights: the L1 soft threshold, then w ≥ 0."""
+    if penalty is None or (penalty.l1 is None and not penalty.positive):
+        return None
+
+    def prox(w):
+        if penalty.l1 is not None:
+            w = tf.sign(w) * tf.maximum(tf.abs(w) - penalty.threshold, 0)
+        if penalty.positive:
+            w = tf.maximum(w, 0)
+        return w
+
+    return prox
 
 
 def step(model: LinearModel, optimizer, per_target_loss, penalty):

@@ -11,6 +11,7 @@ files, clusters or the command line.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 import time
@@ -34,6 +35,7 @@ from .epochs import (
     StreamedBlocks,
     data_kind,
 )
+from .losses import RowLoss
 from .model import LinearModel
 from .optimizers import Momentum, make_optimizer
 from .reducer import LOCAL
@@ -46,6 +48,9 @@ SHUFFLE_WINDOW_BLOCKS = 4
 CHUNK_SECONDS = 0.2
 # In lockstep (across workers) chunks cannot follow a clock: 1, 2, 4, ... this.
 LOCKSTEP_CHUNK = 16
+# A loss with a kink trained without stages: an envelope this narrow (training
+# units: a millionth of the target's σ) is the loss to rounding.
+KINK_WIDTH = 1e-6
 # The compiled loop counts a chunk's epochs in int32; larger max_iter runs in chunks.
 MAX_CHUNK_EPOCHS = 2**31 - 1
 
@@ -227,6 +232,7 @@ class Structure(NamedTuple):
     uses_tol: bool
     jit_compile: bool
     reducer: object  # a loop that all-reduces works for its reducer only
+    loss: str = "squared_error"
 
 
 @dataclass
@@ -298,9 +304,13 @@ def build_compiled(structure: Structure) -> CompiledFit:
             threshold=slot() if structure.has_l1 else None,
             positive=structure.positive,
         )
+    loss = None
+    if structure.loss != "squared_error":
+        loss = RowLoss(structure.loss, n_targets, dtype)
     loop = EpochLoop(
         model,
         update,
+        loss=loss,
         penalty=penalty,
         tol=0.0 if structure.uses_tol else None,
         n_iter_no_change=1,
@@ -332,6 +342,29 @@ class TrainOptions:
     jit_compile: bool = False
     checkpoint: object = None
     reducer: object = LOCAL
+    loss: str = "squared_error"
+    epsilon: np.ndarray | None = None  # (n_targets,), training units
+    quantile: float = 0.5
+    smoothing: Smoothing | None = None
+
+
+@dataclass(frozen=True)
+class Smoothing:
+    """The stages of a loss with a kink (``quantile``, ``epsilon_insensitive``).
+
+    Stage k trains on the loss's envelope of width ``first_width·shrink**k``
+    (per target, training units) with the step ``step_per_width`` times the
+    width (the envelope's curvature is 1/width), until its loss settles to
+    ``tol``. The stages end when the envelope is within ``target`` of the loss
+    (relative): ``bias·width ≤ target·loss``, ``bias`` the gap per unit width.
+    """
+
+    first_width: np.ndarray
+    step_per_width: float
+    bias: float
+    target: float
+    tol: float
+    shrink: float = 0.1
 
 
 def train(data, n_features: int, n_targets: int, dtype, learning_rate, **options):
@@ -361,6 +394,7 @@ def train(data, n_features: int, n_targets: int, dtype, learning_rate, **options
         settings.tol is not None,
         settings.jit_compile,
         settings.reducer,
+        settings.loss,
     )
     compiled = LOOPS.take(structure)
     try:
@@ -381,6 +415,10 @@ def train(data, n_features: int, n_targets: int, dtype, learning_rate, **options
                 *_data_digest(data, settings.reducer),
             )
             saver = settings.checkpoint.open(compiled.loop.state(), problem)
+        if settings.smoothing is not None:
+            if saver is not None:
+                raise ValueError("a smoothed loss's stages keep no checkpoints")
+            return _run_stages(compiled, data, settings, n_targets)
         return run_epochs(
             compiled.loop,
             data,
@@ -391,6 +429,54 @@ def train(data, n_features: int, n_targets: int, dtype, learning_rate, **options
         )
     finally:
         LOOPS.give_back(structure, compiled)
+
+
+def _run_stages(compiled: CompiledFit, data, settings, n_targets) -> FitResult:
+    """Train a loss with a kink on its envelope, narrower stage by stage, each
+    stage from the last one's weights (see :class:`Smoothing`)."""
+    loop, update, penalty = compiled.loop, compiled.update, compiled.penalty
+    smoothing = settings.smoothing
+    width = np.asarray(smoothing.first_width, dtype=float)
+    history: list[np.ndarray] = []
+    done, result = 0, None
+    while done < settings.max_iter:
+        learning_rate = smoothing.step_per_width * float(np.min(width))
+        loop.loss.width.assign(width)
+        update.learning_rate.assign(learning_rate)
+        if penalty is not None and penalty.l1 is not None:
+            threshold = learning_rate * np.asarray(settings.l1) / n_targets
+            penalty.threshold.assign(threshold)
+        if result is not None:  # from the last stage's iterates
+            for variable, value in zip(
+                loop.model.parameters, (result.coef, result.intercept), strict=False
+            ):
+                variable.assign(value)
+            update.reset()
+        loop.next_stage(smoothing.tol)
+        callback = settings.callback
+        if callback is not None:
+            offset = done
+
+            def callback(chunk, offset=offset):
+                moved = dataclasses.replace(chunk, first=chunk.first + offset)
+                settings.callback(moved)
+
+        result = run_epochs(
+            loop, data, settings.max_iter - done, learning_rate, callback
+        )
+        history.append(result.loss_history)
+        done += result.n_iter
+        loss = float(np.min(result.loss_history)) if result.n_iter else np.inf
+        scale = float(np.mean(loop.loss_scale.numpy()))
+        finished = smoothing.bias * float(np.max(width)) * scale <= (
+            smoothing.target * loss
+        )
+        if not result.converged or finished:
+            break
+        width = width * smoothing.shrink
+    return dataclasses.replace(
+        result, loss_history=np.concatenate(history), n_iter=done
+    )
 
 
 def _start(compiled: CompiledFit, settings, n_features, n_targets, learning_rate):
@@ -411,6 +497,14 @@ def _start(compiled: CompiledFit, settings, n_features, n_targets, learning_rate
     update.learning_rate.assign(learning_rate)
     if isinstance(update, Momentum):
         update.momentum.assign(settings.momentum)
+    if compiled.loop.loss is not None:
+        loss = compiled.loop.loss
+        if settings.epsilon is not None:
+            loss.threshold.assign(np.asarray(settings.epsilon, np_dtype).reshape(-1))
+        loss.quantile.assign(settings.quantile)
+        # Without stages (mini-batches), the loss itself: subgradient steps, as
+        # SGDRegressor takes them.
+        loss.width.assign(np.full(n_targets, KINK_WIDTH, np_dtype))
     if penalty is not None:
         if penalty.l2 is not None:
             penalty.l2.assign(settings.l2)
@@ -548,9 +642,14 @@ def run_epochs(
         if reason == CONVERGED:
             break
     losses = np.concatenate(history) if history else np.empty(0)
+    # An accelerated update keeps its iterates apart from the model's point.
+    parameters = loop.model.parameters
+    if hasattr(loop.update, "iterates"):
+        parameters = loop.update.iterates()
+    w, b = parameters[0], parameters[1] if len(parameters) > 1 else loop.model.b
     return FitResult(
-        coef=loop.model.w.numpy(),
-        intercept=loop.model.b.numpy(),
+        coef=w.numpy(),
+        intercept=b.numpy(),
         loss_history=losses,
         n_iter=len(losses),
         converged=reason == CONVERGED,

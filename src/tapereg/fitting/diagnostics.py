@@ -127,13 +127,20 @@ def warn_about_curvature(gram, *, fit_intercept: bool) -> None:
 
 
 def warn_if_not_converged(
-    losses: np.ndarray, *, tol: float, max_iter: int, optimum=None, final=None
+    losses: np.ndarray,
+    *,
+    tol: float,
+    max_iter: int,
+    optimum=None,
+    final=None,
+    least_squares: bool = True,
 ) -> None:
     """Training ran out of epochs before its stopping rule held. ``optimum`` is
     (the exact optimum's loss, the condition number) where the engine knows them
     from the moments, and ``final`` the loss of the returned weights (after the
     last update, which the history, taken before each update, does not hold):
-    the warning then says how far the fit is from the optimum."""
+    the warning then says how far the fit is from the optimum. The exact
+    solver is suggested for ``least_squares`` only (it solves nothing else)."""
     last = losses[-1]
     if optimum is not None:
         last = last if final is None else final
@@ -151,6 +158,6 @@ def warn_if_not_converged(
         where += f", against tol={tol:g}"
     warn(
         f"training stopped at max_iter={max_iter} before converging ({where}); "
-        "raise max_iter, or use solver='exact'",
+        "raise max_iter" + (", or use solver='exact'" if least_squares else ""),
         ConvergenceWarning,
     )

@@ -19,24 +19,31 @@ from ..numerics.arrays import aligned
 from ..numerics.checks import check_fits_dtype
 from ..numerics.gram import gram_from_moments, hessian_spectrum
 from ..numerics.stepsize import auto_lipschitz, batch_lipschitz, largest_row
+from .choices import KINKED_LOSSES
 from .diagnostics import warn_about_curvature
 from .plan import FitPlan, resolve_update
 
+# A loss with a kink settles each stage of its envelope to this without a tol.
+SMOOTHING_TOL = 1e-8
 
-def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:
-    """The options every engine passes to ``core.train.train``."""
+
+def _options(plan: FitPlan, scaling, l1, l2, callback, *, step=None, **more) -> dict:
+    """The options every engine passes to ``core.train.train`` (``step``: the
+    learning rate, which a loss with a kink scales stage by stage)."""
     if plan.initial is not None:  # from the original units to the training ones
         coef, intercept = plan.initial
         more["initial_coef"] = coef * scaling.x_scale[:, None] / scaling.y_scale
         more["initial_intercept"] = (
             intercept - scaling.y_mean + scaling.x_mean @ coef
         ) / scaling.y_scale
+    if plan.loss != "squared_error":
+        more.update(_loss_options(plan, scaling, step))
     return dict(
         fit_intercept=plan.fit_intercept,
         max_iter=plan.max_iter,
         tol=plan.tol,
         n_iter_no_change=plan.n_iter_no_change,
-        loss_scale=scaling.y_scale**2,
+        loss_scale=_loss_scale(plan, scaling),
         l1=l1,
         l2=l2,
         callback=callback,
@@ -45,6 +52,45 @@ def _options(plan: FitPlan, scaling, l1, l2, callback, **more) -> dict:
         positive=plan.positive,
         **more,
     )
+
+
+def _loss_scale(plan: FitPlan, scaling):
+    """From the training loss per target to the recorded one: the squared error
+    in the target's units (σ_y²); the other losses as scikit-learn writes them
+    (half the tape's, see ``core.losses.RowLoss``), of degree 2 (huber) or 1 in
+    the residual."""
+    if plan.loss == "squared_error":
+        return scaling.y_scale**2
+    if plan.loss == "huber":
+        return scaling.y_scale**2 / 2
+    return scaling.y_scale / 2
+
+
+def _loss_options(plan: FitPlan, scaling, learning_rate) -> dict:
+    """The loss's settings in the training units (ε/σ_y), and for a loss with a
+    kink on full batches the stages of its envelope (``core.train.Smoothing``):
+    from one σ of the target down to a width whose gap to the loss is √tol of
+    it, each stage settling to tol, at the step 1/L times the width.
+    Mini-batches take subgradient steps on the loss itself."""
+    from ..core.train import Smoothing
+
+    options = {
+        "loss": plan.loss,
+        "epsilon": plan.epsilon / scaling.y_scale,
+        "quantile": plan.quantile,
+    }
+    full_batch = plan.batch_size is None
+    if plan.loss in KINKED_LOSSES and learning_rate is not None and full_batch:
+        tol = plan.tol if plan.tol else SMOOTHING_TOL
+        bias = max(plan.quantile, 1 - plan.quantile) ** 2
+        options["smoothing"] = Smoothing(
+            first_width=np.ones(len(scaling.y_scale)),
+            step_per_width=learning_rate,
+            bias=bias if plan.loss == "quantile" else 1.0,
+            target=np.sqrt(tol),
+            tol=tol,
+        )
+    return options
 
 
 def train_on_gram(gram, plan: FitPlan, l1, l2, scaling, callback, n_samples: int):
@@ -225,7 +271,9 @@ def train_on_rows(source, plan: FitPlan, reducer, moments, scaling, l1, l2, call
             seed=plan.seed(),
             optimizer=optimizer,
             momentum=momentum,
-            **_options(plan, scaling, l1, l2, callback, reducer=reducer),
+            **_options(
+                plan, scaling, l1, l2, callback, step=learning_rate, reducer=reducer
+            ),
         )
     return result, optimizer
 
@@ -271,6 +319,8 @@ def train_on_stream(source, plan: FitPlan, reducer, moments, scaling, l1, l2, ca
                 seed=plan.seed(),
                 optimizer=optimizer,
                 momentum=momentum,
-                **_options(plan, scaling, l1, l2, callback, reducer=reducer),
+                **_options(
+                    plan, scaling, l1, l2, callback, step=learning_rate, reducer=reducer
+                ),
             )
     return result, optimizer

@@ -23,6 +23,8 @@ from .choices import (
     COV_TYPES,
     DTYPES,
     ENGINES,
+    KINKED_LOSSES,
+    LOSSES,
     MISSING,
     OPTIMIZER_CHOICES,
     SOLVERS,
@@ -53,6 +55,9 @@ class FitPlan:
     compute_statistics: bool
     cov_type: str = "nonrobust"
     positive: bool = False
+    loss: str = "squared_error"
+    epsilon: float = 0.1  # huber's and epsilon_insensitive's ε, in target units
+    quantile: float = 0.5
     # Where training starts, (coef (d, t), intercept (t,)) in the original units:
     # the data engine's partial_fit goes on from the last call's fit.
     initial: tuple | None = None
@@ -106,6 +111,9 @@ def make_plan(params: dict) -> FitPlan:
         compute_statistics=bool(params["compute_statistics"]),
         cov_type=params["cov_type"],
         positive=bool(params["positive"]),
+        loss=params["loss"],
+        epsilon=float(params["epsilon"]),
+        quantile=float(params["quantile"]),
         checkpoint=checkpoint,
     )
 
@@ -166,6 +174,9 @@ _RULES = (
     ("categorical", lambda v: v in CATEGORICAL, f"one of {', '.join(CATEGORICAL)}"),
     ("missing", lambda v: v in MISSING, f"one of {', '.join(MISSING)}"),
     ("positive", lambda v: isinstance(v, bool | np.bool_), "True or False"),
+    ("loss", lambda v: v in LOSSES, f"one of {', '.join(LOSSES)}"),
+    ("epsilon", lambda v: _is_real(v) and 0 <= v < np.inf, "a number >= 0"),
+    ("quantile", lambda v: _is_real(v) and 0 < v < 1, "a number in (0, 1)"),
     ("warm_start", lambda v: isinstance(v, bool | np.bool_), "True or False"),
     (
         "random_state",
@@ -198,6 +209,8 @@ def check_params(params: dict) -> None:
             "solver='exact' solves non-negative least squares without a penalty; "
             f"positive=True with alpha={params['alpha']} needs solver='gd'"
         )
+    if params["loss"] != "squared_error":
+        _check_loss(params)
     if params["formula"] is not None and not params["fit_intercept"]:
         raise ParameterError(
             "a formula decides the intercept: write '- 1' in it "
@@ -219,6 +232,32 @@ def check_params(params: dict) -> None:
         )
 
 
+def _check_loss(params: dict) -> None:
+    """Refuse what only the squared error has: a closed form, moments, a
+    covariance of the coefficients."""
+    loss = params["loss"]
+    if params["solver"] == "exact":
+        raise ParameterError(
+            f"solver='exact' solves least squares; loss={loss!r} trains by "
+            "gradient descent: use solver='gd'"
+        )
+    if params["engine"] == "gram":
+        raise ParameterError(
+            f"engine='gram' trains on the moments of the squared error; "
+            f"loss={loss!r} needs the rows: use engine='data' or 'auto'"
+        )
+    if params["cov_type"] != "nonrobust":
+        raise ParameterError(
+            f"cov_type={params['cov_type']!r} is a covariance of least squares; "
+            f"loss={loss!r} has no inference here"
+        )
+    if loss in KINKED_LOSSES and params["checkpoint_dir"] is not None:
+        raise ParameterError(
+            f"loss={loss!r} trains in stages, which checkpoints do not keep: "
+            "drop checkpoint_dir"
+        )
+
+
 def clamp_batch_size(plan: FitPlan, n_rows: int) -> FitPlan:
     """The plan with full batches where ``batch_size`` exceeds the rows, said in a
     warning: as scikit-learn's MLP clamps its batches, not an error, since one
@@ -234,9 +273,14 @@ def clamp_batch_size(plan: FitPlan, n_rows: int) -> FitPlan:
     return dataclasses.replace(plan, batch_size=None)
 
 
-def resolve_engine(engine: str, batch_size: int | None, n_features: int) -> str:
-    """The engine "auto" means: gram for full-batch training with at most
-    ``GRAM_MAX_FEATURES`` features, data otherwise."""
+def resolve_engine(
+    engine: str, batch_size: int | None, n_features: int, loss="squared_error"
+) -> str:
+    """The engine "auto" means: gram for full-batch least squares with at most
+    ``GRAM_MAX_FEATURES`` features, data otherwise (every other loss needs the
+    rows)."""
+    if loss != "squared_error":
+        return "data"
     if engine == "gram" and batch_size is not None:
         raise ParameterError(
             "engine='gram' trains on the full batch; drop batch_size or use "
@@ -260,6 +304,9 @@ def resolve_update(plan: FitPlan, lipschitz, strong_convexity=None):
     """
     optimizer, momentum = plan.optimizer, plan.momentum
     automatic = plan.learning_rate == "auto"
+    if optimizer == "auto" and plan.loss != "squared_error" and plan.batch_size is None:
+        # Curvature that changes with the residuals: no momentum constant fits.
+        optimizer = "accelerated"
     if optimizer == "auto":
         if strong_convexity is not None and automatic and not plan.l1_strength:
             mu = max(strong_convexity, lipschitz * 1e-12)
@@ -285,8 +332,12 @@ def penalty_weights(plan: FitPlan, scaling, n_targets: int):
     if not plan.alpha:
         return None, None
     x_scale = scaling.x_scale[:, None]
+    # A loss of degree one in the residual (pinball, ε-insensitive) is divided
+    # by σ_y, not σ_y²: its penalty weighs σ_y times more in training units.
     ones = np.ones((1, n_targets))
-    l1 = 2 * plan.l1_strength / (x_scale * scaling.y_scale[None, :])
+    if plan.loss in KINKED_LOSSES:
+        ones = scaling.y_scale[None, :] * ones
+    l1 = 2 * plan.l1_strength / (x_scale * scaling.y_scale[None, :]) * ones
     l2 = plan.alpha * (1 - plan.l1_ratio) / x_scale**2 * ones
     return (
         l1 if plan.l1_ratio > 0 else None,

@@ -100,7 +100,9 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
         )
         n_rows = source.arrays[0].shape[0] if moments is None else moments.n_samples
         plan = clamp_batch_size(plan, n_rows)
-        engine = resolve_engine(plan.engine, plan.batch_size, source.n_features)
+        engine = resolve_engine(
+            plan.engine, plan.batch_size, source.n_features, plan.loss
+        )
         if engine != "gram" and not has_rows(source):
             raise ParameterError(
                 "partial_fit keeps the moments of the rows it has seen, which the "
@@ -113,7 +115,12 @@ def solve(source, plan: FitPlan, reducer, *, callback=None) -> FitOutcome:
             source, plan, reducer, engine, moments, callback
         )
     statistics = None
-    if plan.compute_statistics and plan.alpha == 0 and not plan.positive:
+    if (
+        plan.compute_statistics
+        and plan.alpha == 0
+        and not plan.positive
+        and plan.loss == "squared_error"
+    ):
         statistics, solution = _statistics(
             source, plan, coef, intercept, moments, solution
         )
@@ -249,7 +256,7 @@ def _warn_not_converged(plan: FitPlan, result, moments, scaling, gram, whitened)
     """The max_iter warning; with the moments at hand (and no penalty) it gives
     the returned weights' loss against the exact optimum's, and κ."""
     optimum = final = None
-    if moments is not None and plan.alpha == 0:
+    if moments is not None and plan.alpha == 0 and plan.loss == "squared_error":
         if gram is None:
             gram = gram_from_moments(moments, scaling)
         optimum = optimum_of(
@@ -266,6 +273,7 @@ def _warn_not_converged(plan: FitPlan, result, moments, scaling, gram, whitened)
         max_iter=plan.max_iter,
         optimum=optimum,
         final=final,
+        least_squares=plan.loss == "squared_error",
     )
 
 

@@ -70,6 +70,8 @@ class TableFit:
     warnings: list
     feature_names: list[str]
     target_names: list[str]
+    # What the reference solves ("least squares", "quantile regression (HiGHS)").
+    reference_problem: str | None = None
 
 
 def in_memory_budget() -> int:
@@ -187,7 +189,9 @@ def _fit_table(
     if frame is not None:
         table = _design_table(estimator, stream, frame)
         del frame
-    reference = _exact_reference(estimator, table) if want_reference else None
+    reference = problem = None
+    if want_reference:
+        reference, problem = _exact_reference(estimator, table)
     metrics = sample = None
     if table is None:
         coef = np.atleast_2d(estimator.coef_).T
@@ -201,6 +205,7 @@ def _fit_table(
             want_sample=want_sample,
             shift=estimator.moments_.mean[coef.shape[0] :],
             reducer=reducer,
+            row_loss=row_loss_of(estimator),
         )
     elif want_sample:
         sample = Sample(table.X, table.y)
@@ -216,6 +221,7 @@ def _fit_table(
         list(caught),
         list(names.feature_names),
         list(names.target_names),
+        problem,
     )
 
 
@@ -371,7 +377,9 @@ def _design_table(estimator, stream, frame):
 def _data_engine(estimator, n_features: int) -> bool:
     from .plan import resolve_engine
 
-    engine = resolve_engine(estimator.engine, estimator.batch_size, n_features)
+    engine = resolve_engine(
+        estimator.engine, estimator.batch_size, n_features, estimator.loss
+    )
     return engine == "data"
 
 
@@ -385,8 +393,55 @@ def _as_frames(table):
     return X, pd.DataFrame(table.y, columns=table.target_names, copy=False)
 
 
+def row_loss_of(estimator):
+    """The estimator's loss per row for the metrics (None: the squared error,
+    which they hold already)."""
+    if estimator.loss == "squared_error":
+        return None
+    from ..numerics.losses import row_loss
+
+    return row_loss(
+        estimator.loss, epsilon=estimator.epsilon, quantile=estimator.quantile
+    )
+
+
 def _exact_reference(estimator, table):
-    """(coef, intercept) of the exact optimum the report compares training with.
+    """((coef, intercept), what it solves) of the exact optimum the report
+    compares training with; least squares where the loss's is not known."""
+    problem = None
+    if estimator.loss != "squared_error" and table is not None:
+        reference = _loss_optimum(estimator, table)
+        if reference is not None:
+            method = "HiGHS" if estimator.loss != "huber" else "L-BFGS-B"
+            return reference, f"{estimator.loss} ({method})"
+    if estimator.loss != "squared_error":
+        problem = "least squares (no exact optimum of this loss here)"
+    return _least_squares_reference(estimator, table), problem
+
+
+def _loss_optimum(estimator, table):
+    """The exact optimum of a loss other than the squared error, in memory."""
+    from ..numerics.losses import exact_optimum
+
+    note_if_long(
+        factoring_flops(*table.X.shape),
+        f"computing the exact optimum of loss={estimator.loss!r} for the report "
+        "(--no-reference skips it)",
+    )
+    return exact_optimum(
+        estimator.loss,
+        table.X,
+        table.y,
+        epsilon=estimator.epsilon,
+        quantile=estimator.quantile,
+        alpha=estimator.alpha,
+        l1_ratio=estimator.l1_ratio,
+        fit_intercept=_has_intercept(estimator),
+    )
+
+
+def _least_squares_reference(estimator, table):
+    """(coef, intercept) of the exact least-squares optimum.
 
     The exact solver's own answer when that is what ran, or the solution the fit
     computed anyway (``exact_solution_``). In memory, a QR solve; for
@@ -442,7 +497,14 @@ def _has_intercept(estimator) -> bool:
 
 
 def streamed_metrics(
-    stream, models, *, want_sample: bool, shift=None, reducer, sample_rows=SAMPLE_ROWS
+    stream,
+    models,
+    *,
+    want_sample: bool,
+    shift=None,
+    reducer,
+    sample_rows=SAMPLE_ROWS,
+    row_loss=None,
 ):
     """Metrics of each model, per target, in one more pass; with ``want_sample``,
     a uniform random sample of rows (seeded) for the plot, kept while passing.
@@ -468,7 +530,12 @@ def streamed_metrics(
             yield X, Y
 
     metrics = regression_metrics_stream(
-        passing(), models, shift=shift, sum_across=reducer.sum, multioutput="raw_values"
+        passing(),
+        models,
+        shift=shift,
+        sum_across=reducer.sum,
+        multioutput="raw_values",
+        row_loss=row_loss,
     )
     if not want_sample:
         return metrics, None

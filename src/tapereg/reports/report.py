@@ -40,6 +40,8 @@ def build_report(
     target_names: list[str],
     sample_weight: np.ndarray | None = None,
     metrics: tuple[dict, dict] | None = None,
+    row_loss=None,
+    loss_label: str | None = None,
 ) -> dict:
     """Metrics of the trained and the exact weights on (X, Y), in the ``--json`` layout.
 
@@ -48,7 +50,9 @@ def build_report(
     hold passes ``metrics`` (the trained and the exact model's, already computed,
     per target as ``regression_metrics(..., multioutput="raw_values")``) and no
     X, Y. ``exact.mse`` and ``relative_excess_mse`` are of the mean over targets,
-    the loss training minimizes.
+    the loss training minimizes. Another loss (``row_loss``, named
+    ``loss_label``) adds ``loss``: its mean for the trained weights and the
+    reference's, and the relative excess in place of the MSE's.
     """
     exact = exact_coef is not None
     if metrics is None:
@@ -61,6 +65,7 @@ def build_report(
                 linear_predictions(X, *model),
                 sample_weight,
                 multioutput="raw_values",
+                row_loss=row_loss,
             )
             for model in models
         ]
@@ -93,8 +98,17 @@ def build_report(
             "intercept": exact_intercept_out,
             "mse": exact_mse,
         }
-        if not perfect:
+        if not perfect and loss_label is None:
             report["relative_excess_mse"] = (means[0]["mse"] - exact_mse) / exact_mse
+    if loss_label is not None:
+        report["loss"] = {
+            "name": loss_label,
+            "trained": means[0]["loss"],
+            "reference": means[1]["loss"] if exact else None,
+            "relative_excess": (means[0]["loss"] - means[1]["loss"]) / means[1]["loss"]
+            if exact and means[1]["loss"] > 0
+            else None,
+        }
     return report
 
 
@@ -166,6 +180,24 @@ def _format_metrics(report: dict) -> str:
     return "".join(f"{label:<{width}}  {_metrics_line(v)}\n" for label, v in rows)
 
 
+def _loss_line(report: dict) -> str:
+    """The trained loss beside the reference's: the loss's exact optimum, or
+    the least-squares fit where that is not known (said so)."""
+    loss = report["loss"]
+    line = f"{loss['name']} {loss['trained']:.6g}"
+    if report["exact"] is None:
+        return line + "; its exact optimum not computed (--no-reference)\n"
+    problem = report["exact"].get("problem") or ""
+    if problem.startswith("least squares"):
+        return line + (
+            f"; no exact optimum of this loss here, the least-squares fit's "
+            f"is {loss['reference']:.6g}\n"
+        )
+    excess = loss["relative_excess"]
+    gap = "" if excess is None else f"; trained exceeds it by {excess:.3g} (relative)"
+    return line + f"; exact optimum {loss['reference']:.6g} ({problem}){gap}\n"
+
+
 def format_summary(report: dict) -> str:
     """Metrics, the gap to the exact optimum, and how training went."""
     excess = report["relative_excess_mse"]
@@ -179,6 +211,8 @@ def format_summary(report: dict) -> str:
         )
         mean = " (mean over targets)" if isinstance(report["target"], list) else ""
         optimum = f"exact least-squares MSE {report['exact']['mse']:.6g}{mean}{gap}\n"
+    if report.get("loss") is not None:
+        optimum = _loss_line(report)
     rate = report["learning_rate"]
     rate_text = "" if rate is None else f", learning rate {rate:.4g}"
     return (
