@@ -209,3 +209,45 @@ def test_partial_fit_refuses_a_loss_with_a_kink(diabetes):
     X, y = diabetes
     with pytest.raises(ParameterError, match="kink"):
         tapereg.LinearRegressor(loss="quantile").partial_fit(X, y)
+
+
+def test_the_command_line_reports_the_loss_against_its_optimum(
+    diabetes, tmp_path, capsys
+):
+    import json
+
+    import pandas as pd
+
+    from tapereg.cli import main
+
+    X, y = diabetes
+    path = tmp_path / "d.csv"
+    pd.DataFrame(X, columns=[f"x{i}" for i in range(10)]).assign(y=y).to_csv(
+        path, index=False
+    )
+    model_path = tmp_path / "q.json"
+    argv = ["fit", str(path), "--target", "y", "--loss", "quantile"]
+    argv += [
+        "--quantile",
+        "0.9",
+        "--epochs",
+        "5000",
+        "--json",
+        "--save",
+        str(model_path),
+    ]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    reference = QuantileRegressor(quantile=0.9, alpha=0, solver="highs").fit(X, y)
+    best = _pinball(y - reference.predict(X), 0.9).mean()
+    assert report["loss"]["name"] == "pinball loss (quantile 0.9)"
+    assert report["loss"]["reference"] == pytest.approx(best, rel=1e-9)
+    assert 0 <= report["loss"]["relative_excess"] <= 1e-3
+    assert report["exact"]["problem"] == "quantile (HiGHS)"
+    assert report["relative_excess_mse"] is None  # not what this fit minimizes
+    assert tapereg.load(model_path).quantile == 0.9
+    # What only least squares has: one line, exit status 2.
+    assert main([*argv[:6], "--summary"]) == 2
+    assert "drop --loss quantile" in capsys.readouterr().err
+    assert main([*argv[:6], "--solver", "exact"]) == 2
+    assert "--solver exact" in capsys.readouterr().err
