@@ -51,11 +51,13 @@ def removed_moments(total: Moments, part: Moments) -> Moments:
 
 @dataclass(frozen=True)
 class Normal:
-    """The normal equations of a set of rows: ``gram·w = xy`` (per Σs), the means
-    that give the intercept ``b = y_mean − x_meanᵀw`` (zeros without one)."""
+    """The normal equations of a set of rows: ``gram·w = xy`` (per Σs), the
+    targets' second moments ``yy``, and the means that give the intercept
+    ``b = y_mean − x_meanᵀw`` (zeros without one)."""
 
     gram: np.ndarray  # (d, d)
     xy: np.ndarray  # (d, t)
+    yy: np.ndarray  # (t,)
     x_mean: np.ndarray  # (d,)
     y_mean: np.ndarray  # (t,)
 
@@ -67,18 +69,36 @@ def normal_equations(moments: Moments, fit_intercept: bool) -> Normal:
     if not fit_intercept:
         second = second + np.outer(mean, mean)
         mean = np.zeros_like(mean)
-    return Normal(second[:d, :d], second[:d, d:], mean[:d], mean[d:])
+    yy = np.diag(second[d:, d:]).copy()
+    return Normal(second[:d, :d], second[:d, d:], yy, mean[:d], mean[d:])
 
 
 def alpha_grid(
     moments: Moments, l1_ratio: float, *, fit_intercept: bool, eps: float, n: int
 ) -> np.ndarray:
-    """scikit-learn's ``_alpha_grid``: n alphas from α_max down to eps·α_max,
-    evenly on a log scale, where α_max = max_j ‖x_jᵀy‖/(Σs·ρ) is the smallest
-    alpha whose solution is 0 (ρ taken as 1e-3 for ridge, glmnet's convention)."""
-    xy = normal_equations(moments, fit_intercept).xy
-    ratio = l1_ratio if l1_ratio > 0 else RIDGE_GRID_L1_RATIO
-    alpha_max = np.sqrt(np.max(np.sum(xy**2, axis=1))) / ratio
+    """n alphas from α_max down to eps·α_max, evenly on a log scale.
+
+    With an L1 part, scikit-learn's ``_alpha_grid``: α_max = max_j ‖x_jᵀy‖/(Σs·ρ)
+    (the norm over targets), the smallest alpha whose solution is 0. Ridge has no
+    such alpha, and scikit-learn no automatic grid for it; this is glmnet's, which
+    computes it on the standardized problem (unit-variance features and targets)
+    as if ρ were 1e-3: λ_max = max_j ‖corr(x_j, y)‖/1e-3. A ridge alpha weighs
+    squared coefficients, whose units are the features' variance (an L1 alpha's
+    are σ_x·σ_y), so λ is put in the data's units by the features' mean variance:
+    α = λ·mean_j var(x_j), which is glmnet's grid exactly where the features share
+    one scale.
+    """
+    normal = normal_equations(moments, fit_intercept)
+    xy = normal.xy
+    if l1_ratio > 0:
+        alpha_max = np.sqrt(np.max(np.sum(xy**2, axis=1))) / l1_ratio
+    else:
+        x_var, y_var = np.diag(normal.gram), normal.yy
+        with np.errstate(divide="ignore", invalid="ignore"):
+            corr = xy / np.sqrt(np.outer(x_var, y_var))
+        corr = np.where(np.isfinite(corr), corr, 0.0)  # constant columns: none
+        largest = np.sqrt(np.max(np.sum(corr**2, axis=1)))
+        alpha_max = largest / RIDGE_GRID_L1_RATIO * float(np.mean(x_var))
     resolution = np.finfo(np.float64).resolution
     if alpha_max <= resolution:
         return np.full(n, resolution)
