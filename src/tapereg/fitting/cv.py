@@ -218,7 +218,7 @@ def _check_folds(folds: list[Moments], role: str) -> None:
             what = "rows" if moments.n_samples == 0 else "weight"
             raise DataError(
                 f"the {role} set of fold {k} of {len(folds)} has no {what} "
-                f"({rows} rows in all); lower cv"
+                f"({rows} rows in all); use fewer folds"
             )
 
 
