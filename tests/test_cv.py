@@ -137,6 +137,11 @@ def test_a_stream_deals_rows_to_folds_in_turn(diabetes):
     streamed = LinearRegressorCV(l1_ratio=0.5, dtype="float64").fit_stream(blocks)
     theirs = _elasticnet_cv(X, y, w, l1_ratio=0.5, cv=_interleaved(len(y)))
     _assert_same_as(streamed, theirs)
+    # In memory, given the stream's folds: the same moments, so the same path.
+    in_memory = LinearRegressorCV(l1_ratio=0.5, cv=_interleaved(len(y)))
+    in_memory.fit(X, y, sample_weight=w)
+    assert in_memory.alpha_ == streamed.alpha_
+    np.testing.assert_allclose(in_memory.mse_path_, streamed.mse_path_, rtol=1e-12)
 
 
 def test_the_fitted_model_is_a_linear_regressor(diabetes, tmp_path):
