@@ -12,6 +12,7 @@ __version__ = "0.1.0"
 
 _EXPORTS = {
     "LinearRegressor": "estimator",
+    "LinearRegressorCV": "estimator_cv",
     "LinearModel": "core.model",
     "make_train_step": "core.step",
     "train_step": "core.step",

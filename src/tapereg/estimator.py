@@ -488,14 +488,26 @@ default="nonrobust"
             return None
         return coef, np.atleast_1d(np.asarray(self.intercept_, np.float64))
 
+    def _fit_params(self) -> dict:
+        """The LinearRegressor parameters of the problem fitted (a
+        LinearRegressorCV's: those of its refit, with the chosen penalty)."""
+        return self.get_params()
+
     def _solve(
-        self, source, epoch_callback, encoding=None, one_pass_from=False, start=None
+        self,
+        source,
+        epoch_callback,
+        encoding=None,
+        one_pass_from=False,
+        start=None,
+        params=None,
     ):
         """The one path: plan, reducer and callbacks, then ``solve`` (a formula
         decides the intercept, named "Intercept" as statsmodels names it;
         ``one_pass_from``: partial_fit's one epoch from (coef, intercept), or
-        from zero with None)."""
-        plan = make_plan(self.get_params())
+        from zero with None; ``params``: the parameters to plan with, where not
+        :meth:`_fit_params`)."""
+        plan = make_plan(self._fit_params() if params is None else params)
         if start is not None:
             plan = dataclasses.replace(plan, initial=start)
         if one_pass_from is not False:

@@ -264,10 +264,11 @@ class OLSInference:
         check_is_fitted(self)
         if cov_type is None:
             cov_type = self.cov_type
-        if self.alpha:
+        alpha = self._fit_params()["alpha"]
+        if alpha:
             raise ParameterError(
                 f"{method} is for ordinary least squares; this model has a penalty "
-                f"(alpha={self.alpha}), and its standard errors would not be valid"
+                f"(alpha={alpha}), and its standard errors would not be valid"
             )
         if getattr(self, "positive", False):
             raise ParameterError(

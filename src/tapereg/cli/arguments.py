@@ -105,6 +105,42 @@ _level = _bounded(lambda v: 0 < v < 1, "in (0, 1)")
 _fraction = _bounded(lambda v: 0 <= v < 1, "in [0, 1)")
 
 
+def _alpha(text: str):
+    if text == "cv":
+        return text
+    try:
+        return _non_negative_float(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error} (or cv, to choose it)") from None
+
+
+def _numbers(parse):
+    """An argparse type: comma-separated numbers, each read by ``parse``."""
+
+    def parse_list(text: str) -> list[float]:
+        parts = [p.strip() for p in text.split(",")]
+        if not all(parts):
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated numbers, got {text!r}"
+            )
+        return [parse(p) for p in parts]
+
+    return parse_list
+
+
+def _l1_ratio(text: str):
+    """One share of L1, or several (comma-separated) for --alpha cv."""
+    values = _numbers(_unit_interval)(text)
+    return values[0] if len(values) == 1 else values
+
+
+def _folds(text: str) -> int:
+    value = _positive_int(text)
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be at least 2 folds, got {value}")
+    return value
+
+
 def _learning_rate(text: str):
     return "auto" if text == "auto" else _positive_float(text)
 
@@ -196,15 +232,33 @@ def _add_model_flags(parser) -> None:
     )
     parser.add_argument(
         "--alpha",
-        type=_non_negative_float,
+        type=_alpha,
         default=0.0,
-        help="penalty strength, as in sklearn's ElasticNet (default 0: none)",
+        help="penalty strength, as in sklearn's ElasticNet (default 0: none); cv "
+        "chooses it by cross-validation, as sklearn's ElasticNetCV",
     )
     parser.add_argument(
         "--l1-ratio",
-        type=_unit_interval,
+        type=_l1_ratio,
         default=0.0,
-        help="share of L1 in the penalty, 0 = ridge ... 1 = lasso (default 0)",
+        help="share of L1 in the penalty, 0 = ridge ... 1 = lasso (default 0); "
+        "with --alpha cv, several (comma-separated) are cross-validated too",
+    )
+    parser.add_argument(
+        "--alphas",
+        type=_numbers(_non_negative_float),
+        default=None,
+        metavar="A,B,...",
+        help="the alphas --alpha cv tries (default: 100 from the smallest alpha "
+        "whose fit is 0 down to 1/1000 of it)",
+    )
+    parser.add_argument(
+        "--cv",
+        type=_folds,
+        default=None,
+        metavar="K",
+        help="folds of --alpha cv (default 5): contiguous in memory, interleaved "
+        "(row i in fold i mod K) when streamed",
     )
     parser.add_argument(
         "--positive",

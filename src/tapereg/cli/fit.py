@@ -85,8 +85,31 @@ def _open(args, data: list[str]):
     return open_table(data, args.target, args.features, groups=args.cluster, fits=fits)
 
 
+def _check_penalty_flags(args) -> None:
+    """--alphas, --cv and several --l1-ratio values are --alpha cv's."""
+    cv = args.alpha == "cv"
+    several = isinstance(args.l1_ratio, list)
+    for flag, given in (
+        ("--alphas", args.alphas is not None),
+        ("--cv", args.cv is not None),
+        ("--l1-ratio with several values", several),
+    ):
+        if given and not cv:
+            raise ParameterError(f"{flag} is for --alpha cv, which chooses alpha")
+    if cv and args.positive:
+        raise ParameterError(
+            "--alpha cv has no --positive (its path is unconstrained); drop one"
+        )
+    if cv and args.loss != "squared_error":
+        raise ParameterError(
+            f"--alpha cv chooses a least-squares penalty; --loss {args.loss} "
+            "takes a fixed --alpha"
+        )
+
+
 def _run_fit(args, data: list[str]) -> int:
     _check_columns_flags(args)
+    _check_penalty_flags(args)
     if args.cov_type == "cluster" and args.cluster is None:
         raise ParameterError(
             "--cov-type cluster needs the cluster labels: --cluster COL names "
@@ -139,6 +162,10 @@ def _run_fit(args, data: list[str]) -> int:
     from ..reports.report import format_coefficients, format_summary
 
     text = f"{format_coefficients(report)}\n\n{format_summary(report)}"
+    if "cv" in report:
+        from ..reports.report import format_cv
+
+        text += "\n" + format_cv(report["cv"])
     if args.summary:
         text += "\n\n" + fitted.estimator.summary_text(args.level)
     if args.test:
@@ -172,10 +199,34 @@ def _restrictions_check(args):
 
 
 def _estimator(args):
-    """The LinearRegressor the flags describe (the strategy by its name)."""
+    """The LinearRegressor the flags describe (the strategy by its name); a
+    LinearRegressorCV for --alpha cv."""
+    common = _common_params(args)
+    if args.alpha == "cv":
+        from ..estimator_cv import LinearRegressorCV
+
+        return LinearRegressorCV(
+            alphas=100 if args.alphas is None else args.alphas,
+            l1_ratio=args.l1_ratio,
+            cv=5 if args.cv is None else args.cv,
+            **common,
+        )
     from ..estimator import LinearRegressor
 
     return LinearRegressor(
+        alpha=args.alpha,
+        l1_ratio=args.l1_ratio,
+        positive=args.positive,
+        loss=args.loss,
+        epsilon=args.epsilon,
+        quantile=args.quantile,
+        **common,
+    )
+
+
+def _common_params(args) -> dict:
+    """The parameters LinearRegressor and LinearRegressorCV share."""
+    return dict(
         learning_rate=args.learning_rate,
         max_iter=args.epochs,
         optimizer=args.optimizer,
@@ -188,12 +239,6 @@ def _estimator(args):
         nesterov=args.nesterov,
         dtype=args.dtype,
         random_state=args.seed,
-        alpha=args.alpha,
-        l1_ratio=args.l1_ratio,
-        positive=args.positive,
-        loss=args.loss,
-        epsilon=args.epsilon,
-        quantile=args.quantile,
         engine=args.engine,
         logdir=args.logdir,
         checkpoint_dir=args.checkpoint_dir,
@@ -251,16 +296,23 @@ def _report(args, fitted) -> dict:
     report["dtype"] = "float64" if report["engine"] != "data" else args.dtype
     report["streamed"] = table is None
     report["strategy"] = args.strategy
+    fitted_params = estimator._fit_params()  # a CV's: the chosen penalty's
+    alpha, l1_ratio = fitted_params["alpha"], fitted_params["l1_ratio"]
     if report["exact"] is not None and fitted.reference_problem is not None:
         report["exact"]["problem"] = fitted.reference_problem
     elif report["exact"] is not None:
         report["exact"]["problem"] = (
             ("non-negative least squares" if args.positive else "least squares")
-            if not args.alpha
+            if not alpha
             else "ridge"
-            if args.l1_ratio == 0
+            if l1_ratio == 0
             else "least squares, unpenalized"
         )
+    if args.alpha == "cv":
+        from ..reports.report import cv_to_json
+
+        report["alpha_"], report["l1_ratio_"] = alpha, l1_ratio
+        report["cv"] = cv_to_json(estimator, interleaved=table is None)
     if hasattr(estimator, "statistics_"):
         report["summary"] = summary_to_json(estimator, args.level)
     if args.test:

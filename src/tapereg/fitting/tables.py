@@ -448,14 +448,16 @@ def _least_squares_reference(estimator, table):
     streamed files the moments the fit already took (no further pass). With an L1
     part, the unpenalized least-squares optimum.
     """
-    if estimator.solver == "exact":
+    params = estimator._fit_params()  # a LinearRegressorCV's: the chosen penalty
+    alpha = params["alpha"]
+    if params["solver"] == "exact":
         return np.atleast_2d(estimator.coef_).T, np.atleast_1d(estimator.intercept_)
-    if estimator.positive and estimator.alpha == 0:
+    if params["positive"] and alpha == 0:
         return _nonnegative_reference(estimator, table)
     shared = getattr(estimator, "exact_solution_", None)
-    if shared is not None and estimator.alpha == 0:
+    if shared is not None and alpha == 0:
         return shared.coef, shared.intercept  # the fit factored the rows already
-    ridge_alpha = estimator.alpha if estimator.l1_ratio == 0 else 0.0
+    ridge_alpha = alpha if params["l1_ratio"] == 0 else 0.0
     if table is None:
         return solve_from_moments(
             estimator.moments_,

@@ -101,7 +101,8 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
             field: getattr(scaling, field).tolist()
             for field in ("x_mean", "x_scale", "y_mean", "y_scale")
         },
-        "params": _json_params(estimator.get_params()),
+        # A LinearRegressorCV's are its refit's: it loads as that LinearRegressor.
+        "params": _json_params(estimator._fit_params()),
         "n_iter": int(estimator.n_iter_),
         "learning_rate": _finite_or_none(estimator.learning_rate_),
         "loss_curve": [float(v) for v in estimator.loss_curve_],

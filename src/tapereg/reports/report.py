@@ -232,6 +232,41 @@ def format_summary(report: dict) -> str:
     )
 
 
+def cv_to_json(estimator, *, interleaved: bool) -> dict:
+    """A LinearRegressorCV's path: the chosen penalty, the folds, and for each
+    l1_ratio its alphas and their MSE averaged over the held-out folds."""
+    ratios = np.atleast_1d(np.asarray(estimator.l1_ratio, np.float64))
+    mse = estimator.mse_path_.reshape(len(ratios), -1, estimator.mse_path_.shape[-1])
+    alphas = np.broadcast_to(estimator.alphas_, mse.shape[:2])
+    return {
+        "alpha": float(estimator.alpha_),
+        "l1_ratio": float(estimator.l1_ratio_),
+        "folds": int(mse.shape[2]),
+        "folds_interleaved": interleaved,
+        "path": [
+            {
+                "l1_ratio": float(ratio),
+                "alphas": alphas[i].tolist(),
+                "mean_mse": mse[i].mean(axis=1).tolist(),
+            }
+            for i, ratio in enumerate(ratios)
+        ],
+    }
+
+
+def format_cv(cv: dict) -> str:
+    """One line: the penalty chosen, and its mean held-out MSE."""
+    chosen = next(p for p in cv["path"] if p["l1_ratio"] == cv["l1_ratio"])
+    best = min(chosen["mean_mse"])
+    tried = sum(len(p["alphas"]) for p in cv["path"])
+    kind = "interleaved" if cv["folds_interleaved"] else "contiguous"
+    return (
+        f"cross-validation ({cv['folds']} {kind} folds, {tried} penalties): "
+        f"alpha {cv['alpha']:.6g}, l1_ratio {cv['l1_ratio']:g}, mean held-out "
+        f"MSE {best:.6g}"
+    )
+
+
 def summary_to_json(estimator, level: float) -> dict | list[dict]:
     """The OLS table and model statistics as JSON (for several targets a list, each
     naming its ``target``). ``n_groups`` is the number of clusters where the fit
