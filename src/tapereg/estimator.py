@@ -392,7 +392,7 @@ default="nonrobust"
                 "partial_fit takes numeric X and y; a formula's levels could change "
                 "from call to call: fit the table, or encode it once yourself"
             )
-        if self.loss in KINKED_LOSSES:
+        if getattr(self, "loss", "squared_error") in KINKED_LOSSES:
             raise ParameterError(
                 f"partial_fit takes one gradient step a call, which stalls at the "
                 f"kink of loss={self.loss!r}; fit (or fit_stream) all the rows"
@@ -418,7 +418,10 @@ default="nonrobust"
             )
         moments = new if before is None else merged_moments(before, new)
         engine = resolve_engine(
-            self.engine, self.batch_size, rows.n_features, self.loss
+            self.engine,
+            self.batch_size,
+            rows.n_features,
+            getattr(self, "loss", "squared_error"),
         )
         if self.solver == "exact" or engine == "gram":
             source = MomentsSource(

@@ -255,7 +255,7 @@ def _common_params(args) -> dict:
 
 def _loss_label(estimator) -> str | None:
     """The report's name of a loss other than the squared error."""
-    if estimator.loss == "squared_error":
+    if getattr(estimator, "loss", "squared_error") == "squared_error":
         return None
     from ..numerics.losses import loss_name
 
