@@ -137,6 +137,23 @@ def array_source(
     return source, y.ndim == 1
 
 
+def check_same_features(estimator, source) -> None:
+    """A stream's feature and target names, where it names them, are the fitted
+    model's (``partial_fit_stream`` adds rows to the same columns)."""
+    for what, fitted, given in (
+        ("features", getattr(estimator, "feature_names_in_", None), source.feature_names),
+        ("targets", getattr(estimator, "target_names_", None), source.target_names),
+    ):
+        if fitted is None or given is None:
+            continue
+        fitted = [str(n) for n in fitted]
+        if list(given) != fitted:
+            raise DataError(
+                f"the stream's {what} {', '.join(given)} are not the model's: "
+                f"{', '.join(fitted)}"
+            )
+
+
 def features_to_predict(estimator, X) -> np.ndarray:
     """X checked against the features the estimator was fitted on."""
     check_column_types(X, "feature")
