@@ -17,7 +17,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .design.frames import prepare
-from .errors import DataError, ParameterError, warn
+from .errors import ParameterError, warn
 from .fitting.outcome import FitOutcome
 from .fitting.plan import check_params, make_plan, resolve_engine
 from .fitting.solve import solve
@@ -486,9 +486,7 @@ default="nonrobust"
         )
         source = BlockSource(blocks)
         start = self._warm_start_for(source)
-        outcome = self._solve(
-            source, epoch_callback, encoding=encoding, start=start
-        )
+        outcome = self._solve(source, epoch_callback, encoding=encoding, start=start)
         self._set_fitted(outcome, single_target=outcome.coef.shape[1] == 1)
         self._set_encoding(encoding)
         return self

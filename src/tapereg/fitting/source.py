@@ -213,8 +213,7 @@ def added_moments(before: Moments | None, rows, reducer) -> Moments:
         return new
     if new.n_features != before.n_features:
         raise DataError(
-            f"X has {new.n_features} features; the rows before had "
-            f"{before.n_features}"
+            f"X has {new.n_features} features; the rows before had {before.n_features}"
         )
     if len(new.mean) != len(before.mean):
         raise DataError(

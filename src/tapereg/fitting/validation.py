@@ -140,10 +140,11 @@ def array_source(
 def check_same_features(estimator, source) -> None:
     """A stream's feature and target names, where it names them, are the fitted
     model's (``partial_fit_stream`` adds rows to the same columns)."""
-    for what, fitted, given in (
-        ("features", getattr(estimator, "feature_names_in_", None), source.feature_names),
-        ("targets", getattr(estimator, "target_names_", None), source.target_names),
+    for what, attribute, given in (
+        ("features", "feature_names_in_", source.feature_names),
+        ("targets", "target_names_", source.target_names),
     ):
+        fitted = getattr(estimator, attribute, None)
         if fitted is None or given is None:
             continue
         fitted = [str(n) for n in fitted]
