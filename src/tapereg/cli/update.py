@@ -17,6 +17,7 @@ from .fit import fit_report
 from .output import emit, notes_to_stderr, quiet_tensorflow, warnings_to_stderr
 from .paths import STDIO, Output, check_paths, standard_input_as_file
 from .status import ExitStatus
+from .vocabulary import in_cli_terms
 
 
 def run_update_command(args) -> int:
@@ -52,6 +53,11 @@ def _update(args, data: list[str]) -> int:
             "these rows"
         )
         model = type(model)(**model.get_params())
+    if model.cov_type != "nonrobust":
+        notes.append(
+            f"{args.model} was fitted with cov_type={model.cov_type!r}, which needs "
+            "a pass over every row; the updated model keeps the nonrobust covariance"
+        )
     model.set_params(
         strategy=args.strategy,
         verbose=0,
@@ -59,6 +65,7 @@ def _update(args, data: list[str]) -> int:
         checkpoint_dir=None,
         resume=False,
         warm_start=False,
+        cov_type="nonrobust",
     )
     if model.solver == "gd" or args.strategy != "none":
         # Before any TensorFlow op: collectives are configured at start-up.
@@ -75,7 +82,7 @@ def _update(args, data: list[str]) -> int:
     if not fitted.chief:
         return ExitStatus.SUCCESS  # the other workers print and write nothing
     for note in notes:
-        print(f"tapereg: warning: {note}", file=sys.stderr)
+        print(f"tapereg: warning: {in_cli_terms(note)}", file=sys.stderr)
     warnings_to_stderr(
         w for w in fitted.warnings if issubclass(w.category, UserWarning)
     )

@@ -29,7 +29,7 @@ import numpy as np
 from ..errors import ClusterError, DataError
 from ..numerics.exact import solve_from_moments, solve_least_squares
 from ..numerics.metrics import regression_metrics_stream
-from ..numerics.moments import data_moments
+from ..numerics.moments import MAX_SAVED_MOMENT_COLUMNS, data_moments
 from ..parallel.reducers import reducer_for
 from ..runtime.notes import factoring_flops, note_if_long
 from ..runtime.progress import EpochProgress
@@ -201,7 +201,7 @@ def _fit_table(
                 )
     seconds = time.perf_counter() - started
     if keep_moments and table is not None and frame is None:
-        estimator.moments_ = data_moments(table.X, table.y)
+        _keep_moments(estimator, table)
     if frame is not None:
         table = _design_table(estimator, stream, frame)
         del frame
@@ -237,6 +237,21 @@ def _fit_table(
         list(names.feature_names),
         list(names.target_names),
     )
+
+
+def _keep_moments(estimator, table) -> None:
+    """The float64 moments of the rows fitted in memory, which ``fit`` does not
+    keep, where a model file keeps them (not too wide): ``partial_fit`` of a
+    loaded model goes on from them."""
+    n_rows, width = table.X.shape[0], table.X.shape[1] + table.y.shape[1]
+    if width > MAX_SAVED_MOMENT_COLUMNS:
+        return
+    note_if_long(
+        n_rows * width**2,
+        f"computing the moments of the {n_rows:,} x {width:,} rows, which the model "
+        "file keeps for tapereg update",
+    )
+    estimator.moments_ = data_moments(table.X, table.y)
 
 
 def _reads_frames(stream) -> bool:
