@@ -289,24 +289,32 @@ from tapereg.io.readers import shard_of
 from tapereg.parallel.cluster import resolve_strategy, worker_index
 
 index, count = worker_index(resolve_strategy("multi-worker"))
-params = json.loads(sys.argv[3])
-model = LinearRegressor(strategy="multi-worker", dtype="float64", **params)
-if sys.argv[2] == "stream":  # every other block of rows
-    blocks = shard_of(open_table(sys.argv[1], "y", block_bytes=4096), index, count)
-    model.fit_stream(blocks)
-    rows = sum(X.shape[0] for X, _ in blocks)
-else:  # in memory: every other row
-    table = open_table(sys.argv[1], "y").read()
-    X, y = table.X[index::count], table.y[index::count, 0]
-    model.fit(X, y)
-    rows = X.shape[0]
-print(json.dumps({"index": index, "count": count, "rows": rows,
-                  "coef": model.coef_.tolist(), "intercept": model.intercept_,
-                  "nobs": getattr(model, "nobs_", None), "n_iter": model.n_iter_,
-                  "engine": model.engine_, "optimizer": model.optimizer_,
-                  "cov": {t: model.cov_params(t).values.tolist()
-                          for t in ("nonrobust", "HC0", "HC1", "HC2", "HC3")}
-                  if model.cov_type != "nonrobust" else None}))
+for params in json.loads(sys.argv[3]):  # one fit per job, all on one cluster
+    calls = params.pop("partial_fit", 0)
+    model = LinearRegressor(strategy="multi-worker", dtype="float64", **params)
+    if sys.argv[2] == "stream":  # every other block of rows
+        blocks = shard_of(open_table(sys.argv[1], "y", block_bytes=4096), index, count)
+        if calls:
+            model.partial_fit_stream(blocks)
+        else:
+            model.fit_stream(blocks)
+        rows = sum(X.shape[0] for X, _ in blocks)
+    else:  # in memory: every other row
+        table = open_table(sys.argv[1], "y").read()
+        X, y = table.X[index::count], table.y[index::count, 0]
+        if calls:  # the same number of calls on every worker
+            for part in np.array_split(np.arange(X.shape[0]), calls):
+                model.partial_fit(X[part], y[part])
+        else:
+            model.fit(X, y)
+        rows = X.shape[0]
+    print(json.dumps({"index": index, "count": count, "rows": rows,
+                      "coef": model.coef_.tolist(), "intercept": model.intercept_,
+                      "nobs": getattr(model, "nobs_", None), "n_iter": model.n_iter_,
+                      "engine": model.engine_, "optimizer": model.optimizer_,
+                      "cov": {t: model.cov_params(t).values.tolist()
+                              for t in ("nonrobust", "HC0", "HC1", "HC2", "HC3")}
+                      if model.cov_type != "nonrobust" else None}))
 """
 
 
@@ -352,14 +360,20 @@ def _start_workers(command, n=2, folders=None):
 
 
 @pytest.mark.parametrize(
-    "mode, params",
+    "mode, jobs",
     [
-        ("stream", {}),
-        ("memory", {"engine": "data"}),
-        ("stream", {"solver": "exact"}),
-        ("memory", {"solver": "exact"}),
-        ("stream", {"cov_type": "HC1"}),
-        ("memory", {"loss": "quantile", "quantile": 0.7}),
+        ("stream", [{}, {"positive": True}, {"partial_fit": 1}]),
+        (
+            "memory",
+            [
+                {"engine": "data"},
+                {"partial_fit": 3},
+                {"loss": "quantile", "quantile": 0.7},
+            ],
+        ),
+        ("stream", [{"solver": "exact"}, {"solver": "exact", "positive": True}]),
+        ("memory", [{"solver": "exact"}]),
+        ("stream", [{"cov_type": "HC1"}]),
     ],
     ids=[
         "gram-engine-streamed",
@@ -367,27 +381,40 @@ def _start_workers(command, n=2, folders=None):
         "exact-solver-streamed",
         "exact-solver-in-memory",
         "robust-covariances-streamed",
-        "quantile-loss-in-memory",
     ],
 )
-def test_two_workers_equal_one_process(tmp_path, mode, params):
+def test_two_workers_equal_one_process(tmp_path, mode, jobs):
+    """Each job's fit on two workers equals one process's: non-negative
+    coefficients too (projected gradient descent, and the exact solver's NNLS
+    from the stacked factors), and ``partial_fit`` (``partial_fit_stream``, or
+    three calls on each worker), whose new rows' moments are pooled before they
+    are merged with those before: the fit of all rows."""
     import json
 
     import pandas as pd
 
-    from tapereg import LinearRegressor
-
     X, y, _ = correlated_problem(2001, 3, seed=7)  # an odd number of rows
-    X = X * [1.0, 100.0, 0.01] + [0.0, 5.0, -3.0]
+    # Scales and offsets apart; the signs make w ≥ 0 bind on b alone.
+    X = X * [-1.0, -100.0, 0.01] + [0.0, -5.0, -3.0]
     frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
     path = tmp_path / "d.csv"
     frame.to_csv(path, index=False)
-    workers = _start_workers(["-c", WORKER, str(path), mode, json.dumps(params)])
+    workers = _start_workers(["-c", WORKER, str(path), mode, json.dumps(jobs)])
     outputs = []
     for process in workers:
         out, err = process.communicate(timeout=240)
         assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+        lines = out.strip().splitlines()[-len(jobs) :]
+        outputs.append([json.loads(line) for line in lines])
+    for job, (first, second) in zip(jobs, zip(*outputs, strict=True), strict=True):
+        params = {k: v for k, v in job.items() if k != "partial_fit"}
+        _check_equals_one_process(frame, params, [first, second])
+
+
+def _check_equals_one_process(frame, params, outputs):
+    """One job's outputs, a worker's each, against one process's fit."""
+    from tapereg import LinearRegressor
+
     single = LinearRegressor(dtype="float64", **params).fit(
         frame[["a", "b", "c"]], frame.y
     )
@@ -397,10 +424,18 @@ def test_two_workers_equal_one_process(tmp_path, mode, params):
     # The exact solver's stacked factors give the single solve's digits.
     rtol = 1e-10 if params.get("solver") == "exact" else 1e-4
     for o in outputs:
-        assert o["nobs"] == (None if "loss" in params else 2001)  # OLS statistics
+        no_statistics = params.get("positive") or "loss" in params
+        assert o["nobs"] == (None if no_statistics else 2001)
         assert o["engine"] == single.engine_
         np.testing.assert_allclose(o["coef"], single.coef_, rtol=rtol)
         np.testing.assert_allclose(o["intercept"], single.intercept_, rtol=rtol)
+    if params.get("positive"):  # scikit-learn's zero pattern: b at its bound
+        from sklearn.linear_model import LinearRegression as Reference
+
+        nnls = Reference(positive=True).fit(frame[["a", "b", "c"]], frame.y)
+        assert (nnls.coef_ > 0).tolist() == [True, False, True]
+        for o in outputs:
+            assert (np.asarray(o["coef"]) > 0).tolist() == [True, False, True]
     # Both workers pooled the same moments, so they trained identically.
     assert outputs[0]["coef"] == outputs[1]["coef"]
     if params.get("cov_type"):  # the HC sums of both shards' rows, added
@@ -550,7 +585,7 @@ def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
     path = tmp_path / "filip.csv"
     frame.to_csv(path, index=False, float_format="%.17g")
     # In memory, every other row (a file this small is one block of text).
-    workers = _start_workers(["-c", WORKER, str(path), "memory", "{}"])
+    workers = _start_workers(["-c", WORKER, str(path), "memory", "[{}]"])
     outputs = []
     for process in workers:
         out, err = process.communicate(timeout=240)

@@ -118,3 +118,26 @@ def test_a_warm_start_refit_takes_a_handful_of_epochs(diabetes):
     # Other widths: nothing to start from, a cold fit.
     narrow = default.fit(X[:, :4], y)
     assert narrow.coef_.shape == (4,)
+
+
+def test_a_stream_of_blocks_is_one_partial_fit_of_its_rows(diabetes):
+    """partial_fit_stream: one pass for the blocks' moments, merged with those
+    before; the stream's names must be the model's."""
+    import pandas as pd
+
+    X, y = diabetes
+    names = [f"x{k}" for k in range(X.shape[1])]
+    first = LinearRegressor().partial_fit(pd.DataFrame(X[:100], columns=names), y[:100])
+
+    class Blocks(list):
+        feature_names, target_names = names, ["y"]
+
+    first.partial_fit_stream(
+        Blocks((X[a : a + 50], y[a : a + 50]) for a in range(100, len(y), 50))
+    )
+    assert first.moments_.n_samples == len(y) and first.nobs_ == len(y)
+    assert abs(_excess(first, X, y)) <= 1e-6
+    renamed = Blocks([(X[:10], y[:10])])
+    renamed.feature_names = ["a", *names[1:]]
+    with pytest.raises(DataError, match="stream's features a, x1"):
+        first.partial_fit_stream(renamed)

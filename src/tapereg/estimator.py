@@ -17,13 +17,17 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .design.frames import prepare
-from .errors import DataError, ParameterError, warn
+from .errors import ParameterError, warn
 from .fitting.choices import KINKED_LOSSES
 from .fitting.outcome import FitOutcome
 from .fitting.plan import check_params, make_plan, resolve_engine
 from .fitting.solve import solve
 from .fitting.source import BlockSource
-from .fitting.validation import array_source, features_to_predict
+from .fitting.validation import (
+    array_source,
+    check_same_features,
+    features_to_predict,
+)
 from .inference import DIAGNOSTICS, OLSInference
 from .numerics.linear import linear_predictions
 from .parallel.reducers import reducer_for
@@ -188,9 +192,10 @@ default="nonrobust"
     quantile : float, default=0.5
         The quantile the pinball loss (``loss="quantile"``) estimates, in (0, 1).
     warm_start : bool, default=False
-        ``fit`` starts gradient descent from the current coefficients (when the
-        model is fitted, with the same features and targets) instead of zero, so
-        a refit on similar data takes a handful of epochs.
+        ``fit`` and ``fit_stream`` start gradient descent from the current
+        coefficients (when the model is fitted, with the same features and
+        targets; a stream without feature and target names starts from zero)
+        instead of zero, so a refit on similar data takes a handful of epochs.
     missing : {"error", "drop"}, default="error"
         A row with a missing value (NaN, None) in a used column, the target, the
         weights or the groups: refused with its column and row, or dropped with
@@ -239,8 +244,8 @@ default="nonrobust"
         With ``encoding_``: the coefficients' names (``C(firm)[T.IBM]``,
         ``value:capital``), in ``coef_``'s order.
     moments_ : tapereg.numerics.moments.Moments
-        Only after :meth:`fit_stream`: the float64 moments of [X, Y] its first pass
-        took (means, covariance, row count).
+        Only after :meth:`fit_stream` and :meth:`partial_fit`: the float64
+        moments of [X, Y] of the rows fitted (means, covariance, row count).
     exact_solution_ : tapereg.numerics.exact.LeastSquaresSolution
         Only where the fit computed the exact least-squares solution anyway (the
         exact solver, the statistics of rows in memory, a whitening factored from
@@ -371,7 +376,9 @@ default="nonrobust"
         before (``moments_``, kept in the model file), and the gram engine trains
         on them (the exact solver solves their normal equations); no row is
         kept. The OLS statistics follow the moments; the diagnostics and robust
-        covariances need a pass over the rows, which only ``fit`` makes.
+        covariances need a pass over the rows, which only ``fit`` makes. Across
+        workers (``strategy``) each worker passes its own new rows and makes the
+        same calls: their moments are pooled, then merged with those before.
 
         Parameters
         ----------
@@ -383,9 +390,39 @@ default="nonrobust"
         -------
         self : LinearRegressor
         """
-        from .fitting.source import MomentsSource
-        from .numerics.moments import merged_moments
+        before = self._moments_before()
+        rows, single_target = array_source(
+            self, X, y, sample_weight, reset=before is None
+        )
+        return self._add_rows(rows, before, single_target)
 
+    def partial_fit_stream(self, blocks):
+        """:meth:`partial_fit` over a stream of blocks: one pass for their moments,
+        so the gram engine's fit equals one ``partial_fit`` of all their rows,
+        never holding them all in memory.
+
+        Parameters
+        ----------
+        blocks : iterable of array blocks
+            Numeric ``(X, y)`` or ``(X, y, sample_weight)``, as :meth:`fit_stream`
+            takes them (say, :func:`tapereg.open_table`'s stream; its feature
+            names must be the model's). Read once on the gram engine and by the
+            exact solver; the data engine (one epoch from the last coefficients)
+            reads it again, so give a re-iterable there.
+
+        Returns
+        -------
+        self : LinearRegressor
+        """
+        before = self._moments_before()
+        source = BlockSource(blocks)
+        if before is not None:
+            check_same_features(self, source)
+        return self._add_rows(source, before, single_target=None)
+
+    def _moments_before(self):
+        """The moments ``partial_fit`` adds to; None where it starts over (and
+        says so where the model was fitted by ``fit``)."""
         check_params(self.get_params())
         if self.formula is not None:
             raise ParameterError(
@@ -405,18 +442,15 @@ default="nonrobust"
                 "every part, or fit_stream, to add rows up)",
                 UserWarning,
             )
-        rows, single_target = array_source(
-            self, X, y, sample_weight, reset=before is None
-        )
-        if rows.n_rows == 0:
-            raise rows.no_rows_error()
-        new = rows.local_moments()
-        if before is not None and len(before.mean) != len(new.mean):
-            raise DataError(
-                f"y has {rows.n_targets} columns; the rows before had "
-                f"{len(before.mean) - before.n_features}"
-            )
-        moments = new if before is None else merged_moments(before, new)
+        return before
+
+    def _add_rows(self, rows, before, single_target):
+        """Merge the new rows' moments (every worker's) with ``before`` and fit:
+        the gram engine or the exact solver on the merged moments, else one
+        epoch of the data engine over the new rows."""
+        from .fitting.source import MomentsSource, added_moments
+
+        moments = added_moments(before, rows, reducer_for(self.strategy))
         engine = resolve_engine(
             self.engine,
             self.batch_size,
@@ -429,16 +463,21 @@ default="nonrobust"
                 feature_names=rows.feature_names,
                 target_names=rows.target_names,
             )
-            return self._set_fitted(self._solve(source, None), single_target)
-        # The data engine and mini-batches: one pass over the new rows, from the
-        # last call's coefficients (as SGDRegressor.partial_fit).
-        initial = None
-        if before is not None:
-            initial = (
-                np.atleast_2d(self.coef_).T.astype(np.float64),
-                np.atleast_1d(self.intercept_).astype(np.float64),
-            )
-        outcome = self._solve(rows, None, one_pass_from=initial)
+            # Every worker holds the moments of all rows now: each solves alone,
+            # and alike.
+            outcome = self._solve(source, None, reducer=reducer_for(None))
+        else:
+            # The data engine and mini-batches: one pass over the new rows, from
+            # the last call's coefficients (as SGDRegressor.partial_fit).
+            initial = None
+            if before is not None:
+                initial = (
+                    np.atleast_2d(self.coef_).T.astype(np.float64),
+                    np.atleast_1d(self.intercept_).astype(np.float64),
+                )
+            outcome = self._solve(rows, None, one_pass_from=initial)
+        if single_target is None:
+            single_target = outcome.coef.shape[1] == 1
         self._set_fitted(outcome, single_target)
         self.moments_ = moments
         return self
@@ -476,7 +515,8 @@ default="nonrobust"
             blocks, self.get_params(), reducer_for(self.strategy)
         )
         source = BlockSource(blocks)
-        outcome = self._solve(source, epoch_callback, encoding=encoding)
+        start = self._warm_start_for(source)
+        outcome = self._solve(source, epoch_callback, encoding=encoding, start=start)
         self._set_fitted(outcome, single_target=outcome.coef.shape[1] == 1)
         self._set_encoding(encoding)
         return self
@@ -503,14 +543,13 @@ default="nonrobust"
         encoding=None,
         one_pass_from=False,
         start=None,
-        params=None,
+        reducer=None,
     ):
         """The one path: plan, reducer and callbacks, then ``solve`` (a formula
         decides the intercept, named "Intercept" as statsmodels names it;
         ``one_pass_from``: partial_fit's one epoch from (coef, intercept), or
-        from zero with None; ``params``: the parameters to plan with, where not
-        :meth:`_fit_params`)."""
-        plan = make_plan(self._fit_params() if params is None else params)
+        from zero with None; ``reducer``: the strategy's unless given)."""
+        plan = make_plan(self.get_params())
         if start is not None:
             plan = dataclasses.replace(plan, initial=start)
         if one_pass_from is not False:
@@ -533,7 +572,9 @@ default="nonrobust"
                 epoch_callback=epoch_callback,
                 closing=closing,
             )
-            return solve(source, plan, reducer_for(self.strategy), callback=callback)
+            if reducer is None:
+                reducer = reducer_for(self.strategy)
+            return solve(source, plan, reducer, callback=callback)
 
     def _set_fitted(self, outcome: FitOutcome, single_target: bool):
         """Set every fitted attribute from ``outcome`` (and drop those it has not).

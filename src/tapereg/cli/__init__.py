@@ -1,4 +1,4 @@
-"""The ``tapereg`` command line: ``demo``, ``fit``, ``predict`` and ``export``.
+"""The ``tapereg`` command line: ``demo``, ``fit``, ``update``, ``predict``, ``export``.
 
 ``main(argv) -> int`` parses (``arguments``), dispatches through ``COMMANDS`` (a
 module per command) and maps a user's mistake to one stderr line and exit status 2.
@@ -19,11 +19,13 @@ from .export import run_export_command
 from .fit import run_fit_command
 from .predict import run_predict_command
 from .status import ExitStatus
+from .update import run_update_command
 from .vocabulary import in_cli_terms
 
 COMMANDS = {
     "demo": run_demo_command,
     "fit": run_fit_command,
+    "update": run_update_command,
     "predict": run_predict_command,
     "export": run_export_command,
 }

@@ -337,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"tapereg {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    for add in (_add_demo, _add_fit, _add_predict, _add_export):
+    for add in (_add_demo, _add_fit, _add_update, _add_predict, _add_export):
         add(commands)
     return parser
 
@@ -428,6 +428,66 @@ def _add_fit(commands) -> None:
     )
     _add_training_flags(fit)
     _add_fit_outputs(fit)
+    fit.add_argument(
+        "--warm-start",
+        metavar="MODEL",
+        default=None,
+        help="start training from a saved model's coefficients (the same "
+        "features and targets): a refit on similar data takes a few epochs",
+    )
+
+
+def _add_update(commands) -> None:
+    update = commands.add_parser(
+        "update",
+        help="add the rows of files to a saved model",
+        description="Load MODEL, add the rows of DATA to its fit (partial_fit: "
+        "the moments of the new rows merged with those the model keeps, so the "
+        "result is the fit of every row seen), print the report fit prints and "
+        "write the updated model, in place or to --output.",
+    )
+    update.add_argument("model", metavar="MODEL", help="a model written by fit --save")
+    update.add_argument("data", metavar="DATA", nargs="+", help=DATA_HELP)
+    update.add_argument(
+        "--output",
+        metavar="NEW_MODEL",
+        default=None,
+        help="write the updated model here (default: over MODEL, atomically)",
+    )
+    update.add_argument(
+        "--target",
+        type=_names,
+        default=None,
+        help="target column(s); default, and if given must be: the model's",
+    )
+    update.add_argument(
+        "--features",
+        type=_names,
+        default=None,
+        help="feature columns; default, and if given must be: the model's",
+    )
+    update.add_argument(
+        "--stream",
+        action="store_true",
+        help="read the files a block at a time, never whole (default: only when "
+        "their columns would take over 1/8 of memory)",
+    )
+    update.add_argument(
+        "--strategy",
+        choices=STRATEGIES,
+        default="none",
+        help="as for fit: multi-worker runs on every worker of TF_CONFIG's "
+        "cluster, each adds its shard of DATA, worker 0 prints and writes",
+    )
+    update.add_argument(
+        "--no-reference",
+        dest="reference",
+        action="store_false",
+        help="skip the exact least-squares optimum of every row seen (from the "
+        "model's moments) that the report compares with",
+    )
+    update.add_argument("--json", action="store_true", help="print one JSON object")
+    update.add_argument("--quiet", action="store_true", help="no notes on long phases")
 
 
 def _add_fit_outputs(fit) -> None:

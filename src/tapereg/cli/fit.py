@@ -138,26 +138,30 @@ def _run_fit(args, data: list[str]) -> int:
             )
     _check_paths(args, data)
     stream = _open(args, data)
+    estimator = _estimator(args)
+    if args.warm_start is not None:
+        estimator = _warm_started(args, estimator, stream)
     if args.solver == "gd" or args.strategy != "none":
         # Before any TensorFlow op: collectives are configured at start-up.
         quiet_tensorflow()
     from ..fitting.tables import fit_table
 
     fitted = fit_table(
-        _estimator(args),
+        estimator,
         stream,
         stream_rows=args.stream,
         progress=not args.quiet,
         want_sample=bool(args.plot),
         want_reference=args.reference,
         check_terms=_restrictions_check(args),
+        keep_moments=bool(args.save),
     )
     if not fitted.chief:
         return ExitStatus.SUCCESS  # the other workers print and write nothing
     warnings_to_stderr(
         w for w in fitted.warnings if issubclass(w.category, UserWarning)
     )
-    report = _report(args, fitted)
+    report = fit_report(fitted, level=args.level, tests=args.test)
     _write(args, fitted, report)
     from ..reports.report import format_coefficients, format_summary
 
@@ -264,14 +268,60 @@ def _loss_label(estimator) -> str | None:
     )
 
 
-def _report(args, fitted) -> dict:
-    """The report behind the text and ``--json``."""
+def _warm_started(args, estimator, stream):
+    """The saved model of ``--warm-start`` with the flags' parameters and
+    ``warm_start=True``: its fit starts from the model's coefficients. Its
+    columns must be the ones the flags name (the same formula, where one is
+    given)."""
+    from ..io.persistence import load
+
+    model = load(args.warm_start)
+    label = f"--warm-start {args.warm_start}"
+    if model.formula != args.formula:
+        given = "no formula" if args.formula is None else f"--formula {args.formula!r}"
+        kept = "no formula" if model.formula is None else repr(model.formula)
+        raise ParameterError(
+            f"{label} was fitted with {kept}, this fit has {given}; a warm start "
+            "needs the same columns"
+        )
+    if args.formula is None:
+        encoding = getattr(model, "encoding_", None)
+        columns = getattr(model, "feature_names_in_", None)
+        if encoding is not None:
+            columns = encoding.columns  # the raw columns its design is made of
+        _check_same(label, "features", columns, stream.feature_names)
+        targets = getattr(model, "target_names_", None)
+        _check_same(label, "targets", targets, stream.target_names)
+        if columns is None and model.n_features_in_ != len(stream.feature_names):
+            raise ParameterError(
+                f"{label} has {model.n_features_in_} features, the data "
+                f"{len(stream.feature_names)}; a warm start needs the same columns"
+            )
+    return model.set_params(**{**estimator.get_params(), "warm_start": True})
+
+
+def _check_same(label: str, what: str, kept, given) -> None:
+    """The model's columns (None: unnamed, not compared) are the data's."""
+    if kept is None:
+        return
+    kept, given = [str(n) for n in kept], [str(n) for n in given]
+    if kept != given:
+        raise ParameterError(
+            f"{label} has the {what} {', '.join(kept)}; this fit's are "
+            f"{', '.join(given)}: a warm start needs the same columns"
+        )
+
+
+def fit_report(fitted, *, level: float = 0.95, tests=None) -> dict:
+    """The report behind the text and ``--json`` (``fit``'s and ``update``'s),
+    described by the estimator's parameters."""
     import numpy as np
 
     from ..fitting.tables import row_loss_of
     from ..reports.report import build_report, summary_to_json
 
     estimator, table = fitted.estimator, fitted.table
+    exact_solver = estimator.solver == "exact"
     rate = estimator.learning_rate_
     report = build_report(
         None if table is None else table.X,
@@ -282,7 +332,7 @@ def _report(args, fitted) -> dict:
         exact_intercept=None if fitted.reference is None else fitted.reference[1],
         loss_history=estimator.loss_curve_,
         n_iter=estimator.n_iter_,
-        optimizer=estimator.optimizer_ if args.solver == "gd" else "exact",
+        optimizer="exact" if exact_solver else estimator.optimizer_,
         learning_rate=None if rate != rate else rate,
         seconds=fitted.seconds,
         feature_names=fitted.feature_names,
@@ -291,34 +341,35 @@ def _report(args, fitted) -> dict:
         row_loss=row_loss_of(estimator),
         loss_label=_loss_label(estimator),
     )
-    report["engine"] = estimator.engine_ if args.solver == "gd" else None
+    report["engine"] = None if exact_solver else estimator.engine_
     # The precision training ran in: the gram engine's is float64 whatever --dtype.
-    report["dtype"] = "float64" if report["engine"] != "data" else args.dtype
+    report["dtype"] = "float64" if report["engine"] != "data" else estimator.dtype
     report["streamed"] = table is None
-    report["strategy"] = args.strategy
+    report["strategy"] = estimator.strategy or "none"
     fitted_params = estimator._fit_params()  # a CV's: the chosen penalty's
     alpha, l1_ratio = fitted_params["alpha"], fitted_params["l1_ratio"]
     if report["exact"] is not None and fitted.reference_problem is not None:
         report["exact"]["problem"] = fitted.reference_problem
     elif report["exact"] is not None:
+        positive = getattr(estimator, "positive", False)
         report["exact"]["problem"] = (
-            ("non-negative least squares" if args.positive else "least squares")
+            ("non-negative least squares" if positive else "least squares")
             if not alpha
             else "ridge"
             if l1_ratio == 0
             else "least squares, unpenalized"
         )
-    if args.alpha == "cv":
+    if hasattr(estimator, "mse_path_"):  # LinearRegressorCV's choice
         from ..reports.report import cv_to_json
 
         report["alpha_"], report["l1_ratio_"] = alpha, l1_ratio
         report["cv"] = cv_to_json(estimator, interleaved=table is None)
     if hasattr(estimator, "statistics_"):
-        report["summary"] = summary_to_json(estimator, args.level)
-    if args.test:
+        report["summary"] = summary_to_json(estimator, level)
+    if tests:
         from ..reports.report import f_tests
 
-        report["tests"] = f_tests(estimator, args.test)
+        report["tests"] = f_tests(estimator, tests)
     return report
 
 

@@ -16,7 +16,13 @@ from ..errors import DataError
 from ..numerics.arrays import row_blocks
 from ..numerics.checks import check_finite, check_second_moments
 from ..numerics.linear import feature_names, target_names
-from ..numerics.moments import Moments, MomentsAccumulator, data_moments, pooled_moments
+from ..numerics.moments import (
+    Moments,
+    MomentsAccumulator,
+    data_moments,
+    merged_moments,
+    pooled_moments,
+)
 
 
 class ArraySource:
@@ -196,6 +202,25 @@ def moments_of(source, reducer) -> Moments:
         raise source.no_rows_error()
     check_second_moments(np.diag(moments.covariance), column_names(source))
     return moments
+
+
+def added_moments(before: Moments | None, rows, reducer) -> Moments:
+    """``partial_fit``'s moments: every worker's new rows pooled (each counted
+    once), then merged with those of the rows before (which every worker holds
+    alike, so they are not pooled)."""
+    new = moments_of(rows, reducer)
+    if before is None:
+        return new
+    if new.n_features != before.n_features:
+        raise DataError(
+            f"X has {new.n_features} features; the rows before had {before.n_features}"
+        )
+    if len(new.mean) != len(before.mean):
+        raise DataError(
+            f"y has {len(new.mean) - new.n_features} columns; the rows before had "
+            f"{len(before.mean) - before.n_features}"
+        )
+    return merged_moments(before, new)
 
 
 def column_names(source) -> list[str]:

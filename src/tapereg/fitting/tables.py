@@ -29,6 +29,7 @@ import numpy as np
 from ..errors import ClusterError, DataError
 from ..numerics.exact import solve_from_moments, solve_least_squares
 from ..numerics.metrics import regression_metrics_stream
+from ..numerics.moments import MAX_SAVED_MOMENT_COLUMNS, data_moments
 from ..parallel.reducers import reducer_for
 from ..runtime.notes import factoring_flops, note_if_long
 from ..runtime.progress import EpochProgress
@@ -95,9 +96,18 @@ def fit_table(
     want_sample=False,
     want_reference=True,
     check_terms=None,
+    add_rows=False,
+    keep_moments=False,
 ) -> TableFit:
     """Fit ``estimator`` on a table stream (``tapereg.open_table``'s, or
     ``open_frames``' for a table read as it is).
+
+    ``add_rows``: ``partial_fit`` the fitted estimator on the table's rows (a
+    numeric table; streamed, ``partial_fit_stream``) instead of fitting it; the
+    reference is then the optimum of every row it has seen, from its moments.
+    ``keep_moments``: a fit in memory of a numeric table keeps the float64
+    moments of its rows (``moments_``, which a saved model keeps for
+    ``partial_fit``), as a streamed fit does.
 
     Across workers (the estimator's ``strategy``) each reads its shard of the
     files; the others than the chief keep no logs and no checkpoints (a resumed
@@ -117,6 +127,8 @@ def fit_table(
             want_sample,
             want_reference,
             check_terms,
+            add_rows,
+            keep_moments,
         )
     except Exception as error:
         if estimator.strategy != "multi-worker":
@@ -143,6 +155,8 @@ def _fit_table(
     want_sample,
     want_reference,
     check_terms,
+    add_rows=False,
+    keep_moments=False,
 ):
     # A worker of a cluster streams its shard; one machine's devices (mirrored)
     # share its memory, so they read it whole when it fits.
@@ -151,7 +165,7 @@ def _fit_table(
         or reducer.count > 1
         or stream.estimated_bytes() > in_memory_budget()
     )
-    if streamed:
+    if streamed and not add_rows:
         stream = _as_read_for_streaming(estimator, stream)
     stream = stream.for_worker(reducer.index, reducer.count)
     chief = reducer.index == 0
@@ -159,7 +173,7 @@ def _fit_table(
         estimator.set_params(logdir=None, checkpoint_dir=None, resume=False)
     table = frame = None
     if not streamed:
-        stream, table, frame = _read(estimator, stream)
+        stream, table, frame = _read(estimator, stream, numbers_only=add_rows)
     if check_terms is not None and not _reads_frames(stream):
         check_terms(list(stream.feature_names))
     rows_per_epoch = None
@@ -173,10 +187,12 @@ def _fit_table(
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         callback = None
-        if progress and chief:
+        if progress and chief and not add_rows:
             callback = EpochProgress(estimator.max_iter, n_rows=rows_per_epoch)
         with callback if callback is not None else contextlib.nullcontext():
-            if frame is not None:
+            if add_rows:
+                _add_rows(estimator, stream, table)
+            elif frame is not None:
                 X, y, groups = _fit_arguments(stream, frame)
                 estimator.fit(X, y, groups=groups, epoch_callback=callback)
             elif table is None:
@@ -186,12 +202,14 @@ def _fit_table(
                     *_as_frames(table), groups=table.groups, epoch_callback=callback
                 )
     seconds = time.perf_counter() - started
+    if keep_moments and table is not None and frame is None:
+        _keep_moments(estimator, table)
     if frame is not None:
         table = _design_table(estimator, stream, frame)
         del frame
     reference = problem = None
-    if want_reference:
-        reference, problem = _exact_reference(estimator, table)
+    if want_reference:  # of every row the moments hold, where rows were added
+        reference, problem = _exact_reference(estimator, None if add_rows else table)
     metrics = sample = None
     if table is None:
         coef = np.atleast_2d(estimator.coef_).T
@@ -225,6 +243,21 @@ def _fit_table(
     )
 
 
+def _keep_moments(estimator, table) -> None:
+    """The float64 moments of the rows fitted in memory, which ``fit`` does not
+    keep, where a model file keeps them (not too wide): ``partial_fit`` of a
+    loaded model goes on from them."""
+    n_rows, width = table.X.shape[0], table.X.shape[1] + table.y.shape[1]
+    if width > MAX_SAVED_MOMENT_COLUMNS:
+        return
+    note_if_long(
+        n_rows * width**2,
+        f"computing the moments of the {n_rows:,} x {width:,} rows, which the model "
+        "file keeps for tapereg update",
+    )
+    estimator.moments_ = data_moments(table.X, table.y)
+
+
 def _reads_frames(stream) -> bool:
     from ..io.frames import FrameStream
 
@@ -245,11 +278,11 @@ def _as_read_for_streaming(estimator, stream):
     return stream
 
 
-def _read(estimator, stream):
+def _read(estimator, stream, numbers_only=False):
     """``(stream, table, frame)``: the rows read whole, as numbers (``table``)
     or as they are (``frame``, with the stream that read them). A numeric
     table that holds text is read again as it is when the estimator encodes
-    text."""
+    text (and not ``numbers_only``)."""
     from ..io.frames import frames_of
     from ..io.readers import TextColumnError
 
@@ -258,10 +291,20 @@ def _read(estimator, stream):
     try:
         return stream, stream.read(), None
     except TextColumnError:
-        if estimator.categorical != "auto":
+        if estimator.categorical != "auto" or numbers_only:
             raise
     stream = frames_of(stream, allow_missing=estimator.missing == "drop")
     return stream, None, stream.read()
+
+
+def _add_rows(estimator, stream, table) -> None:
+    """``partial_fit`` on the rows read (named, so the model checks the
+    columns), or ``partial_fit_stream`` on the stream (no progress bar: the
+    gram engine's epochs take milliseconds)."""
+    if table is not None:
+        estimator.partial_fit(*_as_frames(table))
+    else:
+        estimator.partial_fit_stream(stream)
 
 
 def _fit_stream(estimator, stream, callback) -> None:

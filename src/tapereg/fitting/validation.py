@@ -137,6 +137,24 @@ def array_source(
     return source, y.ndim == 1
 
 
+def check_same_features(estimator, source) -> None:
+    """A stream's feature and target names, where it names them, are the fitted
+    model's (``partial_fit_stream`` adds rows to the same columns)."""
+    for what, attribute, given in (
+        ("features", "feature_names_in_", source.feature_names),
+        ("targets", "target_names_", source.target_names),
+    ):
+        fitted = getattr(estimator, attribute, None)
+        if fitted is None or given is None:
+            continue
+        fitted = [str(n) for n in fitted]
+        if list(given) != fitted:
+            raise DataError(
+                f"the stream's {what} {', '.join(given)} are not the model's: "
+                f"{', '.join(fitted)}"
+            )
+
+
 def features_to_predict(estimator, X) -> np.ndarray:
     """X checked against the features the estimator was fitted on."""
     check_column_types(X, "feature")

@@ -24,7 +24,7 @@ from ..errors import ModelFileError
 from ..fitting.outcome import FitOutcome, TrainingRecord
 from ..fitting.plan import dtype_name
 from ..numerics.linear import target_names as default_target_names
-from ..numerics.moments import Moments
+from ..numerics.moments import MAX_SAVED_MOMENT_COLUMNS, Moments
 from ..numerics.residuals import Diagnostics
 from ..numerics.standardization import Standardization
 from ..numerics.statistics import OLSStatistics
@@ -111,11 +111,6 @@ def model_content(estimator, *, metrics: dict | None = None) -> dict:
         "encoding": None if encoding is None else encoding.to_json(),
         "moments": _moments_content(getattr(estimator, "moments_", None)),
     }
-
-
-# Beyond this many columns of [X, Y] the moments (columns² numbers) are not
-# written: partial_fit then cannot continue a loaded model.
-MAX_SAVED_MOMENT_COLUMNS = 1001
 
 
 def _moments_content(moments) -> dict | None:

@@ -18,6 +18,10 @@ from .arrays import row_blocks
 # Curvature below this fraction of the largest counts as none (rounding of zero).
 ZERO_CURVATURE = 1e-12
 
+# Beyond this many columns of [X, Y] a model file keeps no moments (columns²
+# numbers): partial_fit then cannot continue a loaded model.
+MAX_SAVED_MOMENT_COLUMNS = 1001
+
 
 @dataclass(frozen=True)
 class Moments:
