@@ -544,12 +544,14 @@ default="nonrobust"
         one_pass_from=False,
         start=None,
         reducer=None,
+        params=None,
     ):
         """The one path: plan, reducer and callbacks, then ``solve`` (a formula
         decides the intercept, named "Intercept" as statsmodels names it;
         ``one_pass_from``: partial_fit's one epoch from (coef, intercept), or
-        from zero with None; ``reducer``: the strategy's unless given)."""
-        plan = make_plan(self.get_params())
+        from zero with None; ``reducer``: the strategy's unless given;
+        ``params``: the parameters to plan with, where not :meth:`_fit_params`)."""
+        plan = make_plan(self._fit_params() if params is None else params)
         if start is not None:
             plan = dataclasses.replace(plan, initial=start)
         if one_pass_from is not False:
