@@ -1,16 +1,26 @@
 """Every kind of bad input, through the real CLI: one line on stderr, the right exit
 status, no traceback, nothing half-written; and the same cases through the API.
 
-All commands run once, a few at a time, in a module fixture; each case is then
-its own test.
+All commands run once, in a module fixture; each case is then its own test. Most
+run in this process through ``main(argv)`` (the parser, the commands and their
+messages are the script's); a few representative ones run as ``python -m
+tapereg``, which proves the same end to end: the exit status, the one stderr line,
+TensorFlow's start-up chatter kept off it, nothing left half-written by a failed
+run.
 """
 
+import contextlib
 import gzip
+import io
 import json
+import logging
 import os
 import re
+import shutil
 import subprocess
 import sys
+import traceback
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -20,6 +30,7 @@ import pytest
 
 import tapereg
 from tapereg import LinearRegressor, save
+from tapereg.cli import main
 from tapereg.errors import (
     CollinearityWarning,
     ConstantColumnWarning,
@@ -234,7 +245,7 @@ FIT_CASES = [
     ),
     Case(
         "Parquet bytes named .csv",
-        {"d.csv": _parquet(pd.read_csv(__import__("io").StringIO(GOOD)))},
+        {"d.csv": _parquet(pd.read_csv(io.StringIO(GOOD)))},
         fit("d.csv", "--target", "y"),
         0,
         "",
@@ -315,11 +326,7 @@ FIT_CASES = [
     ),
     Case(
         "pandas index (Parquet) is skipped",
-        {
-            "d.parquet": _parquet(
-                pd.read_csv(__import__("io").StringIO(GOOD)).set_axis(range(5, 25))
-            )
-        },
+        {"d.parquet": _parquet(pd.read_csv(io.StringIO(GOOD)).set_axis(range(5, 25)))},
         fit("d.parquet", "--target", "y", "--json"),
         0,
         "",
@@ -456,7 +463,7 @@ def predict(*args):
 
 def _model_files(folder) -> None:
     """A model of a, b → y saved to good.json, and its damaged variants."""
-    frame = pd.read_csv(__import__("io").StringIO(NOISY))
+    frame = pd.read_csv(io.StringIO(NOISY))
     model = LinearRegressor(solver="exact").fit(frame[["a", "b"]], frame["y"])
     save(model, folder / "good.json")
     raw = (folder / "good.json").read_bytes()
@@ -723,6 +730,18 @@ PATH_CASES = [
 CASES = FIT_CASES + PREDICT_CASES + CLUSTER_CASES + PATH_CASES
 
 
+# Run as real processes (the rest in-process): a data error before training, an
+# argparse usage error (through the script's exit), a model file's error, a warning
+# after training and a failure in the middle of it (nothing written).
+IN_A_PROCESS = {
+    "missing value",
+    "unknown option",
+    "model truncated",
+    "constant column",
+    "divergence",
+}
+
+
 def _run(folder, case):
     # As a user runs it: the CLI keeps TensorFlow's start-up chatter off stderr
     # unless TF_CPP_MIN_LOG_LEVEL is set.
@@ -737,29 +756,94 @@ def _run(folder, case):
     )
 
 
+def _state():
+    """What a command could leave changed in this process (warnings filters are
+    restored around each case, as pytest does around each test)."""
+    logger = logging.getLogger("tapereg")
+    return (
+        dict(os.environ),
+        os.getcwd(),
+        list(logger.handlers),
+        logger.level,
+        list(logging.getLogger().handlers),
+    )
+
+
+def _main_in(folder, case):
+    """``main(argv)`` in this process, as the script calls it: in the case's folder,
+    without TF_CONFIG, standard output and error captured. An exception escaping
+    ``main`` is written to the captured stderr as its traceback."""
+    import tensorflow  # noqa: F401  (its import sets variables of its own, once)
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        patch.chdir(folder)
+        patch.delenv("TF_CONFIG", raising=False)
+        before = _state()
+        try:
+            status = main(list(case.args))
+        except SystemExit as stop:  # argparse's usage errors
+            status = stop.code
+        except Exception:
+            status = None
+            traceback.print_exc()
+        after = _state()
+    # Nothing a command sets outlives it (a later case would see it).
+    assert after == before, case.id
+    return subprocess.CompletedProcess(
+        case.args, status, out.getvalue(), err.getvalue()
+    )
+
+
 @pytest.fixture(scope="module")
-def results(tmp_path_factory):
-    """Every case's command, run in its own folder, four at a time (most wait on
-    start-up and the disk more than on the two cores)."""
-    folders = {}
-    for k, case in enumerate(CASES):
-        folder = tmp_path_factory.mktemp(f"case{k}")
-        for name, content in case.files.items():
-            path = folder / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes):
-                path.write_bytes(content)
-            else:
-                path.write_text(content)
-        if case in PREDICT_CASES or "good.json" in case.args:
-            _model_files(folder)
-        folders[case.id] = folder
+def models(tmp_path_factory):
+    """The model files of ``_model_files``, made once; each case gets copies."""
+    folder = tmp_path_factory.mktemp("models")
+    _model_files(folder)
+    return folder
+
+
+def _case_folder(tmp_path_factory, models, k, case):
+    folder = tmp_path_factory.mktemp(f"case{k}")
+    for name, content in case.files.items():
+        path = folder / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content)
+    if case in PREDICT_CASES or "good.json" in case.args:
+        shutil.copytree(models, folder, dirs_exist_ok=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, models):
+    """Every case's command, run in its own folder: the real processes in the
+    background while the in-process cases run one after another."""
+    assert {case.id for case in CASES} >= IN_A_PROCESS
+    folders = {
+        case.id: _case_folder(tmp_path_factory, models, k, case)
+        for k, case in enumerate(CASES)
+    }
     with ThreadPoolExecutor(4) as pool:
-        done = pool.map(lambda c: _run(folders[c.id], c), CASES)
-        return {
-            case.id: (folders[case.id], run)
-            for case, run in zip(CASES, done, strict=True)
+        started = {
+            case.id: pool.submit(_run, folders[case.id], case)
+            for case in CASES
+            if case.id in IN_A_PROCESS
         }
+        runs = {
+            case.id: _main_in(folders[case.id], case)
+            for case in CASES
+            if case.id not in IN_A_PROCESS
+        }
+        runs.update({name: future.result() for name, future in started.items()})
+    return {case.id: (folders[case.id], runs[case.id]) for case in CASES}
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
@@ -823,37 +907,35 @@ def test_json_is_strict_and_undefined_is_null(results):
     assert report["metrics"]["mse"] == 0.0
 
 
-def _stdin_run(folder, args, text):
-    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    command = [sys.executable, "-m", "tapereg", *args]
-    return subprocess.run(
-        command, cwd=folder, input=text, capture_output=True, text=True, env=env
-    )
-
-
-def test_standard_input_is_data_for_fit_and_predict(tmp_path):
+def test_standard_input_is_data_for_fit_and_predict(tmp_path, monkeypatch):
+    """A real pipe into ``tapereg fit -`` once; predict's standard input, and a bad
+    cell named ``<stdin>``, in-process."""
     (tmp_path / "d.csv").write_text(NOISY)
-    from_file = _stdin_run(
-        tmp_path, fit("d.csv", "--target", "y", "--solver", "exact", "--json"), ""
-    )
-    piped = _stdin_run(
-        tmp_path,
-        fit("-", "--target", "y", "--solver", "exact", "--json", "--save", "m.json"),
-        NOISY,
+    exact = ["--target", "y", "--solver", "exact", "--json"]
+    from_file = _main_in(tmp_path, Case("file", {}, fit("d.csv", *exact), 0, ""))
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    piped = subprocess.run(
+        [sys.executable, "-m", "tapereg", *fit("-", *exact, "--save", "m.json")],
+        cwd=tmp_path,
+        input=NOISY,
+        capture_output=True,
+        text=True,
+        env=env,
     )
     assert piped.returncode == 0, piped.stderr
     assert json.loads(piped.stdout)["coef"] == json.loads(from_file.stdout)["coef"]
-    predicted = _stdin_run(tmp_path, predict("m.json", "-"), "a,b\n1,2\n3,4\n")
+
+    def from_stdin(args, text):
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(text.encode())))
+        return _main_in(tmp_path, Case("stdin", {}, args, 0, ""))
+
+    predicted = from_stdin(predict("m.json", "-"), "a,b\n1,2\n3,4\n")
     assert predicted.returncode == 0, predicted.stderr
     model = tapereg.load(tmp_path / "m.json")
     expected = model.predict(pd.DataFrame({"a": [1, 3], "b": [2, 4]}))
-    np.testing.assert_allclose(
-        pd.read_csv(__import__("io").StringIO(predicted.stdout)).y, expected
-    )
-    bad = _stdin_run(
-        tmp_path,
-        fit("-", "--target", "y", "--categorical", "error"),
-        "a,b,y\n1,2,3\n1,x,3\n",
+    np.testing.assert_allclose(pd.read_csv(io.StringIO(predicted.stdout)).y, expected)
+    bad = from_stdin(
+        fit("-", "--target", "y", "--categorical", "error"), "a,b,y\n1,2,3\n1,x,3\n"
     )
     assert bad.returncode == 2
     assert (
@@ -867,7 +949,8 @@ def test_unreadable_file(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text(GOOD)
     path.chmod(0)
-    run = _run(tmp_path, Case("unreadable", {}, fit("d.csv", "--target", "y"), 2, ""))
+    case = Case("unreadable", {}, fit("d.csv", "--target", "y"), 2, "")
+    run = _main_in(tmp_path, case)
     assert run.returncode == 2
     assert "d.csv: cannot read it" in run.stderr
     assert len(run.stderr.splitlines()) == 1
@@ -945,7 +1028,7 @@ def test_float32_overflow_is_named_in_the_api():
 
 
 def test_predict_with_other_features_is_a_data_error():
-    frame = pd.read_csv(__import__("io").StringIO(NOISY))
+    frame = pd.read_csv(io.StringIO(NOISY))
     model = LinearRegressor(solver="exact").fit(frame[["a", "b"]], frame.y)
     with pytest.raises(
         DataError,
@@ -999,7 +1082,7 @@ def test_constant_target_warns_and_predicts_it():
 
 def test_a_model_file_never_loads_half_changed(tmp_path):
     """Any single byte changed: a ModelFileError, or (whitespace) the same model."""
-    frame = pd.read_csv(__import__("io").StringIO(NOISY))
+    frame = pd.read_csv(io.StringIO(NOISY))
     model = LinearRegressor(solver="exact").fit(frame[["a", "b"]], frame.y)
     path = tmp_path / "m.json"
     save(model, path)
