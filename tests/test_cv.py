@@ -288,3 +288,13 @@ def test_two_workers_pool_each_fold_of_their_streams(tmp_path, diabetes):
     )
     scale = np.abs(theirs.coef_).max()
     np.testing.assert_allclose(chief["coef"], theirs.coef_, atol=1e-4 * scale)
+
+
+def test_the_report_says_when_the_choice_is_the_grids_smallest_alpha():
+    from tapereg.reports.report import format_cv
+
+    path = [{"l1_ratio": 0.5, "alphas": [1.0, 0.1, 0.01], "mean_mse": [3, 2, 1]}]
+    cv = {"alpha": 0.01, "l1_ratio": 0.5, "folds": 5, "folds_interleaved": False}
+    assert "the smallest alpha tried" in format_cv({**cv, "path": path})
+    inside = [{**path[0], "mean_mse": [3, 1, 2]}]
+    assert "smallest" not in format_cv({**cv, "alpha": 0.1, "path": inside})

@@ -255,16 +255,22 @@ def cv_to_json(estimator, *, interleaved: bool) -> dict:
 
 
 def format_cv(cv: dict) -> str:
-    """One line: the penalty chosen, and its mean held-out MSE."""
+    """One line: the penalty chosen, and its mean held-out MSE (and whether it
+    is the grid's smallest alpha)."""
     chosen = next(p for p in cv["path"] if p["l1_ratio"] == cv["l1_ratio"])
     best = min(chosen["mean_mse"])
     tried = sum(len(p["alphas"]) for p in cv["path"])
     kind = "interleaved" if cv["folds_interleaved"] else "contiguous"
-    return (
+    line = (
         f"cross-validation ({cv['folds']} {kind} folds, {tried} penalties): "
         f"alpha {cv['alpha']:.6g}, l1_ratio {cv['l1_ratio']:g}, mean held-out "
         f"MSE {best:.6g}"
     )
+    if len(chosen["alphas"]) > 1 and cv["alpha"] == min(chosen["alphas"]):
+        # The held-out MSE still falls at the grid's end: a smaller alpha may do
+        # better, which the reader should know before trusting the choice.
+        line += " (the smallest alpha tried: --alphas smaller ones may fit better)"
+    return line
 
 
 def summary_to_json(estimator, level: float) -> dict | list[dict]:
