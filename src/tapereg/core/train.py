@@ -182,6 +182,16 @@ def fit_gradient_descent_blocks(
         columns = (rows[:, :d], rows[:, d : d + t])
         return (*columns, rows[:, d + t]) if weighted else columns
 
+    full_batch = steps is None and (batch_size is None or batch_size >= cache.n_rows)
+    one_process = options.get("reducer", LOCAL).count == 1
+    if full_batch and one_process and cache.tail.shape[0] == cache.n_rows:
+        # Fewer rows than a block: all in memory already, where an epoch over
+        # them costs a matmul, not a tf.data iterator over a file (~100 ms).
+        # (Across workers every one must take the same kind of epoch.)
+        rows = cache.tail
+        return fit_gradient_descent(
+            *split(rows), learning_rate=learning_rate, **options
+        )
     blocks = cache.blocks(split)
     if steps is None and (batch_size is None or batch_size >= cache.n_rows):
         data = StreamedBlocks(blocks)
