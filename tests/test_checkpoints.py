@@ -61,8 +61,11 @@ def test_kill_9_then_resume_ends_with_the_uninterrupted_coefficients(tmp_path, c
     the coefficients of a run never interrupted, to the bit.
 
     The killed run asks for far more epochs than it can reach, so it is always
-    killed mid-training; the resumed and the uninterrupted runs ask for 2000.
+    killed mid-training; the resumed and the uninterrupted runs ask for 1500
+    epochs more than its last checkpoint holds.
     """
+    import tensorflow as tf
+
     X, y, _ = correlated_problem(20_000, 5, seed=3)
     frame = pd.DataFrame(X, columns=[f"f{i}" for i in range(5)])
     frame["y"] = y
@@ -102,11 +105,13 @@ def test_kill_9_then_resume_ends_with_the_uninterrupted_coefficients(tmp_path, c
     process.wait()
     assert process.returncode == -signal.SIGKILL
 
-    budget = ["--epochs", "2000"]
+    done = int(tf.train.latest_checkpoint(checkpoints).rsplit("-", 1)[1])
+    epochs = done + 1500
+    budget = ["--epochs", str(epochs)]
     assert main([*argv, *budget, *saving, "--resume"]) == 0
     resumed = json.loads(capsys.readouterr().out)
     assert main([*argv, *budget]) == 0
     uninterrupted = json.loads(capsys.readouterr().out)
-    assert resumed["n_iter"] == uninterrupted["n_iter"] == 2000
+    assert resumed["n_iter"] == uninterrupted["n_iter"] == epochs
     assert resumed["coef"] == uninterrupted["coef"]
     assert resumed["intercept"] == uninterrupted["intercept"]
