@@ -5,6 +5,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import correlated_problem
 from test_nist import MIN_LRE, lre
@@ -280,33 +281,79 @@ def test_sharded_blocks_split_a_stream_round_robin():
 
 # -- two real workers on loopback ----------------------------------------------------
 
+# One pair of worker processes runs every API job below in turn (a process builds
+# one multi-worker strategy and keeps it), printing each worker's results as one
+# JSON line; a test per job then compares them with one process's fit.
 WORKER = """
-import json, sys
+import json, sys, warnings
 import numpy as np
+import pandas as pd
 from tapereg import LinearRegressor
-from tapereg.io.readers import open_table
-from tapereg.io.readers import shard_of
+from tapereg.io.readers import open_table, shard_of
 from tapereg.parallel.cluster import resolve_strategy, worker_index
 
 index, count = worker_index(resolve_strategy("multi-worker"))
-params = json.loads(sys.argv[3])
-model = LinearRegressor(strategy="multi-worker", dtype="float64", **params)
-if sys.argv[2] == "stream":  # every other block of rows
-    blocks = shard_of(open_table(sys.argv[1], "y", block_bytes=4096), index, count)
+
+
+def rows(path, mode, params):
+    model = LinearRegressor(strategy="multi-worker", dtype="float64", **params)
+    if mode == "stream":  # every other block of rows
+        blocks = shard_of(open_table(path, "y", block_bytes=4096), index, count)
+        model.fit_stream(blocks)
+        rows = sum(X.shape[0] for X, _ in blocks)
+    else:  # in memory: every other row
+        table = open_table(path, "y").read()
+        X, y = table.X[index::count], table.y[index::count, 0]
+        model.fit(X, y)
+        rows = X.shape[0]
+    return {"index": index, "count": count, "rows": rows,
+            "coef": model.coef_.tolist(), "intercept": model.intercept_,
+            "nobs": model.nobs_, "n_iter": model.n_iter_,
+            "engine": model.engine_, "optimizer": model.optimizer_,
+            "cov": {t: model.cov_params(t).values.tolist()
+                    for t in ("nonrobust", "HC0", "HC1", "HC2", "HC3")}
+            if model.cov_type != "nonrobust" else None}
+
+
+def clusters(path):
+    data = np.load(path, allow_pickle=True)
+    rows = slice(index, None, count)  # every other row: most clusters on both
+    X, Y, w, labels = (data[k][rows] for k in ("X", "Y", "w", "labels"))
+    cuts = [0, 100, 101, 450, X.shape[0]]
+    blocks = [(X[a:b], Y[a:b], w[a:b], labels[a:b]) for a, b in zip(cuts, cuts[1:])]
+    model = LinearRegressor(
+        strategy="multi-worker", solver="exact", cov_type="cluster"
+    )
     model.fit_stream(blocks)
-    rows = sum(X.shape[0] for X, _ in blocks)
-else:  # in memory: every other row
-    table = open_table(sys.argv[1], "y").read()
-    X, y = table.X[index::count], table.y[index::count, 0]
-    model.fit(X, y)
-    rows = X.shape[0]
-print(json.dumps({"index": index, "count": count, "rows": rows,
-                  "coef": model.coef_.tolist(), "intercept": model.intercept_,
-                  "nobs": model.nobs_, "n_iter": model.n_iter_,
-                  "engine": model.engine_, "optimizer": model.optimizer_,
-                  "cov": {t: model.cov_params(t).values.tolist()
-                          for t in ("nonrobust", "HC0", "HC1", "HC2", "HC3")}
-                  if model.cov_type != "nonrobust" else None}))
+    return {"index": index, "n_groups": model.statistics_.n_groups,
+            "local_groups": len(set(labels.tolist())),
+            "cov": model.cov_params().values.tolist(),
+            "fvalue": model.fvalue_.tolist(),
+            "diagnostics": [model.llf_.tolist(), model.aic_.tolist(),
+                            model.bic_.tolist(),
+                            model.jarque_bera_.values.tolist(),
+                            model.omnibus_.values.tolist(),
+                            model.condition_number_, model.vif_.tolist()],
+            "durbin_watson": model.durbin_watson_.tolist()}
+
+
+def formula(path):
+    table = pd.read_pickle(path)
+    mine = table.iloc[:150] if index == 0 else table.iloc[150:]  # firms apart
+    blocks = [mine.iloc[k:k + 40] for k in range(0, len(mine), 40)]
+    model = LinearRegressor(strategy="multi-worker", solver="exact", missing="drop",
+                            formula="invest ~ np.log(value) + capital + C(firm)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit_stream(blocks)
+    return {"index": index, "names": list(model.feature_names_in_),
+            "coef": model.coef_.tolist(), "intercept": model.intercept_,
+            "std_err": model.summary()["std_err"].tolist(),
+            "warnings": [str(w.message) for w in caught]}
+
+
+for name, job, *arguments in json.loads(sys.argv[1]):  # [name, function, *args]
+    print(json.dumps({name: globals()[job](*arguments)}), flush=True)
 """
 
 
@@ -351,45 +398,90 @@ def _start_workers(command, n=2, folders=None):
     ]
 
 
-@pytest.mark.parametrize(
-    "mode, params",
-    [
-        ("stream", {}),
-        ("memory", {"engine": "data"}),
-        ("stream", {"solver": "exact"}),
-        ("memory", {"solver": "exact"}),
-        ("stream", {"cov_type": "HC1"}),
-    ],
-    ids=[
-        "gram-engine-streamed",
-        "data-engine-in-memory",
-        "exact-solver-streamed",
-        "exact-solver-in-memory",
-        "robust-covariances-streamed",
-    ],
-)
-def test_two_workers_equal_one_process(tmp_path, mode, params):
-    import json
+ROWS_JOBS = {
+    "gram-engine-streamed": ("stream", {}),
+    "data-engine-in-memory": ("memory", {"engine": "data"}),
+    "exact-solver-streamed": ("stream", {"solver": "exact"}),
+    "exact-solver-in-memory": ("memory", {"solver": "exact"}),
+    "robust-covariances-streamed": ("stream", {"cov_type": "HC1"}),
+}
 
-    import pandas as pd
 
-    from tapereg import LinearRegressor
-
+def _rows_frame():
     X, y, _ = correlated_problem(2001, 3, seed=7)  # an odd number of rows
     X = X * [1.0, 100.0, 0.01] + [0.0, 5.0, -3.0]
-    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
-    path = tmp_path / "d.csv"
-    frame.to_csv(path, index=False)
-    workers = _start_workers(["-c", WORKER, str(path), mode, json.dumps(params)])
+    return pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+
+
+def _clustered():
+    X, y, _ = correlated_problem(1201, 3, seed=11)
+    rng = np.random.default_rng(5)
+    Y = np.column_stack([y, y + X[:, 0] * rng.normal(0, 3, 1201)])
+    w = rng.uniform(0.5, 2.0, 1201)
+    labels = np.array([f"shop {k}" for k in rng.integers(0, 12, 1201)], object)
+    labels[[0, 1]] = ["only on worker 0", "only on worker 1"]
+    return X, Y, w, labels
+
+
+def _grunfeld():
+    import statsmodels.api as sm
+
+    table = sm.datasets.grunfeld.load_pandas().data
+    table.loc[[3, 200], "value"] = np.nan
+    return table
+
+
+def _filip_frame():
+    problem = load_nist("Filip")
+    names = [f"x{i}" for i in range(1, problem.X.shape[1] + 1)]
+    return pd.DataFrame(problem.X, columns=names).assign(y=problem.y)
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """Every job's results, as [worker 0's, worker 1's], by job name."""
+    import json
+
+    folder = tmp_path_factory.mktemp("two_workers")
+    _rows_frame().to_csv(folder / "d.csv", index=False)
+    X, Y, w, labels = _clustered()
+    np.savez(folder / "clustered.npz", X=X, Y=Y, w=w, labels=labels)
+    _grunfeld().to_pickle(folder / "grunfeld.pkl")
+    # float_format: Filip's digits, every one of them.
+    _filip_frame().to_csv(folder / "filip.csv", index=False, float_format="%.17g")
+    jobs = [
+        [name, "rows", str(folder / "d.csv"), mode, params]
+        for name, (mode, params) in ROWS_JOBS.items()
+    ]
+    jobs += [
+        ["clusters", "clusters", str(folder / "clustered.npz")],
+        ["formula", "formula", str(folder / "grunfeld.pkl")],
+        # In memory, every other row (a file this small is one block of text).
+        ["filip", "rows", str(folder / "filip.csv"), "memory", {}],
+    ]
+    workers = _start_workers(["-c", WORKER, json.dumps(jobs)])
     outputs = []
     for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        outputs.append(
+            {name: result for line in lines for name, result in line.items()}
+        )
+    return {name: [outputs[0][name], outputs[1][name]] for name, *_ in jobs}
+
+
+@pytest.mark.parametrize("job", ROWS_JOBS)
+def test_two_workers_equal_one_process(two_workers, job):
+    from tapereg import LinearRegressor
+
+    _, params = ROWS_JOBS[job]
+    outputs = two_workers[job]
+    frame = _rows_frame()
     single = LinearRegressor(dtype="float64", **params).fit(
         frame[["a", "b", "c"]], frame.y
     )
-    assert sorted(o["index"] for o in outputs) == [0, 1]
+    assert [o["index"] for o in outputs] == [0, 1]
     rows = [o["rows"] for o in outputs]
     assert sum(rows) == 2001 and rows[0] != rows[1]  # shards of different sizes
     # The exact solver's stacked factors give the single solve's digits.
@@ -408,56 +500,15 @@ def test_two_workers_equal_one_process(tmp_path, mode, params):
             )
 
 
-CLUSTER_WORKER = """
-import json, sys
-import numpy as np
-from tapereg import LinearRegressor
-from tapereg.parallel.cluster import resolve_strategy, worker_index
-
-index, count = worker_index(resolve_strategy("multi-worker"))
-data = np.load(sys.argv[1], allow_pickle=True)
-rows = slice(index, None, count)  # every other row: most clusters on both workers
-X, Y, w, labels = (data[k][rows] for k in ("X", "Y", "w", "labels"))
-cuts = [0, 100, 101, 450, X.shape[0]]
-blocks = [(X[a:b], Y[a:b], w[a:b], labels[a:b]) for a, b in zip(cuts, cuts[1:])]
-model = LinearRegressor(strategy="multi-worker", solver="exact", cov_type="cluster")
-model.fit_stream(blocks)
-print(json.dumps({"index": index, "n_groups": model.statistics_.n_groups,
-                  "local_groups": len(set(labels.tolist())),
-                  "cov": model.cov_params().values.tolist(),
-                  "fvalue": model.fvalue_.tolist(),
-                  "diagnostics": [model.llf_.tolist(), model.aic_.tolist(),
-                                  model.bic_.tolist(),
-                                  model.jarque_bera_.values.tolist(),
-                                  model.omnibus_.values.tolist(),
-                                  model.condition_number_, model.vif_.tolist()],
-                  "durbin_watson": model.durbin_watson_.tolist()}))
-"""
-
-
-def test_two_workers_cluster_errors_equal_one_process(tmp_path):
+def test_two_workers_cluster_errors_equal_one_process(two_workers):
     """Two targets, weights and text labels, each cluster's rows dealt to both
     workers (two one-row clusters to one each): the per-label score sums are
     added across workers, so the cluster covariance, G and the Wald F equal
     one process's."""
-    import json
-
     from tapereg import LinearRegressor
 
-    X, y, _ = correlated_problem(1201, 3, seed=11)
-    rng = np.random.default_rng(5)
-    Y = np.column_stack([y, y + X[:, 0] * rng.normal(0, 3, 1201)])
-    w = rng.uniform(0.5, 2.0, 1201)
-    labels = np.array([f"shop {k}" for k in rng.integers(0, 12, 1201)], object)
-    labels[[0, 1]] = ["only on worker 0", "only on worker 1"]
-    path = tmp_path / "clustered.npz"
-    np.savez(path, X=X, Y=Y, w=w, labels=labels)
-    workers = _start_workers(["-c", CLUSTER_WORKER, str(path)])
-    outputs = []
-    for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    X, Y, w, labels = _clustered()
+    outputs = two_workers["clusters"]
     single = LinearRegressor(solver="exact", cov_type="cluster")
     single.fit(X, Y, sample_weight=w, groups=labels)
     assert single.statistics_.n_groups == 14
@@ -476,50 +527,15 @@ def test_two_workers_cluster_errors_equal_one_process(tmp_path):
     assert outputs[0]["cov"] == outputs[1]["cov"]
 
 
-FORMULA_WORKER = """
-import json, sys, warnings
-import pandas as pd
-from tapereg import LinearRegressor
-from tapereg.parallel.cluster import resolve_strategy, worker_index
-
-index, count = worker_index(resolve_strategy("multi-worker"))
-table = pd.read_pickle(sys.argv[1])
-mine = table.iloc[:150] if index == 0 else table.iloc[150:]  # firms apart
-blocks = [mine.iloc[k:k + 40] for k in range(0, len(mine), 40)]
-model = LinearRegressor(strategy="multi-worker", solver="exact", missing="drop",
-                        formula="invest ~ np.log(value) + capital + C(firm)")
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    model.fit_stream(blocks)
-print(json.dumps({"index": index, "names": list(model.feature_names_in_),
-                  "coef": model.coef_.tolist(), "intercept": model.intercept_,
-                  "std_err": model.summary()["std_err"].tolist(),
-                  "warnings": [str(w.message) for w in caught]}))
-"""
-
-
-def test_two_workers_learn_one_formula_design(tmp_path):
+def test_two_workers_learn_one_formula_design(two_workers):
     """A formula over Grunfeld split by rows so that each worker sees only some
     firms, with missing cells on both: the levels are gathered, so both workers
     build one design, and the fit equals one process's (the dropped rows counted
     over both)."""
-    import json
-
-    import pandas as pd
-    import statsmodels.api as sm
-
     from tapereg import LinearRegressor
 
-    table = sm.datasets.grunfeld.load_pandas().data
-    table.loc[[3, 200], "value"] = np.nan
-    path = tmp_path / "grunfeld.pkl"
-    table.to_pickle(path)
-    workers = _start_workers(["-c", FORMULA_WORKER, str(path)])
-    outputs = []
-    for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    table = _grunfeld()
+    outputs = two_workers["formula"]
     formula = "invest ~ np.log(value) + capital + C(firm)"
     with pytest.warns(UserWarning, match="dropped 2 of 220"):
         single = LinearRegressor(solver="exact", missing="drop", formula=formula)
@@ -532,29 +548,16 @@ def test_two_workers_learn_one_formula_design(tmp_path):
         assert any("dropped 2 of 220" in w for w in o["warnings"])
 
 
-def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
+def test_two_workers_whiten_filip_from_their_stacked_row_factors(two_workers):
     """Filip's moments cannot resolve its optimum (κ² ≈ 1e16), so the defaults whiten
     from the rows' triangular factor; across two workers that factor is stacked from
     each worker's rows, and both reach one process's fit and NIST's 7 digits."""
-    import json
-
-    import pandas as pd
-
     from tapereg import LinearRegressor
 
     problem = load_nist("Filip")
-    names = [f"x{i}" for i in range(1, problem.X.shape[1] + 1)]
-    frame = pd.DataFrame(problem.X, columns=names).assign(y=problem.y)
-    path = tmp_path / "filip.csv"
-    frame.to_csv(path, index=False, float_format="%.17g")
-    # In memory, every other row (a file this small is one block of text).
-    workers = _start_workers(["-c", WORKER, str(path), "memory", "{}"])
-    outputs = []
-    for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
-    single = LinearRegressor(dtype="float64").fit(frame[names], frame.y)
+    frame = _filip_frame()
+    outputs = two_workers["filip"]
+    single = LinearRegressor(dtype="float64").fit(frame.drop(columns="y"), frame.y)
     assert sorted(o["rows"] for o in outputs) == [41, 41]
     for o in outputs:
         assert o["nobs"] == 82 and o["optimizer"] == "whitened gd"
@@ -564,8 +567,9 @@ def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
     assert outputs[0]["coef"] == outputs[1]["coef"]
 
 
-def _cli_workers(tmp_path, args, n=2):
-    """``tapereg`` started on n workers, each in its own folder with the files."""
+def _cli_workers(tmp_path, args, n=2, *, module=True):
+    """``tapereg`` started on n workers, each in its own folder with the files
+    (``python args`` instead when not ``module``)."""
     import shutil
 
     folders = []
@@ -575,7 +579,7 @@ def _cli_workers(tmp_path, args, n=2):
         for name in ("d1.csv", "d2.csv"):
             shutil.copy(tmp_path / name, folder / name)
         folders.append(folder)
-    return _start_workers(["-m", "tapereg", *args], n, folders)
+    return _start_workers(["-m", "tapereg", *args] if module else args, n, folders)
 
 
 @pytest.fixture
@@ -618,7 +622,7 @@ ENGINES = {
 
 
 @pytest.mark.parametrize("engine", ENGINES)
-def test_cli_on_two_workers_equals_one_process(engine, request):
+def test_cli_on_two_workers_equals_one_process(engine, request, capsys, monkeypatch):
     """The chief's coefficients equal one process's for each engine (rtol 1e-4).
 
     The report's metrics are all-reduced sums: on the gram engine both runs take
@@ -627,8 +631,8 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
     from the pooled moments), and the mean absolute error moves with it.
     """
     import json
-    import subprocess
-    import sys
+
+    from tapereg.cli import main
 
     fixture, extra, metrics_rtol = ENGINES[engine]
     two_files = request.getfixturevalue(fixture)
@@ -646,14 +650,9 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
     for written in ("m.json", "p.png"):
         assert (two_files / "worker0" / written).exists()
         assert not (two_files / "worker1" / written).exists()
-    single = subprocess.run(
-        [sys.executable, "-m", "tapereg", *args],
-        cwd=two_files,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    alone = json.loads(single.stdout)
+    monkeypatch.chdir(two_files)  # one process: this one
+    assert main(args) == 0
+    alone = json.loads(capsys.readouterr().out)
     assert chief["strategy"] == "multi-worker"
     expected = {"gram": "gram", "exact": None}.get(engine, "data")
     assert chief["engine"] == alone["engine"] == expected
@@ -839,34 +838,47 @@ def test_a_worker_killed_while_training_stops_the_other(two_files):
     assert elapsed < 60
 
 
+# ``tapereg`` commands, one after another, in one process (each JSON line is one's).
+CLI_RUNS = """
+import json, sys
+from tapereg.cli import main
+
+for args in json.loads(sys.argv[1]):
+    status = main(args)
+    if status:
+        sys.exit(status)
+"""
+
+
 @pytest.mark.parametrize("engine", ["data"])
 def test_resume_from_the_chiefs_checkpoint_continues(two_files, engine):
     """4 epochs checkpointed, then resumed to 9, equal 9 straight epochs, bit for
     bit. On the data engine the other worker has no checkpoint: it starts from the
     state the chief restored (an all-reduce), and both run the same chunks. (The
     gram engine's epochs run on pooled moments, the same on both workers: its
-    resume is one process's, tested in test_checkpoints.py.)"""
+    resume is one process's, tested in test_checkpoints.py.)
+
+    The three runs share one pair of processes. The straight run comes between
+    the two others, so the state a worker could keep from the run before the
+    resumed one is the 9th epoch's, not the checkpoint's: starting from it
+    instead of the chief's restored state would show.
+    """
     import json
 
     base = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet"]
-    base += ["--engine", engine]
-    budget = ["--tol", "none", "--strategy", "multi-worker"]
+    base += ["--engine", engine, "--tol", "none", "--strategy", "multi-worker"]
     checkpoints = ["--checkpoint-dir", str(two_files / "ck"), "--checkpoint-every", "2"]
-
-    def run(folder_suffix, *extra):
-        folder = two_files / folder_suffix
-        folder.mkdir()
-        for name in ("d1.csv", "d2.csv"):
-            (folder / name).write_bytes((two_files / name).read_bytes())
-        workers = _cli_workers(folder, [*base, *budget, *extra])
-        outputs = [process.communicate(timeout=240) for process in workers]
-        for process, (_, err) in zip(workers, outputs, strict=True):
-            assert process.returncode == 0, err[-2000:]
-        return json.loads(outputs[0][0])
-
-    run("first", "--epochs", "4", *checkpoints)  # as if stopped after 4 epochs
-    resumed = run("resumed", "--epochs", "9", *checkpoints, "--resume")
-    straight = run("straight", "--epochs", "9")
+    runs = [
+        [*base, "--epochs", "4", *checkpoints],  # as if stopped after 4 epochs
+        [*base, "--epochs", "9"],
+        [*base, "--epochs", "9", *checkpoints, "--resume"],
+    ]
+    workers = _cli_workers(two_files, ["-c", CLI_RUNS, json.dumps(runs)], module=False)
+    outputs = [process.communicate(timeout=240) for process in workers]
+    for process, (_, err) in zip(workers, outputs, strict=True):
+        assert process.returncode == 0, err[-2000:]
+    assert outputs[1][0] == ""  # the other worker prints nothing
+    _, straight, resumed = map(json.loads, outputs[0][0].splitlines())
     assert resumed["n_iter"] == straight["n_iter"] == 9
     assert resumed["coef"] == straight["coef"]
     assert resumed["intercept"] == straight["intercept"]
