@@ -1,5 +1,6 @@
 """Training across workers: shards and the pooled moments (transport-free parts)."""
 
+import json
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -568,7 +569,7 @@ def test_two_workers_whiten_filip_from_their_stacked_row_factors(two_workers):
 
 
 def _cli_workers(tmp_path, args, n=2, *, module=True):
-    """``tapereg`` started on n workers, each in its own folder with the files
+    """``tapereg`` started on n workers, each in its own folder with the CSV files
     (``python args`` instead when not ``module``)."""
     import shutil
 
@@ -576,53 +577,92 @@ def _cli_workers(tmp_path, args, n=2, *, module=True):
     for i in range(n):
         folder = tmp_path / f"worker{i}"
         folder.mkdir()
-        for name in ("d1.csv", "d2.csv"):
-            shutil.copy(tmp_path / name, folder / name)
+        for path in tmp_path.glob("*.csv"):
+            shutil.copy(path, folder / path.name)
         folders.append(folder)
     return _start_workers(["-m", "tapereg", *args] if module else args, n, folders)
 
 
-@pytest.fixture
-def two_files(tmp_path):
-    import pandas as pd
+def _write_halves(frame, folder, prefix="d"):
+    frame.iloc[:1001].to_csv(folder / f"{prefix}1.csv", index=False)  # shards of 1001
+    frame.iloc[1001:].to_csv(folder / f"{prefix}2.csv", index=False)  # and 1000 rows
 
+
+def _correlated_frame():
     X, y, _ = correlated_problem(2001, 3, seed=11)
-    frame = pd.DataFrame(X * [1.0, 100.0, 0.01], columns=["a", "b", "c"]).assign(y=y)
-    frame.iloc[:1001].to_csv(tmp_path / "d1.csv", index=False)  # shards of 1001
-    frame.iloc[1001:].to_csv(tmp_path / "d2.csv", index=False)  # and 1000 rows
-    return tmp_path
+    return pd.DataFrame(X * [1.0, 100.0, 0.01], columns=["a", "b", "c"]).assign(y=y)
 
 
-@pytest.fixture
-def nearly_exact_files(tmp_path):
-    """As ``two_files``, with noise 1e-6: mini-batch SGD's own noise then falls
-    far below the 1e-4 at which two runs (different batches) are compared."""
-    import pandas as pd
-
+def _nearly_exact_frame():
+    """Noise 1e-6: mini-batch SGD's own noise then falls far below the 1e-4 at
+    which two runs (different batches) are compared."""
     rng = np.random.default_rng(5)
     X = rng.normal(size=(2001, 3)) * [1.0, 3.0, 0.5] + [1.0, -2.0, 0.0]
     y = X @ [1.5, -0.7, 2.0] + 0.3 + 1e-6 * rng.normal(size=2001)
-    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
-    frame.iloc[:1001].to_csv(tmp_path / "d1.csv", index=False)
-    frame.iloc[1001:].to_csv(tmp_path / "d2.csv", index=False)
+    return pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+
+
+@pytest.fixture
+def two_files(tmp_path):
+    _write_halves(_correlated_frame(), tmp_path)
     return tmp_path
 
 
 # The full-batch data engine across workers is the API test's
 # (test_two_workers_equal_one_process); mini-batches take it streamed here.
+# Per engine: its data files, its flags, and the rtol of the metrics.
 ENGINES = {
-    "gram": ("two_files", [], 1e-9),
+    "gram": (["d1.csv", "d2.csv"], [], 1e-9),
     "mini-batch": (
-        "nearly_exact_files",
-        ["--batch-size", "256", "--seed", "0", "--epochs", "40", "--tol", "none"],
+        ["n1.csv", "n2.csv"],
+        ["--batch-size", "256", "--seed", "0", "--epochs", "10", "--tol", "none"],
         None,
     ),
-    "exact": ("two_files", ["--solver", "exact"], 1e-9),
+    "exact": (["d1.csv", "d2.csv"], ["--solver", "exact"], 1e-9),
 }
 
 
+def _fit_args(engine):
+    files, extra, _ = ENGINES[engine]
+    return ["fit", *files, "--target", "y", "--json", "--quiet", *extra]
+
+
+@pytest.fixture(scope="module")
+def cli_two_workers(tmp_path_factory):
+    """Each engine's ``tapereg fit`` on two workers, one after another in one pair
+    of processes, each saving and plotting to files of its own: the folder, each
+    worker's (stdout, stderr), and the chief's reports by engine."""
+    import json
+
+    folder = tmp_path_factory.mktemp("cli_two_workers")
+    _write_halves(_correlated_frame(), folder)
+    _write_halves(_nearly_exact_frame(), folder, "n")
+    multi = ["--strategy", "multi-worker"]
+    runs = [
+        [
+            *_fit_args(engine),
+            *multi,
+            "--save",
+            f"{engine}.json",
+            "--plot",
+            f"{engine}.png",
+        ]
+        for engine in ENGINES
+    ]
+    workers = _cli_workers(folder, ["-c", CLI_RUNS, json.dumps(runs)], module=False)
+    outputs = [process.communicate(timeout=240) for process in workers]
+    for process, (_, err) in zip(workers, outputs, strict=True):
+        assert process.returncode == 0, err[-2000:]
+    reports = dict(
+        zip(ENGINES, map(json.loads, outputs[0][0].splitlines()), strict=True)
+    )
+    return folder, outputs, reports
+
+
 @pytest.mark.parametrize("engine", ENGINES)
-def test_cli_on_two_workers_equals_one_process(engine, request, capsys, monkeypatch):
+def test_cli_on_two_workers_equals_one_process(
+    engine, cli_two_workers, capsys, monkeypatch
+):
     """The chief's coefficients equal one process's for each engine (rtol 1e-4).
 
     The report's metrics are all-reduced sums: on the gram engine both runs take
@@ -630,28 +670,18 @@ def test_cli_on_two_workers_equals_one_process(engine, request, capsys, monkeypa
     little (one process estimates it by power iteration, the workers take it
     from the pooled moments), and the mean absolute error moves with it.
     """
-    import json
-
     from tapereg.cli import main
 
-    fixture, extra, metrics_rtol = ENGINES[engine]
-    two_files = request.getfixturevalue(fixture)
-    args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet", *extra]
-    workers = _cli_workers(
-        two_files,
-        [*args, "--strategy", "multi-worker", "--save", "m.json", "--plot", "p.png"],
-    )
-    outputs = [process.communicate(timeout=240) for process in workers]
-    for process, (_, err) in zip(workers, outputs, strict=True):
-        assert process.returncode == 0, err[-2000:]
-        assert err.strip() == ""
-    chief = json.loads(outputs[0][0])
+    folder, outputs, reports = cli_two_workers
+    metrics_rtol = ENGINES[engine][2]
+    assert [err.strip() for _, err in outputs] == ["", ""]
     assert outputs[1][0] == ""  # the other worker prints nothing
-    for written in ("m.json", "p.png"):
-        assert (two_files / "worker0" / written).exists()
-        assert not (two_files / "worker1" / written).exists()
-    monkeypatch.chdir(two_files)  # one process: this one
-    assert main(args) == 0
+    chief = reports[engine]
+    for written in (f"{engine}.json", f"{engine}.png"):
+        assert (folder / "worker0" / written).exists()
+        assert not (folder / "worker1" / written).exists()
+    monkeypatch.chdir(folder)  # one process: this one
+    assert main(_fit_args(engine)) == 0
     alone = json.loads(capsys.readouterr().out)
     assert chief["strategy"] == "multi-worker"
     expected = {"gram": "gram", "exact": None}.get(engine, "data")
@@ -797,42 +827,57 @@ def test_label_hashes_are_the_same_in_every_process():
         assert out.strip() == str(hashes.tolist())
 
 
-def test_a_dead_worker_stops_the_other_with_one_line(two_files):
+@pytest.fixture(scope="module")
+def dead_workers(tmp_path_factory):
+    """Both ways a worker dies, on two clusters at the same time (each chief mostly
+    waits on a timeout): by case, the chief's exit status, its stderr and the
+    seconds from the kill to its end.
+
+    "before joining": the other worker is killed at once, before the cluster
+    forms. "while training": it is killed in the middle of the data engine's
+    epochs (each all-reduces), once the chief has checkpointed.
+    """
     import time
 
     args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--strategy", "multi-worker"]
-    workers = _cli_workers(two_files, args)
-    started = time.monotonic()
-    workers[1].kill()
-    _, err = workers[0].communicate(timeout=90)
-    elapsed = time.monotonic() - started
-    workers[1].communicate()
-    assert workers[0].returncode == 2, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("tapereg: error: the cluster failed")
-    assert elapsed < 60
-
-
-def test_a_worker_killed_while_training_stops_the_other(two_files):
-    """Killed in the middle of the data engine's epochs (each all-reduces): the
-    chief's next collective fails, one line, exit 2, well within 60 s."""
-    import time
-
-    checkpoints = two_files / "worker0" / "ck"
-    args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--strategy", "multi-worker"]
-    args += ["--engine", "data", "--epochs", "1000000", "--tol", "none", "--quiet"]
-    args += ["--checkpoint-dir", "ck", "--checkpoint-every", "1"]
-    workers = _cli_workers(two_files, args)
+    training = ["--engine", "data", "--epochs", "1000000", "--tol", "none"]
+    training += ["--quiet", "--checkpoint-dir", "ck", "--checkpoint-every", "1"]
+    folders, clusters, killed = {}, {}, {}
+    for case, extra in (("before joining", []), ("while training", training)):
+        folders[case] = tmp_path_factory.mktemp("dead_worker")
+        _write_halves(_correlated_frame(), folders[case])
+        clusters[case] = _cli_workers(folders[case], [*args, *extra])
+    clusters["before joining"][1].kill()
+    killed["before joining"] = time.monotonic()
+    checkpoint = folders["while training"] / "worker0" / "ck" / "checkpoint"
     deadline = time.monotonic() + 120
-    while not (checkpoints / "checkpoint").exists():  # the chief has trained
-        assert workers[0].poll() is None and time.monotonic() < deadline
+    while not checkpoint.exists():  # the chief has trained
+        assert clusters["while training"][0].poll() is None
+        assert time.monotonic() < deadline
         time.sleep(0.1)
-    started = time.monotonic()
-    workers[1].kill()
-    _, err = workers[0].communicate(timeout=90)
-    elapsed = time.monotonic() - started
-    workers[1].communicate()
-    assert workers[0].returncode == 2, err
+    clusters["while training"][1].kill()
+    killed["while training"] = time.monotonic()
+    ended = {}
+    while len(ended) < len(clusters):
+        for case, (chief, _) in clusters.items():
+            if case not in ended and chief.poll() is not None:
+                ended[case] = time.monotonic()
+        assert time.monotonic() < max(killed.values()) + 90
+        time.sleep(0.1)
+    results = {}
+    for case, (chief, other) in clusters.items():
+        _, err = chief.communicate()
+        other.communicate()
+        results[case] = (chief.returncode, err, ended[case] - killed[case])
+    return results
+
+
+@pytest.mark.parametrize("case", ["before joining", "while training"])
+def test_a_dead_worker_stops_the_other_with_one_line(dead_workers, case):
+    """The chief's next step with the dead worker fails: one line, exit 2, well
+    within 60 s."""
+    status, err, elapsed = dead_workers[case]
+    assert status == 2, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("tapereg: error: the cluster failed")
     assert elapsed < 60
@@ -967,7 +1012,7 @@ def test_mirrored_mini_batches_reach_the_least_squares_fit():
     X = rng.normal(size=(301, 3))
     y = X @ [1.0, -2.0, 0.5] + 3.0 + 1e-7 * rng.normal(size=301)
     model = LinearRegressor(
-        strategy="mirrored", dtype="float64", batch_size=32, max_iter=60, tol=None
+        strategy="mirrored", dtype="float64", batch_size=32, max_iter=20, tol=None
     ).fit(X, y)
     exact = np.linalg.lstsq(np.column_stack([X, np.ones(301)]), y, rcond=None)[0]
     np.testing.assert_allclose(model.coef_, exact[:3], rtol=1e-5)
