@@ -9,16 +9,16 @@
   ``"mirrored"`` into the model file, and the loaded model fits again.
 * Warnings from ``fit`` and ``fit_stream`` point at the caller's line.
 
-Plain Python block objects stand for streams; the CLI runs as a user runs it, in
-a subprocess.
+Plain Python block objects stand for streams; the CLI runs in-process through
+``main`` (the real process is test_cli.py's and test_bad_input.py's).
 """
 
+import contextlib
 import inspect
+import io
 import json
-import os
 import re
 import subprocess
-import sys
 import warnings
 
 import numpy as np
@@ -67,18 +67,20 @@ def _least_squares(X, y):
     return solution[:-1], solution[-1]
 
 
-def _run(*args, cwd=None):
-    """``tapereg ARGS`` as a user runs it."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return subprocess.run(
-        [sys.executable, "-m", "tapereg", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
+def _run(*args, cwd):
+    """``tapereg ARGS`` in folder ``cwd``, in this process (no TF_CONFIG)."""
+    from tapereg.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        patch.chdir(cwd)
+        patch.delenv("TF_CONFIG", raising=False)
+        status = main(list(map(str, args)))
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 # Solver and engine paths of fit_stream: gram (default), data, exact.
@@ -285,32 +287,13 @@ def test_cli_strategy_is_saved_as_its_name_and_the_loaded_model_fits(tmp_path):
     strategies = list(_values_of(json.loads(text), "strategy"))
     assert strategies, "the model file keeps no strategy parameter"
     assert all(s == "mirrored" for s in strategies), strategies
-    # A MirroredStrategy is created in-process: refit in a process of its own.
-    code = (
-        "import json, sys, pandas as pd, tapereg\n"
-        "model = tapereg.load(sys.argv[1])\n"
-        "frame = pd.read_csv(sys.argv[2])\n"
-        "model.fit(frame[['a', 'b']], frame['y'])\n"
-        "print(json.dumps({'strategy': model.get_params()['strategy'],\n"
-        "    'coef': [float(c) for c in model.coef_],\n"
-        "    'intercept': float(model.intercept_)}))\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    refit = subprocess.run(
-        [sys.executable, "-c", code, "m.json", "d.csv"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert refit.returncode == 0, refit.stderr[-2000:]
-    result = json.loads(refit.stdout.strip().splitlines()[-1])
-    assert result["strategy"] == "mirrored"
+    model = tapereg.load(tmp_path / "m.json")
+    frame = pd.read_csv(tmp_path / "d.csv")
+    model.fit(frame[["a", "b"]], frame["y"])
+    assert model.get_params()["strategy"] == "mirrored"
     coef, intercept = _least_squares(X, y)
-    np.testing.assert_allclose(result["coef"], coef, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(result["intercept"], intercept, atol=1e-4)
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model.intercept_, intercept, atol=1e-4)
 
 
 # -- 4. warnings point at the caller's line --------------------------------------------
