@@ -13,17 +13,15 @@ Plain Python block objects stand for streams; the CLI runs in-process through
 ``main`` (the real process is test_cli.py's and test_bad_input.py's).
 """
 
-import contextlib
 import inspect
-import io
 import json
 import re
-import subprocess
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli
 from sklearn.exceptions import ConvergenceWarning
 
 import tapereg
@@ -65,22 +63,6 @@ def _least_squares(X, y):
     A = np.column_stack([X, np.ones(len(X))])
     solution, *_ = np.linalg.lstsq(A, y, rcond=None)
     return solution[:-1], solution[-1]
-
-
-def _run(*args, cwd):
-    """``tapereg ARGS`` in folder ``cwd``, in this process (no TF_CONFIG)."""
-    from tapereg.cli import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with (
-        pytest.MonkeyPatch.context() as patch,
-        contextlib.redirect_stdout(out),
-        contextlib.redirect_stderr(err),
-    ):
-        patch.chdir(cwd)
-        patch.delenv("TF_CONFIG", raising=False)
-        status = main(list(map(str, args)))
-    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
 
 
 # Solver and engine paths of fit_stream: gram (default), data, exact.
@@ -131,7 +113,7 @@ def streamed_model(tmp_path_factory):
     X, y = _problem(40, seed=1)
     frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "price": y})
     frame.to_csv(folder / "f.csv", index=False)
-    fit = _run(
+    fit = run_cli(
         "fit",
         "f.csv",
         "--target",
@@ -152,7 +134,7 @@ def test_predict_of_a_streamed_model_names_the_column_after_the_target(
     streamed_model,
 ):
     folder, frame = streamed_model
-    predict = _run("predict", "m.json", "f.csv", cwd=folder)
+    predict = run_cli("predict", "m.json", "f.csv", cwd=folder)
     assert predict.returncode == 0, predict.stderr
     lines = predict.stdout.splitlines()
     assert lines[0] == "price", f"predict's header is {lines[0]!r}, not 'price'"
@@ -163,7 +145,7 @@ def test_export_of_a_streamed_model_names_the_output_after_the_target(
     streamed_model,
 ):
     folder, _ = streamed_model
-    export = _run("export", "m.json", "served", cwd=folder)
+    export = run_cli("export", "m.json", "served", cwd=folder)
     assert export.returncode == 0, export.stderr
     line = next(
         (s for s in export.stdout.splitlines() if s.startswith("serving_default")), ""
@@ -267,7 +249,7 @@ def test_cli_strategy_is_saved_as_its_name_and_the_loaded_model_fits(tmp_path):
     pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(
         tmp_path / "d.csv", index=False
     )
-    fit = _run(
+    fit = run_cli(
         "fit",
         "d.csv",
         "--target",
