@@ -34,12 +34,12 @@ def test_an_interrupted_then_resumed_fit_equals_an_uninterrupted_one(
     tmp_path, settings
 ):
     X, y, _ = correlated_problem(600, 3, seed=1)
-    common = dict(tol=None, checkpoint_every=7, **settings)
-    whole = LinearRegressor(max_iter=60, **common).fit(X, y)
-    # An interruption after 25 epochs, then a resumed fit with the full budget.
-    LinearRegressor(max_iter=25, checkpoint_dir=tmp_path, **common).fit(X, y)
+    common = dict(tol=None, checkpoint_every=5, **settings)
+    whole = LinearRegressor(max_iter=30, **common).fit(X, y)
+    # An interruption after 13 epochs, then a resumed fit with the full budget.
+    LinearRegressor(max_iter=13, checkpoint_dir=tmp_path, **common).fit(X, y)
     resumed = LinearRegressor(
-        max_iter=60, checkpoint_dir=tmp_path, resume=True, **common
+        max_iter=30, checkpoint_dir=tmp_path, resume=True, **common
     ).fit(X, y)
     np.testing.assert_array_equal(resumed.coef_, whole.coef_)
     np.testing.assert_array_equal(resumed.loss_curve_, whole.loss_curve_)
