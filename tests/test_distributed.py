@@ -602,12 +602,6 @@ def _nearly_exact_frame():
     return pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
 
 
-@pytest.fixture
-def two_files(tmp_path):
-    _write_halves(_correlated_frame(), tmp_path)
-    return tmp_path
-
-
 # The full-batch data engine across workers is the API test's
 # (test_two_workers_equal_one_process); mini-batches take it streamed here.
 # Per engine: its data files, its flags, and the rtol of the metrics.
@@ -627,35 +621,59 @@ def _fit_args(engine):
     return ["fit", *files, "--target", "y", "--json", "--quiet", *extra]
 
 
+# ``tapereg`` commands, one after another, in one process (each JSON line is one's).
+CLI_RUNS = """
+import json, sys
+from tapereg.cli import main
+
+for args in json.loads(sys.argv[1]):
+    status = main(args)
+    if status:
+        sys.exit(status)
+"""
+
+
+# The data engine's resume on two workers: 4 epochs checkpointed, 9 straight, then
+# 9 resumed from the 4 (the straight run between them: see the test).
+RESUME = {
+    "resume: first": ["--epochs", "4", "--checkpoint-every", "2"],
+    "resume: straight": ["--epochs", "9"],
+    "resume: resumed": ["--epochs", "9", "--checkpoint-every", "2", "--resume"],
+}
+
+
 @pytest.fixture(scope="module")
 def cli_two_workers(tmp_path_factory):
-    """Each engine's ``tapereg fit`` on two workers, one after another in one pair
-    of processes, each saving and plotting to files of its own: the folder, each
-    worker's (stdout, stderr), and the chief's reports by engine."""
+    """``tapereg fit`` on two workers, every run one after another in one pair of
+    processes: each engine's, saving and plotting to files of its own, then the
+    resume's three. The folder, each worker's (stdout, stderr), and the chief's
+    reports by run."""
     import json
 
     folder = tmp_path_factory.mktemp("cli_two_workers")
     _write_halves(_correlated_frame(), folder)
     _write_halves(_nearly_exact_frame(), folder, "n")
     multi = ["--strategy", "multi-worker"]
-    runs = [
-        [
-            *_fit_args(engine),
-            *multi,
-            "--save",
-            f"{engine}.json",
-            "--plot",
-            f"{engine}.png",
-        ]
+    runs = {
+        engine: [*_fit_args(engine), *multi, "--save", f"{engine}.json"]
         for engine in ENGINES
-    ]
-    workers = _cli_workers(folder, ["-c", CLI_RUNS, json.dumps(runs)], module=False)
+    }
+    for engine, args in runs.items():
+        args += ["--plot", f"{engine}.png"]
+    resume = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet"]
+    resume += ["--engine", "data", "--tol", "none", *multi]
+    checkpoints = ["--checkpoint-dir", str(folder / "ck")]
+    for name, extra in RESUME.items():
+        runs[name] = [*resume, *extra]
+        if "--checkpoint-every" in extra:
+            runs[name] += checkpoints
+    command = ["-c", CLI_RUNS, json.dumps(list(runs.values()))]
+    workers = _cli_workers(folder, command, module=False)
     outputs = [process.communicate(timeout=240) for process in workers]
     for process, (_, err) in zip(workers, outputs, strict=True):
         assert process.returncode == 0, err[-2000:]
-    reports = dict(
-        zip(ENGINES, map(json.loads, outputs[0][0].splitlines()), strict=True)
-    )
+    lines = outputs[0][0].splitlines()
+    reports = dict(zip(runs, map(json.loads, lines), strict=True))
     return folder, outputs, reports
 
 
@@ -883,47 +901,22 @@ def test_a_dead_worker_stops_the_other_with_one_line(dead_workers, case):
     assert elapsed < 60
 
 
-# ``tapereg`` commands, one after another, in one process (each JSON line is one's).
-CLI_RUNS = """
-import json, sys
-from tapereg.cli import main
-
-for args in json.loads(sys.argv[1]):
-    status = main(args)
-    if status:
-        sys.exit(status)
-"""
-
-
-@pytest.mark.parametrize("engine", ["data"])
-def test_resume_from_the_chiefs_checkpoint_continues(two_files, engine):
+def test_resume_from_the_chiefs_checkpoint_continues(cli_two_workers):
     """4 epochs checkpointed, then resumed to 9, equal 9 straight epochs, bit for
     bit. On the data engine the other worker has no checkpoint: it starts from the
     state the chief restored (an all-reduce), and both run the same chunks. (The
     gram engine's epochs run on pooled moments, the same on both workers: its
     resume is one process's, tested in test_checkpoints.py.)
 
-    The three runs share one pair of processes. The straight run comes between
-    the two others, so the state a worker could keep from the run before the
-    resumed one is the 9th epoch's, not the checkpoint's: starting from it
-    instead of the chief's restored state would show.
+    The runs share one pair of processes. The straight run comes between the two
+    others, so the state a worker could keep from the run before the resumed one
+    is the 9th epoch's, not the checkpoint's: starting from it instead of the
+    chief's restored state would show.
     """
-    import json
-
-    base = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet"]
-    base += ["--engine", engine, "--tol", "none", "--strategy", "multi-worker"]
-    checkpoints = ["--checkpoint-dir", str(two_files / "ck"), "--checkpoint-every", "2"]
-    runs = [
-        [*base, "--epochs", "4", *checkpoints],  # as if stopped after 4 epochs
-        [*base, "--epochs", "9"],
-        [*base, "--epochs", "9", *checkpoints, "--resume"],
-    ]
-    workers = _cli_workers(two_files, ["-c", CLI_RUNS, json.dumps(runs)], module=False)
-    outputs = [process.communicate(timeout=240) for process in workers]
-    for process, (_, err) in zip(workers, outputs, strict=True):
-        assert process.returncode == 0, err[-2000:]
+    _, outputs, reports = cli_two_workers
     assert outputs[1][0] == ""  # the other worker prints nothing
-    _, straight, resumed = map(json.loads, outputs[0][0].splitlines())
+    straight, resumed = reports["resume: straight"], reports["resume: resumed"]
+    assert reports["resume: first"]["n_iter"] == 4
     assert resumed["n_iter"] == straight["n_iter"] == 9
     assert resumed["coef"] == straight["coef"]
     assert resumed["intercept"] == straight["intercept"]
