@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -30,3 +33,25 @@ def relative_excess_mse(X, y, coef, intercept):
 @pytest.fixture
 def problem():
     return correlated_problem()
+
+
+def run_cli(*args, cwd=None) -> subprocess.CompletedProcess:
+    """``tapereg ARGS`` in this process, through ``main``: its exit status (an
+    argparse usage error's too), stdout and stderr, as a CompletedProcess; run in
+    folder ``cwd`` if given, without TF_CONFIG."""
+    from tapereg.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        contextlib.redirect_stdout(out),
+        contextlib.redirect_stderr(err),
+    ):
+        if cwd is not None:
+            patch.chdir(cwd)
+        patch.delenv("TF_CONFIG", raising=False)
+        try:
+            status = main([str(arg) for arg in args])
+        except SystemExit as stop:
+            status = stop.code
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())

@@ -96,9 +96,10 @@ def test_predict_killed_while_writing_leaves_the_old_predictions(tmp_path, fitte
     """A real ``kill -9`` during ``tapereg predict --out``: the old file survives."""
     model, _, _ = fitted
     save(model, tmp_path / "m.json")
-    rows = 2_000_000
-    X = np.random.default_rng(1).normal(size=(rows, 2))
-    pd.DataFrame(X, columns=["x0", "x1"]).to_csv(tmp_path / "d.csv", index=False)
+    # 2,000,000 rows (long enough to be killed while writing): 10,000 repeated.
+    X = np.random.default_rng(1).normal(size=(10_000, 2))
+    rows = pd.DataFrame(X).to_csv(index=False, header=False)
+    (tmp_path / "d.csv").write_text("x0,x1\n" + rows * 200)
     out = tmp_path / "out.csv"
     out.write_text("old predictions\n")
     process = subprocess.Popen(

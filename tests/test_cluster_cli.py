@@ -2,20 +2,17 @@
 
 statsmodels' ``OLS(...).fit(cov_type="cluster", cov_kwds={"groups": codes})`` is the
 reference, on scikit-learn's diabetes data clustered by decade of age (7 clusters,
-labels such as ``"g05"``) written to small CSV and Parquet files. The runs are
-subprocesses of ``python -m tapereg``; all but one use the exact solver, which
-imports no TensorFlow and takes about a second.
+labels such as ``"g05"``) written to small CSV and Parquet files. The commands
+run in-process through ``main``; all but one use the exact solver.
 """
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
+from conftest import run_cli
 
 import tapereg
 
@@ -25,16 +22,6 @@ pytestmark = pytest.mark.filterwarnings(
 )
 
 FEATURES = ["age", "sex", "bmi", "bp", "s1", "s2", "s3", "s4", "s5", "s6"]
-
-
-def _tapereg(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tapereg", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=os.environ,  # PYTHONPATH and all: the tree under test
-        timeout=300,
-    )
 
 
 def _frame():
@@ -75,7 +62,7 @@ def reference():
 
 def _fit_json(data, *args, features=True):
     chosen = ["--features", ",".join(FEATURES)] if features else []
-    result = _tapereg("fit", data, "--target", "y", *chosen, "--quiet", "--json", *args)
+    result = run_cli("fit", data, "--target", "y", *chosen, "--quiet", "--json", *args)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)["summary"]
 
@@ -168,7 +155,7 @@ def gaps(tmp_path):
 @pytest.mark.parametrize("suffix", ["csv", "parquet"])
 def test_a_missing_label_names_its_column_and_row(gaps, suffix):
     path = gaps / f"gap.{suffix}"
-    result = _tapereg(
+    result = run_cli(
         "fit", path, "--target", "y", "--cluster", "g", "--solver", "exact"
     )
     assert result.returncode == 2
@@ -201,12 +188,12 @@ def test_a_missing_label_names_its_column_and_row(gaps, suffix):
 )
 def test_cluster_mistakes_are_one_line(gaps, args, message):
     gap = gaps / "gap.csv"
-    result = _tapereg("fit", *(a.format(gap=gap) for a in args), "--solver", "exact")
+    result = run_cli("fit", *(a.format(gap=gap) for a in args), "--solver", "exact")
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"tapereg: error: {message.format(gap=gap)}"]
     # A missing column of labels reads as a missing target column does.
     if "no cluster column" in message:
-        target = _tapereg("fit", gap, "--target", "h", "--solver", "exact")
+        target = run_cli("fit", gap, "--target", "h", "--solver", "exact")
         assert target.stderr.replace("target", "cluster") == result.stderr
 
 

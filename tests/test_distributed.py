@@ -1,10 +1,12 @@
 """Training across workers: shards and the pooled moments (transport-free parts)."""
 
+import json
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import correlated_problem
 from test_nist import MIN_LRE, lre
@@ -280,27 +282,32 @@ def test_sharded_blocks_split_a_stream_round_robin():
 
 # -- two real workers on loopback ----------------------------------------------------
 
+# One pair of worker processes runs every API job below in turn (a process builds
+# one multi-worker strategy and keeps it), printing each worker's results as one
+# JSON line; a test per job then compares them with one process's fit.
 WORKER = """
-import json, sys
+import json, sys, warnings
 import numpy as np
+import pandas as pd
 from tapereg import LinearRegressor
-from tapereg.io.readers import open_table
-from tapereg.io.readers import shard_of
+from tapereg.io.readers import open_table, shard_of
 from tapereg.parallel.cluster import resolve_strategy, worker_index
 
 index, count = worker_index(resolve_strategy("multi-worker"))
-for params in json.loads(sys.argv[3]):  # one fit per job, all on one cluster
+
+
+def rows(path, mode, params):
     calls = params.pop("partial_fit", 0)
     model = LinearRegressor(strategy="multi-worker", dtype="float64", **params)
-    if sys.argv[2] == "stream":  # every other block of rows
-        blocks = shard_of(open_table(sys.argv[1], "y", block_bytes=4096), index, count)
+    if mode == "stream":  # every other block of rows
+        blocks = shard_of(open_table(path, "y", block_bytes=4096), index, count)
         if calls:
             model.partial_fit_stream(blocks)
         else:
             model.fit_stream(blocks)
         rows = sum(X.shape[0] for X, _ in blocks)
     else:  # in memory: every other row
-        table = open_table(sys.argv[1], "y").read()
+        table = open_table(path, "y").read()
         X, y = table.X[index::count], table.y[index::count, 0]
         if calls:  # the same number of calls on every worker
             for part in np.array_split(np.arange(X.shape[0]), calls):
@@ -308,13 +315,54 @@ for params in json.loads(sys.argv[3]):  # one fit per job, all on one cluster
         else:
             model.fit(X, y)
         rows = X.shape[0]
-    print(json.dumps({"index": index, "count": count, "rows": rows,
-                      "coef": model.coef_.tolist(), "intercept": model.intercept_,
-                      "nobs": getattr(model, "nobs_", None), "n_iter": model.n_iter_,
-                      "engine": model.engine_, "optimizer": model.optimizer_,
-                      "cov": {t: model.cov_params(t).values.tolist()
-                              for t in ("nonrobust", "HC0", "HC1", "HC2", "HC3")}
-                      if model.cov_type != "nonrobust" else None}))
+    return {"index": index, "count": count, "rows": rows,
+            "coef": model.coef_.tolist(), "intercept": model.intercept_,
+            "nobs": getattr(model, "nobs_", None), "n_iter": model.n_iter_,
+            "engine": model.engine_, "optimizer": model.optimizer_,
+            "cov": {t: model.cov_params(t).values.tolist()
+                    for t in ("nonrobust", "HC0", "HC1", "HC2", "HC3")}
+            if model.cov_type != "nonrobust" else None}
+
+
+def clusters(path):
+    data = np.load(path, allow_pickle=True)
+    rows = slice(index, None, count)  # every other row: most clusters on both
+    X, Y, w, labels = (data[k][rows] for k in ("X", "Y", "w", "labels"))
+    cuts = [0, 100, 101, 450, X.shape[0]]
+    blocks = [(X[a:b], Y[a:b], w[a:b], labels[a:b]) for a, b in zip(cuts, cuts[1:])]
+    model = LinearRegressor(
+        strategy="multi-worker", solver="exact", cov_type="cluster"
+    )
+    model.fit_stream(blocks)
+    return {"index": index, "n_groups": model.statistics_.n_groups,
+            "local_groups": len(set(labels.tolist())),
+            "cov": model.cov_params().values.tolist(),
+            "fvalue": model.fvalue_.tolist(),
+            "diagnostics": [model.llf_.tolist(), model.aic_.tolist(),
+                            model.bic_.tolist(),
+                            model.jarque_bera_.values.tolist(),
+                            model.omnibus_.values.tolist(),
+                            model.condition_number_, model.vif_.tolist()],
+            "durbin_watson": model.durbin_watson_.tolist()}
+
+
+def formula(path):
+    table = pd.read_pickle(path)
+    mine = table.iloc[:150] if index == 0 else table.iloc[150:]  # firms apart
+    blocks = [mine.iloc[k:k + 40] for k in range(0, len(mine), 40)]
+    model = LinearRegressor(strategy="multi-worker", solver="exact", missing="drop",
+                            formula="invest ~ np.log(value) + capital + C(firm)")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.fit_stream(blocks)
+    return {"index": index, "names": list(model.feature_names_in_),
+            "coef": model.coef_.tolist(), "intercept": model.intercept_,
+            "std_err": model.summary()["std_err"].tolist(),
+            "warnings": [str(w.message) for w in caught]}
+
+
+for name, job, *arguments in json.loads(sys.argv[1]):  # [name, function, *args]
+    print(json.dumps({name: globals()[job](*arguments)}), flush=True)
 """
 
 
@@ -359,73 +407,108 @@ def _start_workers(command, n=2, folders=None):
     ]
 
 
-@pytest.mark.parametrize(
-    "mode, jobs",
-    [
-        ("stream", [{}, {"positive": True}, {"partial_fit": 1}]),
-        (
-            "memory",
-            [
-                {"engine": "data"},
-                {"partial_fit": 3},
-                {"loss": "quantile", "quantile": 0.7},
-            ],
-        ),
-        ("stream", [{"solver": "exact"}, {"solver": "exact", "positive": True}]),
-        ("memory", [{"solver": "exact"}]),
-        ("stream", [{"cov_type": "HC1"}]),
-    ],
-    ids=[
-        "gram-engine-streamed",
-        "data-engine-in-memory",
-        "exact-solver-streamed",
-        "exact-solver-in-memory",
-        "robust-covariances-streamed",
-    ],
-)
-def test_two_workers_equal_one_process(tmp_path, mode, jobs):
-    """Each job's fit on two workers equals one process's: non-negative
-    coefficients too (projected gradient descent, and the exact solver's NNLS
-    from the stacked factors), and ``partial_fit`` (``partial_fit_stream``, or
-    three calls on each worker), whose new rows' moments are pooled before they
-    are merged with those before: the fit of all rows."""
-    import json
+ROWS_JOBS = {
+    "gram-engine-streamed": ("stream", {}),
+    "data-engine-in-memory": ("memory", {"engine": "data"}),
+    "exact-solver-streamed": ("stream", {"solver": "exact"}),
+    "exact-solver-in-memory": ("memory", {"solver": "exact"}),
+    "robust-covariances-streamed": ("stream", {"cov_type": "HC1"}),
+    # Non-negative coefficients: projected gradient descent, and the exact
+    # solver's NNLS from the stacked factors.
+    "positive-streamed": ("stream", {"positive": True}),
+    "positive-exact-streamed": ("stream", {"solver": "exact", "positive": True}),
+    # partial_fit: each call's new rows' moments pooled over workers, then
+    # merged with those before (partial_fit_stream, or three calls each).
+    "partial-fit-streamed": ("stream", {"partial_fit": 1}),
+    "partial-fit-in-memory": ("memory", {"partial_fit": 3}),
+    "quantile-loss-in-memory": ("memory", {"loss": "quantile", "quantile": 0.7}),
+}
 
-    import pandas as pd
 
+def _rows_frame():
     X, y, _ = correlated_problem(2001, 3, seed=7)  # an odd number of rows
     # Scales and offsets apart; the signs make w ≥ 0 bind on b alone.
     X = X * [-1.0, -100.0, 0.01] + [0.0, -5.0, -3.0]
-    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
-    path = tmp_path / "d.csv"
-    frame.to_csv(path, index=False)
-    workers = _start_workers(["-c", WORKER, str(path), mode, json.dumps(jobs)])
+    return pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
+
+
+def _clustered():
+    X, y, _ = correlated_problem(1201, 3, seed=11)
+    rng = np.random.default_rng(5)
+    Y = np.column_stack([y, y + X[:, 0] * rng.normal(0, 3, 1201)])
+    w = rng.uniform(0.5, 2.0, 1201)
+    labels = np.array([f"shop {k}" for k in rng.integers(0, 12, 1201)], object)
+    labels[[0, 1]] = ["only on worker 0", "only on worker 1"]
+    return X, Y, w, labels
+
+
+def _grunfeld():
+    import statsmodels.api as sm
+
+    table = sm.datasets.grunfeld.load_pandas().data
+    table.loc[[3, 200], "value"] = np.nan
+    return table
+
+
+def _filip_frame():
+    problem = load_nist("Filip")
+    names = [f"x{i}" for i in range(1, problem.X.shape[1] + 1)]
+    return pd.DataFrame(problem.X, columns=names).assign(y=problem.y)
+
+
+@pytest.fixture(scope="module")
+def two_workers(tmp_path_factory):
+    """Every job's results, as [worker 0's, worker 1's], by job name."""
+    import json
+
+    folder = tmp_path_factory.mktemp("two_workers")
+    _rows_frame().to_csv(folder / "d.csv", index=False)
+    X, Y, w, labels = _clustered()
+    np.savez(folder / "clustered.npz", X=X, Y=Y, w=w, labels=labels)
+    _grunfeld().to_pickle(folder / "grunfeld.pkl")
+    # float_format: Filip's digits, every one of them.
+    _filip_frame().to_csv(folder / "filip.csv", index=False, float_format="%.17g")
+    jobs = [
+        [name, "rows", str(folder / "d.csv"), mode, params]
+        for name, (mode, params) in ROWS_JOBS.items()
+    ]
+    jobs += [
+        ["clusters", "clusters", str(folder / "clustered.npz")],
+        ["formula", "formula", str(folder / "grunfeld.pkl")],
+        # In memory, every other row (a file this small is one block of text).
+        ["filip", "rows", str(folder / "filip.csv"), "memory", {}],
+    ]
+    workers = _start_workers(["-c", WORKER, json.dumps(jobs)])
     outputs = []
     for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        lines = out.strip().splitlines()[-len(jobs) :]
-        outputs.append([json.loads(line) for line in lines])
-    for job, (first, second) in zip(jobs, zip(*outputs, strict=True), strict=True):
-        params = {k: v for k, v in job.items() if k != "partial_fit"}
-        _check_equals_one_process(frame, params, [first, second])
+        out, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err[-3000:]
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        outputs.append(
+            {name: result for line in lines for name, result in line.items()}
+        )
+    return {name: [outputs[0][name], outputs[1][name]] for name, *_ in jobs}
 
 
-def _check_equals_one_process(frame, params, outputs):
-    """One job's outputs, a worker's each, against one process's fit."""
+@pytest.mark.parametrize("job", ROWS_JOBS)
+def test_two_workers_equal_one_process(two_workers, job):
     from tapereg import LinearRegressor
 
+    _, job_params = ROWS_JOBS[job]
+    params = {k: v for k, v in job_params.items() if k != "partial_fit"}
+    outputs = two_workers[job]
+    frame = _rows_frame()
     single = LinearRegressor(dtype="float64", **params).fit(
         frame[["a", "b", "c"]], frame.y
     )
-    assert sorted(o["index"] for o in outputs) == [0, 1]
+    assert [o["index"] for o in outputs] == [0, 1]
     rows = [o["rows"] for o in outputs]
     assert sum(rows) == 2001 and rows[0] != rows[1]  # shards of different sizes
     # The exact solver's stacked factors give the single solve's digits.
     rtol = 1e-10 if params.get("solver") == "exact" else 1e-4
     for o in outputs:
         no_statistics = params.get("positive") or "loss" in params
-        assert o["nobs"] == (None if no_statistics else 2001)
+        assert o["nobs"] == (None if no_statistics else 2001)  # OLS statistics
         assert o["engine"] == single.engine_
         np.testing.assert_allclose(o["coef"], single.coef_, rtol=rtol)
         np.testing.assert_allclose(o["intercept"], single.intercept_, rtol=rtol)
@@ -445,56 +528,15 @@ def _check_equals_one_process(frame, params, outputs):
             )
 
 
-CLUSTER_WORKER = """
-import json, sys
-import numpy as np
-from tapereg import LinearRegressor
-from tapereg.parallel.cluster import resolve_strategy, worker_index
-
-index, count = worker_index(resolve_strategy("multi-worker"))
-data = np.load(sys.argv[1], allow_pickle=True)
-rows = slice(index, None, count)  # every other row: most clusters on both workers
-X, Y, w, labels = (data[k][rows] for k in ("X", "Y", "w", "labels"))
-cuts = [0, 100, 101, 450, X.shape[0]]
-blocks = [(X[a:b], Y[a:b], w[a:b], labels[a:b]) for a, b in zip(cuts, cuts[1:])]
-model = LinearRegressor(strategy="multi-worker", solver="exact", cov_type="cluster")
-model.fit_stream(blocks)
-print(json.dumps({"index": index, "n_groups": model.statistics_.n_groups,
-                  "local_groups": len(set(labels.tolist())),
-                  "cov": model.cov_params().values.tolist(),
-                  "fvalue": model.fvalue_.tolist(),
-                  "diagnostics": [model.llf_.tolist(), model.aic_.tolist(),
-                                  model.bic_.tolist(),
-                                  model.jarque_bera_.values.tolist(),
-                                  model.omnibus_.values.tolist(),
-                                  model.condition_number_, model.vif_.tolist()],
-                  "durbin_watson": model.durbin_watson_.tolist()}))
-"""
-
-
-def test_two_workers_cluster_errors_equal_one_process(tmp_path):
+def test_two_workers_cluster_errors_equal_one_process(two_workers):
     """Two targets, weights and text labels, each cluster's rows dealt to both
     workers (two one-row clusters to one each): the per-label score sums are
     added across workers, so the cluster covariance, G and the Wald F equal
     one process's."""
-    import json
-
     from tapereg import LinearRegressor
 
-    X, y, _ = correlated_problem(1201, 3, seed=11)
-    rng = np.random.default_rng(5)
-    Y = np.column_stack([y, y + X[:, 0] * rng.normal(0, 3, 1201)])
-    w = rng.uniform(0.5, 2.0, 1201)
-    labels = np.array([f"shop {k}" for k in rng.integers(0, 12, 1201)], object)
-    labels[[0, 1]] = ["only on worker 0", "only on worker 1"]
-    path = tmp_path / "clustered.npz"
-    np.savez(path, X=X, Y=Y, w=w, labels=labels)
-    workers = _start_workers(["-c", CLUSTER_WORKER, str(path)])
-    outputs = []
-    for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    X, Y, w, labels = _clustered()
+    outputs = two_workers["clusters"]
     single = LinearRegressor(solver="exact", cov_type="cluster")
     single.fit(X, Y, sample_weight=w, groups=labels)
     assert single.statistics_.n_groups == 14
@@ -513,50 +555,15 @@ def test_two_workers_cluster_errors_equal_one_process(tmp_path):
     assert outputs[0]["cov"] == outputs[1]["cov"]
 
 
-FORMULA_WORKER = """
-import json, sys, warnings
-import pandas as pd
-from tapereg import LinearRegressor
-from tapereg.parallel.cluster import resolve_strategy, worker_index
-
-index, count = worker_index(resolve_strategy("multi-worker"))
-table = pd.read_pickle(sys.argv[1])
-mine = table.iloc[:150] if index == 0 else table.iloc[150:]  # firms apart
-blocks = [mine.iloc[k:k + 40] for k in range(0, len(mine), 40)]
-model = LinearRegressor(strategy="multi-worker", solver="exact", missing="drop",
-                        formula="invest ~ np.log(value) + capital + C(firm)")
-with warnings.catch_warnings(record=True) as caught:
-    warnings.simplefilter("always")
-    model.fit_stream(blocks)
-print(json.dumps({"index": index, "names": list(model.feature_names_in_),
-                  "coef": model.coef_.tolist(), "intercept": model.intercept_,
-                  "std_err": model.summary()["std_err"].tolist(),
-                  "warnings": [str(w.message) for w in caught]}))
-"""
-
-
-def test_two_workers_learn_one_formula_design(tmp_path):
+def test_two_workers_learn_one_formula_design(two_workers):
     """A formula over Grunfeld split by rows so that each worker sees only some
     firms, with missing cells on both: the levels are gathered, so both workers
     build one design, and the fit equals one process's (the dropped rows counted
     over both)."""
-    import json
-
-    import pandas as pd
-    import statsmodels.api as sm
-
     from tapereg import LinearRegressor
 
-    table = sm.datasets.grunfeld.load_pandas().data
-    table.loc[[3, 200], "value"] = np.nan
-    path = tmp_path / "grunfeld.pkl"
-    table.to_pickle(path)
-    workers = _start_workers(["-c", FORMULA_WORKER, str(path)])
-    outputs = []
-    for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    table = _grunfeld()
+    outputs = two_workers["formula"]
     formula = "invest ~ np.log(value) + capital + C(firm)"
     with pytest.warns(UserWarning, match="dropped 2 of 220"):
         single = LinearRegressor(solver="exact", missing="drop", formula=formula)
@@ -569,29 +576,16 @@ def test_two_workers_learn_one_formula_design(tmp_path):
         assert any("dropped 2 of 220" in w for w in o["warnings"])
 
 
-def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
+def test_two_workers_whiten_filip_from_their_stacked_row_factors(two_workers):
     """Filip's moments cannot resolve its optimum (κ² ≈ 1e16), so the defaults whiten
     from the rows' triangular factor; across two workers that factor is stacked from
     each worker's rows, and both reach one process's fit and NIST's 7 digits."""
-    import json
-
-    import pandas as pd
-
     from tapereg import LinearRegressor
 
     problem = load_nist("Filip")
-    names = [f"x{i}" for i in range(1, problem.X.shape[1] + 1)]
-    frame = pd.DataFrame(problem.X, columns=names).assign(y=problem.y)
-    path = tmp_path / "filip.csv"
-    frame.to_csv(path, index=False, float_format="%.17g")
-    # In memory, every other row (a file this small is one block of text).
-    workers = _start_workers(["-c", WORKER, str(path), "memory", "[{}]"])
-    outputs = []
-    for process in workers:
-        out, err = process.communicate(timeout=240)
-        assert process.returncode == 0, err[-2000:]
-        outputs.append(json.loads(out.strip().splitlines()[-1]))
-    single = LinearRegressor(dtype="float64").fit(frame[names], frame.y)
+    frame = _filip_frame()
+    outputs = two_workers["filip"]
+    single = LinearRegressor(dtype="float64").fit(frame.drop(columns="y"), frame.y)
     assert sorted(o["rows"] for o in outputs) == [41, 41]
     for o in outputs:
         assert o["nobs"] == 82 and o["optimizer"] == "whitened gd"
@@ -601,61 +595,119 @@ def test_two_workers_whiten_filip_from_their_stacked_row_factors(tmp_path):
     assert outputs[0]["coef"] == outputs[1]["coef"]
 
 
-def _cli_workers(tmp_path, args, n=2):
-    """``tapereg`` started on n workers, each in its own folder with the files."""
+def _cli_workers(tmp_path, args, n=2, *, module=True):
+    """``tapereg`` started on n workers, each in its own folder with the CSV files
+    (``python args`` instead when not ``module``)."""
     import shutil
 
     folders = []
     for i in range(n):
         folder = tmp_path / f"worker{i}"
         folder.mkdir()
-        for name in ("d1.csv", "d2.csv"):
-            shutil.copy(tmp_path / name, folder / name)
+        for path in tmp_path.glob("*.csv"):
+            shutil.copy(path, folder / path.name)
         folders.append(folder)
-    return _start_workers(["-m", "tapereg", *args], n, folders)
+    return _start_workers(["-m", "tapereg", *args] if module else args, n, folders)
 
 
-@pytest.fixture
-def two_files(tmp_path):
-    import pandas as pd
+def _write_halves(frame, folder, prefix="d"):
+    frame.iloc[:1001].to_csv(folder / f"{prefix}1.csv", index=False)  # shards of 1001
+    frame.iloc[1001:].to_csv(folder / f"{prefix}2.csv", index=False)  # and 1000 rows
 
+
+def _correlated_frame():
     X, y, _ = correlated_problem(2001, 3, seed=11)
-    frame = pd.DataFrame(X * [1.0, 100.0, 0.01], columns=["a", "b", "c"]).assign(y=y)
-    frame.iloc[:1001].to_csv(tmp_path / "d1.csv", index=False)  # shards of 1001
-    frame.iloc[1001:].to_csv(tmp_path / "d2.csv", index=False)  # and 1000 rows
-    return tmp_path
+    return pd.DataFrame(X * [1.0, 100.0, 0.01], columns=["a", "b", "c"]).assign(y=y)
 
 
-@pytest.fixture
-def nearly_exact_files(tmp_path):
-    """As ``two_files``, with noise 1e-6: mini-batch SGD's own noise then falls
-    far below the 1e-4 at which two runs (different batches) are compared."""
-    import pandas as pd
-
+def _nearly_exact_frame():
+    """Noise 1e-6: mini-batch SGD's own noise then falls far below the 1e-4 at
+    which two runs (different batches) are compared."""
     rng = np.random.default_rng(5)
     X = rng.normal(size=(2001, 3)) * [1.0, 3.0, 0.5] + [1.0, -2.0, 0.0]
     y = X @ [1.5, -0.7, 2.0] + 0.3 + 1e-6 * rng.normal(size=2001)
-    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
-    frame.iloc[:1001].to_csv(tmp_path / "d1.csv", index=False)
-    frame.iloc[1001:].to_csv(tmp_path / "d2.csv", index=False)
-    return tmp_path
+    return pd.DataFrame(X, columns=["a", "b", "c"]).assign(y=y)
 
 
 # The full-batch data engine across workers is the API test's
 # (test_two_workers_equal_one_process); mini-batches take it streamed here.
+# Per engine: its data files, its flags, and the rtol of the metrics.
 ENGINES = {
-    "gram": ("two_files", [], 1e-9),
+    "gram": (["d1.csv", "d2.csv"], [], 1e-9),
     "mini-batch": (
-        "nearly_exact_files",
-        ["--batch-size", "256", "--seed", "0", "--epochs", "40", "--tol", "none"],
+        ["n1.csv", "n2.csv"],
+        ["--batch-size", "256", "--seed", "0", "--epochs", "10", "--tol", "none"],
         None,
     ),
-    "exact": ("two_files", ["--solver", "exact"], 1e-9),
+    "exact": (["d1.csv", "d2.csv"], ["--solver", "exact"], 1e-9),
 }
 
 
+def _fit_args(engine):
+    files, extra, _ = ENGINES[engine]
+    return ["fit", *files, "--target", "y", "--json", "--quiet", *extra]
+
+
+# ``tapereg`` commands, one after another, in one process (each JSON line is one's).
+CLI_RUNS = """
+import json, sys
+from tapereg.cli import main
+
+for args in json.loads(sys.argv[1]):
+    status = main(args)
+    if status:
+        sys.exit(status)
+"""
+
+
+# The data engine's resume on two workers: 4 epochs checkpointed, 9 straight, then
+# 9 resumed from the 4 (the straight run between them: see the test).
+RESUME = {
+    "resume: first": ["--epochs", "4", "--checkpoint-every", "2"],
+    "resume: straight": ["--epochs", "9"],
+    "resume: resumed": ["--epochs", "9", "--checkpoint-every", "2", "--resume"],
+}
+
+
+@pytest.fixture(scope="module")
+def cli_two_workers(tmp_path_factory):
+    """``tapereg fit`` on two workers, every run one after another in one pair of
+    processes: each engine's, saving and plotting to files of its own, then the
+    resume's three. The folder, each worker's (stdout, stderr), and the chief's
+    reports by run."""
+    import json
+
+    folder = tmp_path_factory.mktemp("cli_two_workers")
+    _write_halves(_correlated_frame(), folder)
+    _write_halves(_nearly_exact_frame(), folder, "n")
+    multi = ["--strategy", "multi-worker"]
+    runs = {
+        engine: [*_fit_args(engine), *multi, "--save", f"{engine}.json"]
+        for engine in ENGINES
+    }
+    for engine, args in runs.items():
+        args += ["--plot", f"{engine}.png"]
+    resume = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet"]
+    resume += ["--engine", "data", "--tol", "none", *multi]
+    checkpoints = ["--checkpoint-dir", str(folder / "ck")]
+    for name, extra in RESUME.items():
+        runs[name] = [*resume, *extra]
+        if "--checkpoint-every" in extra:
+            runs[name] += checkpoints
+    command = ["-c", CLI_RUNS, json.dumps(list(runs.values()))]
+    workers = _cli_workers(folder, command, module=False)
+    outputs = [process.communicate(timeout=240) for process in workers]
+    for process, (_, err) in zip(workers, outputs, strict=True):
+        assert process.returncode == 0, err[-2000:]
+    lines = outputs[0][0].splitlines()
+    reports = dict(zip(runs, map(json.loads, lines), strict=True))
+    return folder, outputs, reports
+
+
 @pytest.mark.parametrize("engine", ENGINES)
-def test_cli_on_two_workers_equals_one_process(engine, request):
+def test_cli_on_two_workers_equals_one_process(
+    engine, cli_two_workers, capsys, monkeypatch
+):
     """The chief's coefficients equal one process's for each engine (rtol 1e-4).
 
     The report's metrics are all-reduced sums: on the gram engine both runs take
@@ -663,34 +715,19 @@ def test_cli_on_two_workers_equals_one_process(engine, request):
     little (one process estimates it by power iteration, the workers take it
     from the pooled moments), and the mean absolute error moves with it.
     """
-    import json
-    import subprocess
-    import sys
+    from tapereg.cli import main
 
-    fixture, extra, metrics_rtol = ENGINES[engine]
-    two_files = request.getfixturevalue(fixture)
-    args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet", *extra]
-    workers = _cli_workers(
-        two_files,
-        [*args, "--strategy", "multi-worker", "--save", "m.json", "--plot", "p.png"],
-    )
-    outputs = [process.communicate(timeout=240) for process in workers]
-    for process, (_, err) in zip(workers, outputs, strict=True):
-        assert process.returncode == 0, err[-2000:]
-        assert err.strip() == ""
-    chief = json.loads(outputs[0][0])
+    folder, outputs, reports = cli_two_workers
+    metrics_rtol = ENGINES[engine][2]
+    assert [err.strip() for _, err in outputs] == ["", ""]
     assert outputs[1][0] == ""  # the other worker prints nothing
-    for written in ("m.json", "p.png"):
-        assert (two_files / "worker0" / written).exists()
-        assert not (two_files / "worker1" / written).exists()
-    single = subprocess.run(
-        [sys.executable, "-m", "tapereg", *args],
-        cwd=two_files,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    alone = json.loads(single.stdout)
+    chief = reports[engine]
+    for written in (f"{engine}.json", f"{engine}.png"):
+        assert (folder / "worker0" / written).exists()
+        assert not (folder / "worker1" / written).exists()
+    monkeypatch.chdir(folder)  # one process: this one
+    assert main(_fit_args(engine)) == 0
+    alone = json.loads(capsys.readouterr().out)
     assert chief["strategy"] == "multi-worker"
     expected = {"gram": "gram", "exact": None}.get(engine, "data")
     assert chief["engine"] == alone["engine"] == expected
@@ -835,75 +872,78 @@ def test_label_hashes_are_the_same_in_every_process():
         assert out.strip() == str(hashes.tolist())
 
 
-def test_a_dead_worker_stops_the_other_with_one_line(two_files):
+@pytest.fixture(scope="module")
+def dead_workers(tmp_path_factory):
+    """Both ways a worker dies, on two clusters at the same time (each chief mostly
+    waits on a timeout): by case, the chief's exit status, its stderr and the
+    seconds from the kill to its end.
+
+    "before joining": the other worker is killed at once, before the cluster
+    forms. "while training": it is killed in the middle of the data engine's
+    epochs (each all-reduces), once the chief has checkpointed.
+    """
     import time
 
     args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--strategy", "multi-worker"]
-    workers = _cli_workers(two_files, args)
-    started = time.monotonic()
-    workers[1].kill()
-    _, err = workers[0].communicate(timeout=90)
-    elapsed = time.monotonic() - started
-    workers[1].communicate()
-    assert workers[0].returncode == 2, err
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and lines[0].startswith("tapereg: error: the cluster failed")
-    assert elapsed < 60
-
-
-def test_a_worker_killed_while_training_stops_the_other(two_files):
-    """Killed in the middle of the data engine's epochs (each all-reduces): the
-    chief's next collective fails, one line, exit 2, well within 60 s."""
-    import time
-
-    checkpoints = two_files / "worker0" / "ck"
-    args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--strategy", "multi-worker"]
-    args += ["--engine", "data", "--epochs", "1000000", "--tol", "none", "--quiet"]
-    args += ["--checkpoint-dir", "ck", "--checkpoint-every", "1"]
-    workers = _cli_workers(two_files, args)
+    training = ["--engine", "data", "--epochs", "1000000", "--tol", "none"]
+    training += ["--quiet", "--checkpoint-dir", "ck", "--checkpoint-every", "1"]
+    folders, clusters, killed = {}, {}, {}
+    for case, extra in (("before joining", []), ("while training", training)):
+        folders[case] = tmp_path_factory.mktemp("dead_worker")
+        _write_halves(_correlated_frame(), folders[case])
+        clusters[case] = _cli_workers(folders[case], [*args, *extra])
+    clusters["before joining"][1].kill()
+    killed["before joining"] = time.monotonic()
+    checkpoint = folders["while training"] / "worker0" / "ck" / "checkpoint"
     deadline = time.monotonic() + 120
-    while not (checkpoints / "checkpoint").exists():  # the chief has trained
-        assert workers[0].poll() is None and time.monotonic() < deadline
+    while not checkpoint.exists():  # the chief has trained
+        assert clusters["while training"][0].poll() is None
+        assert time.monotonic() < deadline
         time.sleep(0.1)
-    started = time.monotonic()
-    workers[1].kill()
-    _, err = workers[0].communicate(timeout=90)
-    elapsed = time.monotonic() - started
-    workers[1].communicate()
-    assert workers[0].returncode == 2, err
+    clusters["while training"][1].kill()
+    killed["while training"] = time.monotonic()
+    ended = {}
+    while len(ended) < len(clusters):
+        for case, (chief, _) in clusters.items():
+            if case not in ended and chief.poll() is not None:
+                ended[case] = time.monotonic()
+        assert time.monotonic() < max(killed.values()) + 90
+        time.sleep(0.1)
+    results = {}
+    for case, (chief, other) in clusters.items():
+        _, err = chief.communicate()
+        other.communicate()
+        results[case] = (chief.returncode, err, ended[case] - killed[case])
+    return results
+
+
+@pytest.mark.parametrize("case", ["before joining", "while training"])
+def test_a_dead_worker_stops_the_other_with_one_line(dead_workers, case):
+    """The chief's next step with the dead worker fails: one line, exit 2, well
+    within 60 s."""
+    status, err, elapsed = dead_workers[case]
+    assert status == 2, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("tapereg: error: the cluster failed")
     assert elapsed < 60
 
 
-@pytest.mark.parametrize("engine", ["data"])
-def test_resume_from_the_chiefs_checkpoint_continues(two_files, engine):
+def test_resume_from_the_chiefs_checkpoint_continues(cli_two_workers):
     """4 epochs checkpointed, then resumed to 9, equal 9 straight epochs, bit for
     bit. On the data engine the other worker has no checkpoint: it starts from the
     state the chief restored (an all-reduce), and both run the same chunks. (The
     gram engine's epochs run on pooled moments, the same on both workers: its
-    resume is one process's, tested in test_checkpoints.py.)"""
-    import json
+    resume is one process's, tested in test_checkpoints.py.)
 
-    base = ["fit", "d1.csv", "d2.csv", "--target", "y", "--json", "--quiet"]
-    base += ["--engine", engine]
-    budget = ["--tol", "none", "--strategy", "multi-worker"]
-    checkpoints = ["--checkpoint-dir", str(two_files / "ck"), "--checkpoint-every", "2"]
-
-    def run(folder_suffix, *extra):
-        folder = two_files / folder_suffix
-        folder.mkdir()
-        for name in ("d1.csv", "d2.csv"):
-            (folder / name).write_bytes((two_files / name).read_bytes())
-        workers = _cli_workers(folder, [*base, *budget, *extra])
-        outputs = [process.communicate(timeout=240) for process in workers]
-        for process, (_, err) in zip(workers, outputs, strict=True):
-            assert process.returncode == 0, err[-2000:]
-        return json.loads(outputs[0][0])
-
-    run("first", "--epochs", "4", *checkpoints)  # as if stopped after 4 epochs
-    resumed = run("resumed", "--epochs", "9", *checkpoints, "--resume")
-    straight = run("straight", "--epochs", "9")
+    The runs share one pair of processes. The straight run comes between the two
+    others, so the state a worker could keep from the run before the resumed one
+    is the 9th epoch's, not the checkpoint's: starting from it instead of the
+    chief's restored state would show.
+    """
+    _, outputs, reports = cli_two_workers
+    assert outputs[1][0] == ""  # the other worker prints nothing
+    straight, resumed = reports["resume: straight"], reports["resume: resumed"]
+    assert reports["resume: first"]["n_iter"] == 4
     assert resumed["n_iter"] == straight["n_iter"] == 9
     assert resumed["coef"] == straight["coef"]
     assert resumed["intercept"] == straight["intercept"]
@@ -992,7 +1032,7 @@ def test_mirrored_mini_batches_reach_the_least_squares_fit():
     X = rng.normal(size=(301, 3))
     y = X @ [1.0, -2.0, 0.5] + 3.0 + 1e-7 * rng.normal(size=301)
     model = LinearRegressor(
-        strategy="mirrored", dtype="float64", batch_size=32, max_iter=60, tol=None
+        strategy="mirrored", dtype="float64", batch_size=32, max_iter=20, tol=None
     ).fit(X, y)
     exact = np.linalg.lstsq(np.column_stack([X, np.ones(301)]), y, rcond=None)[0]
     np.testing.assert_allclose(model.coef_, exact[:3], rtol=1e-5)

@@ -23,20 +23,14 @@ from tapereg.io.export import (
 )
 from tapereg.numerics.statistics import PREDICTION_COLUMNS
 
-# Loads the export in a fresh interpreter, as a server would: no tapereg, no
-# estimator in memory. Reads {"directory", "columns", "matrix"} on stdin.
+# Loads exports in a fresh interpreter, as a server would: no tapereg, no
+# estimator in memory. Reads a list of {"directory", "columns", "matrix"} on stdin;
+# prints a JSON list, one result for each.
 LOADER = """
 import json, sys
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import saved_model_pb2
-
-request = json.load(sys.stdin)
-model = tf.saved_model.load(request["directory"])
-proto = saved_model_pb2.SavedModel()
-with open(request["directory"] + "/saved_model.pb", "rb") as file:
-    proto.ParseFromString(file.read())
-graph = proto.meta_graphs[0]
 
 
 def describe(function):
@@ -50,36 +44,49 @@ def describe(function):
     }
 
 
-serving = model.signatures["serving_default"]
-matrix = model.signatures["predict_matrix"]
-columns = {k: tf.constant(v, tf.float32) for k, v in request["columns"].items()}
-served = serving(**columns)
-predictions = matrix(tf.constant(request["matrix"], tf.float32))["predictions"]
-intervals = {}
-if "predict_interval" in model.signatures:
-    intervals = model.signatures["predict_interval"](**columns)
-print(json.dumps({
-    "signatures": sorted(model.signatures),
-    "serving": describe(serving),
-    "matrix": describe(matrix),
-    "proto_inputs": sorted(graph.signature_def["serving_default"].inputs),
-    "proto_outputs": sorted(graph.signature_def["serving_default"].outputs),
-    "served": {k: v.numpy().astype(float).tolist() for k, v in served.items()},
-    "predictions": predictions.numpy().astype(float).tolist(),
-    "intervals": {k: v.numpy().tolist() for k, v in intervals.items()},
-}))
+def serve(request):
+    model = tf.saved_model.load(request["directory"])
+    proto = saved_model_pb2.SavedModel()
+    with open(request["directory"] + "/saved_model.pb", "rb") as file:
+        proto.ParseFromString(file.read())
+    graph = proto.meta_graphs[0]
+    serving = model.signatures["serving_default"]
+    matrix = model.signatures["predict_matrix"]
+    columns = {k: tf.constant(v, tf.float32) for k, v in request["columns"].items()}
+    served = serving(**columns)
+    predictions = matrix(tf.constant(request["matrix"], tf.float32))["predictions"]
+    intervals = {}
+    if "predict_interval" in model.signatures:
+        intervals = model.signatures["predict_interval"](**columns)
+    return {
+        "signatures": sorted(model.signatures),
+        "serving": describe(serving),
+        "matrix": describe(matrix),
+        "proto_inputs": sorted(graph.signature_def["serving_default"].inputs),
+        "proto_outputs": sorted(graph.signature_def["serving_default"].outputs),
+        "served": {k: v.numpy().astype(float).tolist() for k, v in served.items()},
+        "predictions": predictions.numpy().astype(float).tolist(),
+        "intervals": {k: v.numpy().tolist() for k, v in intervals.items()},
+    }
+
+
+print(json.dumps([serve(request) for request in json.load(sys.stdin)]))
 """
 
 
-def load_in_fresh_process(directory, columns: dict, matrix: np.ndarray) -> dict:
-    request = {
-        "directory": os.fspath(directory),
-        "columns": {k: np.asarray(v).tolist() for k, v in columns.items()},
-        "matrix": np.asarray(matrix).tolist(),
-    }
+def load_in_fresh_process(*exports) -> list[dict]:
+    """Each ``(directory, columns, matrix)`` export served by one fresh process."""
+    requests = [
+        {
+            "directory": os.fspath(directory),
+            "columns": {k: np.asarray(v).tolist() for k, v in columns.items()},
+            "matrix": np.asarray(matrix).tolist(),
+        }
+        for directory, columns, matrix in exports
+    ]
     done = subprocess.run(
         [sys.executable, "-c", LOADER],
-        input=json.dumps(request),
+        input=json.dumps(requests),
         capture_output=True,
         text=True,
         timeout=120,
@@ -98,8 +105,7 @@ def leftovers(folder):
     return sorted(p.name for p in folder.iterdir() if p.name.startswith("."))
 
 
-@pytest.fixture
-def frame_data():
+def _frame_data():
     rng = np.random.default_rng(0)
     # "1st" (a year, say) is large and cancels against the intercept: a float32
     # computation would lose digits there, the float64 one does not.
@@ -114,19 +120,52 @@ def frame_data():
     return X, y
 
 
-@pytest.fixture
-def frame_model(frame_data):
-    X, y = frame_data
+def _frame_model():
+    X, y = _frame_data()
     return LinearRegressor(solver="exact").fit(X, y), X
 
 
-@pytest.fixture
-def array_model():
+def _array_model():
     rng = np.random.default_rng(1)
     X = float32_exact(rng.normal(size=(30, 3)) * 5)
     Y = np.column_stack([X @ [1.0, 2.0, -1.0] + 40, X @ [-3.0, 0.5, 2.0] - 70])
     Y += rng.normal(size=Y.shape)
     return LinearRegressor(solver="exact").fit(X, Y), X
+
+
+@pytest.fixture
+def frame_data():
+    return _frame_data()
+
+
+@pytest.fixture
+def frame_model():
+    return _frame_model()
+
+
+@pytest.fixture
+def array_model():
+    return _array_model()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    """The DataFrame model and the two-target array model, exported, then served
+    by one fresh process: by name, (estimator, X, folder, what the process saw)."""
+    exports = {}
+    for name, (est, X) in (("frame", _frame_model()), ("array", _array_model())):
+        folder = tmp_path_factory.mktemp(name)
+        export_saved_model(est, folder / "export")
+        features, _ = signature_names(est)
+        columns = {key: np.asarray(X)[:, j] for j, key in enumerate(features)}
+        exports[name] = (est, X, folder, (folder / "export", columns, X))
+    results = load_in_fresh_process(*(request for *_, request in exports.values()))
+    return {
+        name: (est, X, folder, result)
+        for (name, (est, X, folder, _)), result in zip(
+            exports.items(), results, strict=True
+        )
+    }
 
 
 def test_sanitize_names_rule():
@@ -146,25 +185,19 @@ def test_sanitize_names_rule():
     assert sanitize_names(["", "y"], "y") == ["y_", "y"]
 
 
-def test_dataframe_export_serves_named_columns(tmp_path, frame_model):
-    est, X = frame_model
+def test_dataframe_export_serves_named_columns(served):
+    est, X, folder, result = served["frame"]
     features, targets = signature_names(est)
     assert features == ["size_m2", "age_years", "Rooms", "x_1st"]
     assert targets == ["price__k__"]
 
-    export_saved_model(est, tmp_path / "export")
-    assert leftovers(tmp_path) == []
+    assert leftovers(folder) == []
     metadata = json.loads(
-        (tmp_path / "export" / "assets.extra" / "tapereg_export.json").read_text()
+        (folder / "export" / "assets.extra" / "tapereg_export.json").read_text()
     )
     assert [f["name"] for f in metadata["features"]] == list(X.columns)
     assert [f["key"] for f in metadata["features"]] == features
 
-    result = load_in_fresh_process(
-        tmp_path / "export",
-        {key: X.iloc[:, j] for j, key in enumerate(features)},
-        X.to_numpy(),
-    )
     assert result["signatures"] == [
         "predict_interval",
         "predict_matrix",
@@ -197,13 +230,9 @@ def test_dataframe_export_serves_named_columns(tmp_path, frame_model):
         )
 
 
-def test_array_export_with_two_targets(tmp_path, array_model):
-    est, X = array_model
+def test_array_export_with_two_targets(served):
+    est, X, _, result = served["array"]
     assert signature_names(est) == (["x0", "x1", "x2"], ["y0", "y1"])
-    export_saved_model(est, tmp_path / "export")
-    result = load_in_fresh_process(
-        tmp_path / "export", {f"x{j}": X[:, j] for j in range(3)}, X
-    )
     assert result["serving"]["outputs"] == {
         "y0": ["float32", [None]],
         "y1": ["float32", [None]],
@@ -449,38 +478,27 @@ def test_level_outside_0_1_is_refused_before_writing(tmp_path, array_model, leve
     assert list(tmp_path.iterdir()) == []
 
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tapereg", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def test_cli_export_level(tmp_path, frame_model, capsys):
+    from tapereg.cli import main
 
-
-def test_cli_export_level(tmp_path, frame_model):
     est, X = frame_model
     save(est, tmp_path / "m.json")
     est = load(tmp_path / "m.json")  # what the command exports
-    done = run_cli(
-        "export", str(tmp_path / "m.json"), str(tmp_path / "served"), "--level", "0.9"
-    )
-    assert done.returncode == 0, done.stderr
+    model, served_to = str(tmp_path / "m.json"), str(tmp_path / "served")
+    assert main(["export", model, served_to, "--level", "0.9"]) == 0
     assert (
         "predict_interval: level 0.9, cov_type nonrobust -> outputs mean, mean_se, "
         "mean_ci_lower, mean_ci_upper, obs_ci_lower, obs_ci_upper"
-    ) in done.stdout.splitlines()
+    ) in capsys.readouterr().out.splitlines()
     assert read_metadata(tmp_path / "served")["predict_interval"]["level"] == 0.9
-    served = served_intervals(tmp_path / "served", est, X)
+    intervals = served_intervals(tmp_path / "served", est, X)
     expected = est.predict_interval(X, level=0.9)
-    np.testing.assert_allclose(served.to_numpy(), expected.to_numpy(), rtol=1e-9)
+    np.testing.assert_allclose(intervals.to_numpy(), expected.to_numpy(), rtol=1e-9)
 
-    refused = run_cli(
-        "export", str(tmp_path / "m.json"), str(tmp_path / "other"), "--level", "1.5"
-    )
-    assert refused.returncode == 2
-    assert refused.stderr.strip().splitlines() == [
+    with pytest.raises(SystemExit) as refused:  # argparse's usage error
+        main(["export", model, str(tmp_path / "other"), "--level", "1.5"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         "tapereg export: error: argument --level: must be in (0, 1), got 1.5"
     ]
     assert not (tmp_path / "other").exists()

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -305,26 +303,27 @@ def test_terms_the_graph_cannot_compute_are_refused(
     assert list(tmp_path.iterdir()) == []
 
 
-def run_cli(*args):
-    return subprocess.run(
-        [sys.executable, "-m", "tapereg", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+def run_cli(capsys, *args):
+    """``tapereg ARGS`` in-process: (exit status, stdout, stderr)."""
+    from tapereg.cli import main
+
+    status = main(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
 
 
-def test_cli_exports_a_saved_formula_model(tmp_path, grunfeld, grunfeld32):
+def test_cli_exports_a_saved_formula_model(tmp_path, grunfeld, grunfeld32, capsys):
     model = LinearRegressor(
         formula="invest ~ value + capital + C(firm)", solver="exact"
     ).fit(grunfeld)
     save(model, tmp_path / "m.json")
-    done = run_cli("export", str(tmp_path / "m.json"), str(tmp_path / "served"))
-    assert done.returncode == 0, done.stderr
+    status, out, err = run_cli(
+        capsys, "export", str(tmp_path / "m.json"), str(tmp_path / "served")
+    )
+    assert status == 0, err
     assert (
         "serving_default: inputs capital, firm (string), value -> outputs invest"
-    ) in done.stdout.splitlines()
+    ) in out.splitlines()
 
     metadata = json.loads(
         (tmp_path / "served" / "assets.extra" / "tapereg_export.json").read_text()
@@ -335,9 +334,11 @@ def test_cli_exports_a_saved_formula_model(tmp_path, grunfeld, grunfeld32):
 
     refused = LinearRegressor(formula="invest ~ np.cumsum(value)", solver="exact")
     save(refused.fit(grunfeld), tmp_path / "r.json")
-    done = run_cli("export", str(tmp_path / "r.json"), str(tmp_path / "other"))
-    assert done.returncode == 2
-    lines = done.stderr.strip().splitlines()
+    status, _, err = run_cli(
+        capsys, "export", str(tmp_path / "r.json"), str(tmp_path / "other")
+    )
+    assert status == 2
+    lines = err.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith(
         "tapereg: error: the export cannot compute np.cumsum(value) in TensorFlow; "

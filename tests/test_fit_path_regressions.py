@@ -9,21 +9,19 @@
   ``"mirrored"`` into the model file, and the loaded model fits again.
 * Warnings from ``fit`` and ``fit_stream`` point at the caller's line.
 
-Plain Python block objects stand for streams; the CLI runs as a user runs it, in
-a subprocess.
+Plain Python block objects stand for streams; the CLI runs in-process through
+``main`` (the real process is test_cli.py's and test_bad_input.py's).
 """
 
 import inspect
 import json
-import os
 import re
-import subprocess
-import sys
 import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import run_cli
 from sklearn.exceptions import ConvergenceWarning
 
 import tapereg
@@ -65,20 +63,6 @@ def _least_squares(X, y):
     A = np.column_stack([X, np.ones(len(X))])
     solution, *_ = np.linalg.lstsq(A, y, rcond=None)
     return solution[:-1], solution[-1]
-
-
-def _run(*args, cwd=None):
-    """``tapereg ARGS`` as a user runs it."""
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    return subprocess.run(
-        [sys.executable, "-m", "tapereg", *map(str, args)],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        timeout=300,
-    )
 
 
 # Solver and engine paths of fit_stream: gram (default), data, exact.
@@ -129,7 +113,7 @@ def streamed_model(tmp_path_factory):
     X, y = _problem(40, seed=1)
     frame = pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "price": y})
     frame.to_csv(folder / "f.csv", index=False)
-    fit = _run(
+    fit = run_cli(
         "fit",
         "f.csv",
         "--target",
@@ -150,7 +134,7 @@ def test_predict_of_a_streamed_model_names_the_column_after_the_target(
     streamed_model,
 ):
     folder, frame = streamed_model
-    predict = _run("predict", "m.json", "f.csv", cwd=folder)
+    predict = run_cli("predict", "m.json", "f.csv", cwd=folder)
     assert predict.returncode == 0, predict.stderr
     lines = predict.stdout.splitlines()
     assert lines[0] == "price", f"predict's header is {lines[0]!r}, not 'price'"
@@ -161,7 +145,7 @@ def test_export_of_a_streamed_model_names_the_output_after_the_target(
     streamed_model,
 ):
     folder, _ = streamed_model
-    export = _run("export", "m.json", "served", cwd=folder)
+    export = run_cli("export", "m.json", "served", cwd=folder)
     assert export.returncode == 0, export.stderr
     line = next(
         (s for s in export.stdout.splitlines() if s.startswith("serving_default")), ""
@@ -265,7 +249,7 @@ def test_cli_strategy_is_saved_as_its_name_and_the_loaded_model_fits(tmp_path):
     pd.DataFrame({"a": X[:, 0], "b": X[:, 1], "y": y}).to_csv(
         tmp_path / "d.csv", index=False
     )
-    fit = _run(
+    fit = run_cli(
         "fit",
         "d.csv",
         "--target",
@@ -285,32 +269,13 @@ def test_cli_strategy_is_saved_as_its_name_and_the_loaded_model_fits(tmp_path):
     strategies = list(_values_of(json.loads(text), "strategy"))
     assert strategies, "the model file keeps no strategy parameter"
     assert all(s == "mirrored" for s in strategies), strategies
-    # A MirroredStrategy is created in-process: refit in a process of its own.
-    code = (
-        "import json, sys, pandas as pd, tapereg\n"
-        "model = tapereg.load(sys.argv[1])\n"
-        "frame = pd.read_csv(sys.argv[2])\n"
-        "model.fit(frame[['a', 'b']], frame['y'])\n"
-        "print(json.dumps({'strategy': model.get_params()['strategy'],\n"
-        "    'coef': [float(c) for c in model.coef_],\n"
-        "    'intercept': float(model.intercept_)}))\n"
-    )
-    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    refit = subprocess.run(
-        [sys.executable, "-c", code, "m.json", "d.csv"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-        timeout=300,
-    )
-    assert refit.returncode == 0, refit.stderr[-2000:]
-    result = json.loads(refit.stdout.strip().splitlines()[-1])
-    assert result["strategy"] == "mirrored"
+    model = tapereg.load(tmp_path / "m.json")
+    frame = pd.read_csv(tmp_path / "d.csv")
+    model.fit(frame[["a", "b"]], frame["y"])
+    assert model.get_params()["strategy"] == "mirrored"
     coef, intercept = _least_squares(X, y)
-    np.testing.assert_allclose(result["coef"], coef, rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(result["intercept"], intercept, atol=1e-4)
+    np.testing.assert_allclose(model.coef_, coef, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(model.intercept_, intercept, atol=1e-4)
 
 
 # -- 4. warnings point at the caller's line --------------------------------------------
