@@ -119,8 +119,41 @@ def _huber_optimum(kind, X, y, s, epsilon, quantile, l2, fit_intercept):
         method="L-BFGS-B",
         options={"maxiter": 100_000, "ftol": 1e-15, "gtol": 1e-12},
     )
-    w = result.x[:d] / scale
-    return w, result.x[d] if fit_intercept else 0.0
+    p = _newton_polish(objective, result.x, Z, y, s, epsilon, l2 / scale**2)
+    w = p[:d] / scale
+    return w, p[d] if fit_intercept else 0.0
+
+
+def _newton_polish(objective, p, Z, y, s, epsilon, l2, max_steps=50):
+    """Newton steps on the piecewise quadratic Huber objective from L-BFGS-B's
+    answer: with the rows inside the threshold fixed, the minimum solves one
+    linear system, and once the rows inside no longer change it is the exact
+    optimum (to rounding), not one within L-BFGS-B's tolerance."""
+    d = Z.shape[1]
+    A = np.column_stack([Z, np.ones(len(y))]) if len(p) > d else Z
+    ridge = np.zeros(len(p))
+    ridge[:d] = l2
+    value = objective(p)[0]
+    inside = None
+    for _ in range(max_steps):
+        r = A @ p - y
+        now = np.abs(r) <= epsilon
+        if inside is not None and np.array_equal(now, inside):
+            break
+        inside = now
+        H = (A[inside] * s[inside, None]).T @ A[inside] + np.diag(ridge)
+        gradient = objective(p)[1]
+        step = np.linalg.lstsq(H, gradient, rcond=None)[0]
+        for _ in range(30):  # halve until the objective falls
+            candidate = p - step
+            candidate_value = objective(candidate)[0]
+            if candidate_value <= value:
+                p, value = candidate, candidate_value
+                break
+            step = step / 2
+        else:
+            break
+    return p
 
 
 def _linear_program_optimum(kind, X, y, s, epsilon, quantile, l1, fit_intercept):
