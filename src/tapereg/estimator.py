@@ -79,12 +79,15 @@ class LinearRegressor(OLSInference, RegressorMixin, BaseEstimator):
         step that never diverges); for Adam it is 0.01.
     max_iter : int, default=1000
         Maximum number of epochs.
-    optimizer : {"auto", "gd", "momentum", "adam"}, default="auto"
-        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``. ``"auto"`` on
-        the gram engine with an automatic step and no L1 part is that update on the
-        whitened problem (``optimizer_ == "whitened gd"``: coordinates in which
-        every direction has the same curvature, so the first step lands on the
-        optimum whatever the conditioning), and ``"gd"`` otherwise.
+    optimizer : {"auto", "gd", "momentum", "adam", "accelerated"}, default="auto"
+        ``"gd"`` is the seeds' ``assign_sub(learning_rate * grad)``;
+        ``"accelerated"`` is Nesterov's accelerated gradient (FISTA) with gradient
+        restarts. ``"auto"`` on the gram engine with an automatic step and no L1
+        part is that update on the whitened problem (``optimizer_ == "whitened
+        gd"``: coordinates in which every direction has the same curvature, so the
+        first step lands on the optimum whatever the conditioning),
+        ``"accelerated"`` for the other losses on full batches, and ``"gd"``
+        otherwise.
     batch_size : int or None, default=None
         None trains on the full batch, as the seeds do; an int uses shuffled
         mini-batches of that size.
