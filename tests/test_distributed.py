@@ -670,11 +670,38 @@ RESUME = {
 
 
 @pytest.fixture(scope="module")
-def cli_two_workers(tmp_path_factory):
+def orphaned_chief(tmp_path_factory):
+    """A cluster whose other worker is killed at once, before the cluster forms:
+    its chief waits for it up to the registration timeout (20 s) and fails. It
+    starts before the CLI's runs (``cli_two_workers`` asks for it), so that wait
+    overlaps them; a thread waits on the chief. A future of the chief's exit
+    status, its stderr and the seconds from the kill to its end."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    folder = tmp_path_factory.mktemp("orphaned_chief")
+    _write_halves(_correlated_frame(), folder)
+    args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--strategy", "multi-worker"]
+    chief, other = _cli_workers(folder, args)
+    other.kill()
+    killed = time.monotonic()
+
+    def wait():
+        _, err = chief.communicate(timeout=120)
+        elapsed = time.monotonic() - killed
+        other.communicate()
+        return chief.returncode, err, elapsed
+
+    with ThreadPoolExecutor(1) as pool:
+        yield pool.submit(wait)
+
+
+@pytest.fixture(scope="module")
+def cli_two_workers(tmp_path_factory, orphaned_chief):
     """``tapereg fit`` on two workers, every run one after another in one pair of
     processes: each engine's, saving and plotting to files of its own, then the
     resume's three. The folder, each worker's (stdout, stderr), and the chief's
-    reports by run."""
+    reports by run. (``orphaned_chief`` waits out its timeout meanwhile.)"""
     import json
 
     folder = tmp_path_factory.mktemp("cli_two_workers")
@@ -873,48 +900,36 @@ def test_label_hashes_are_the_same_in_every_process():
 
 
 @pytest.fixture(scope="module")
-def dead_workers(tmp_path_factory):
-    """Both ways a worker dies, on two clusters at the same time (each chief mostly
-    waits on a timeout): by case, the chief's exit status, its stderr and the
-    seconds from the kill to its end.
+def dead_workers(tmp_path_factory, orphaned_chief):
+    """Both ways a worker dies: by case, the chief's exit status, its stderr and
+    the seconds from the kill to its end.
 
     "before joining": the other worker is killed at once, before the cluster
-    forms. "while training": it is killed in the middle of the data engine's
-    epochs (each all-reduces), once the chief has checkpointed.
+    forms (``orphaned_chief``). "while training": it is killed in the middle of
+    the data engine's epochs (each all-reduces), once the chief has checkpointed.
     """
     import time
 
+    folder = tmp_path_factory.mktemp("dead_worker")
+    _write_halves(_correlated_frame(), folder)
     args = ["fit", "d1.csv", "d2.csv", "--target", "y", "--strategy", "multi-worker"]
-    training = ["--engine", "data", "--epochs", "1000000", "--tol", "none"]
-    training += ["--quiet", "--checkpoint-dir", "ck", "--checkpoint-every", "1"]
-    folders, clusters, killed = {}, {}, {}
-    for case, extra in (("before joining", []), ("while training", training)):
-        folders[case] = tmp_path_factory.mktemp("dead_worker")
-        _write_halves(_correlated_frame(), folders[case])
-        clusters[case] = _cli_workers(folders[case], [*args, *extra])
-    clusters["before joining"][1].kill()
-    killed["before joining"] = time.monotonic()
-    checkpoint = folders["while training"] / "worker0" / "ck" / "checkpoint"
+    args += ["--engine", "data", "--epochs", "1000000", "--tol", "none", "--quiet"]
+    args += ["--checkpoint-dir", "ck", "--checkpoint-every", "1"]
+    chief, other = _cli_workers(folder, args)
+    checkpoint = folder / "worker0" / "ck" / "checkpoint"
     deadline = time.monotonic() + 120
     while not checkpoint.exists():  # the chief has trained
-        assert clusters["while training"][0].poll() is None
-        assert time.monotonic() < deadline
+        assert chief.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
-    clusters["while training"][1].kill()
-    killed["while training"] = time.monotonic()
-    ended = {}
-    while len(ended) < len(clusters):
-        for case, (chief, _) in clusters.items():
-            if case not in ended and chief.poll() is not None:
-                ended[case] = time.monotonic()
-        assert time.monotonic() < max(killed.values()) + 90
-        time.sleep(0.1)
-    results = {}
-    for case, (chief, other) in clusters.items():
-        _, err = chief.communicate()
-        other.communicate()
-        results[case] = (chief.returncode, err, ended[case] - killed[case])
-    return results
+    other.kill()
+    killed = time.monotonic()
+    _, err = chief.communicate(timeout=90)
+    elapsed = time.monotonic() - killed
+    other.communicate()
+    return {
+        "before joining": orphaned_chief.result(timeout=120),
+        "while training": (chief.returncode, err, elapsed),
+    }
 
 
 @pytest.mark.parametrize("case", ["before joining", "while training"])
