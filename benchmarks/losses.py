@@ -53,6 +53,13 @@ def objective(kind, model) -> float:
     return float(np.mean(loss(model.predict(X) - y)))
 
 
+def optimum(kind) -> float:
+    """The loss's mean at its exact optimum (``numerics.losses.exact_optimum``)."""
+    coef, intercept = exact_optimum(kind, X, y[:, None], epsilon=EPS, quantile=Q)
+    loss = row_loss(kind, epsilon=EPS, quantile=Q)
+    return float(np.mean(loss(X @ coef[:, 0] + intercept[0] - y)))
+
+
 def time_fits(fits):
     times = {name: [] for name in fits}
     with warnings.catch_warnings():
@@ -85,12 +92,6 @@ def table(kind, fits, optimum):
 
 
 print(f"median of {args.repeats} runs; Student-t(2) noise\n")
-coef, intercept = exact_optimum("quantile", X, y[:, None], epsilon=EPS, quantile=Q)
-quantile_optimum = float(
-    np.mean(
-        row_loss("quantile", epsilon=EPS, quantile=Q)(X @ coef[:, 0] + intercept[0] - y)
-    )
-)
 table(
     "quantile",
     {
@@ -101,13 +102,7 @@ table(
             LinearRegressor(loss="quantile", quantile=Q, max_iter=10_000).fit(X, y)
         ),
     },
-    quantile_optimum,
-)
-coef, intercept = exact_optimum("huber", X, y[:, None], epsilon=EPS, quantile=Q)
-huber_optimum = float(
-    np.mean(
-        row_loss("huber", epsilon=EPS, quantile=Q)(X @ coef[:, 0] + intercept[0] - y)
-    )
+    optimum("quantile"),
 )
 table(
     "huber",
@@ -122,5 +117,5 @@ table(
             loss="huber", epsilon=EPS, max_iter=10_000
         ).fit(X, y),
     },
-    huber_optimum,
+    optimum("huber"),
 )

@@ -432,7 +432,7 @@ default="nonrobust"
                 "partial_fit takes numeric X and y; a formula's levels could change "
                 "from call to call: fit the table, or encode it once yourself"
             )
-        if getattr(self, "loss", "squared_error") in KINKED_LOSSES:
+        if self.loss in KINKED_LOSSES:
             raise ParameterError(
                 f"partial_fit takes one gradient step a call, which stalls at the "
                 f"kink of loss={self.loss!r}; fit (or fit_stream) all the rows"
@@ -458,7 +458,7 @@ default="nonrobust"
             self.engine,
             self.batch_size,
             rows.n_features,
-            getattr(self, "loss", "squared_error"),
+            self.loss,
         )
         if self.solver == "exact" or engine == "gram":
             source = MomentsSource(

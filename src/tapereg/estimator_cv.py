@@ -240,6 +240,9 @@ n_folds)
         folds = stream_fold_moments(source, self.cv, reducer)
         return self._choose_and_refit(source, folds, None, encoding, epoch_callback)
 
+    # The path is of least squares: the loss is fixed, not a parameter.
+    loss, epsilon, quantile = "squared_error", 0.1, 0.5
+
     # partial_fit adds rows to one fit; the folds are of the rows of one call.
     partial_fit = available_if(_never)(LinearRegressor.partial_fit)
 
@@ -261,6 +264,7 @@ n_folds)
         # Not LinearRegressorCV's: the penalty chosen, no sign constraint, no
         # warm start (the refit starts from the path's solution).
         params.update(alpha=alpha, l1_ratio=l1_ratio, positive=False, warm_start=False)
+        params.update(loss=self.loss, epsilon=self.epsilon, quantile=self.quantile)
         return params
 
     def _fit_params(self) -> dict:

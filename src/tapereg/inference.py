@@ -264,7 +264,8 @@ class OLSInference:
         check_is_fitted(self)
         if cov_type is None:
             cov_type = self.cov_type
-        alpha = self._fit_params()["alpha"]
+        params = self._fit_params()  # a LinearRegressorCV's: its refit's
+        alpha = params["alpha"]
         if alpha:
             raise ParameterError(
                 f"{method} is for ordinary least squares; this model has a penalty "
@@ -276,7 +277,7 @@ class OLSInference:
                 "fitted with positive=True, and its standard errors would not be "
                 "valid"
             )
-        loss = getattr(self, "loss", "squared_error")
+        loss = params["loss"]
         if loss != "squared_error":
             raise ParameterError(
                 f"{method} is for least squares; this model minimizes "

@@ -13,19 +13,12 @@ from __future__ import annotations
 
 from ..errors import ParameterError
 from .output import emit, notes_to_stderr, quiet_tensorflow, warnings_to_stderr
-from .paths import STDIO, Output, check_paths, standard_input_as_file
+from .paths import Output, check_paths, training_data
 from .status import ExitStatus
 
 
 def run_fit_command(args) -> int:
-    if STDIO in args.data and args.strategy == "multi-worker":
-        raise ParameterError(
-            "standard input (-) cannot be shared by workers; write it to a file"
-        )
-    with (
-        notes_to_stderr(enabled=not args.quiet),
-        standard_input_as_file(args.data) as data,
-    ):
+    with notes_to_stderr(enabled=not args.quiet), training_data(args) as data:
         return _run_fit(args, data)
 
 
@@ -259,7 +252,7 @@ def _common_params(args) -> dict:
 
 def _loss_label(estimator) -> str | None:
     """The report's name of a loss other than the squared error."""
-    if getattr(estimator, "loss", "squared_error") == "squared_error":
+    if estimator.loss == "squared_error":
         return None
     from ..numerics.losses import loss_name
 
@@ -351,7 +344,7 @@ def fit_report(fitted, *, level: float = 0.95, tests=None) -> dict:
     if report["exact"] is not None and fitted.reference_problem is not None:
         report["exact"]["problem"] = fitted.reference_problem
     elif report["exact"] is not None:
-        positive = getattr(estimator, "positive", False)
+        positive = fitted_params["positive"]
         report["exact"]["problem"] = (
             ("non-negative least squares" if positive else "least squares")
             if not alpha

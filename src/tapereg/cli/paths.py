@@ -110,6 +110,18 @@ def _check_folder(output: Output, folder: str) -> None:
 
 
 @contextlib.contextmanager
+def training_data(args):
+    """``args.data`` as :func:`standard_input_as_file` gives it, for a command
+    that may train on workers, which cannot share standard input."""
+    if STDIO in args.data and args.strategy == "multi-worker":
+        raise ParameterError(
+            "standard input (-) cannot be shared by workers; write it to a file"
+        )
+    with standard_input_as_file(args.data) as data:
+        yield data
+
+
+@contextlib.contextmanager
 def standard_input_as_file(paths: list[str]):
     """The data paths with ``-`` (standard input, CSV) replaced by a temporary copy.
 

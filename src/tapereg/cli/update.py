@@ -15,20 +15,13 @@ import sys
 from ..errors import ParameterError
 from .fit import fit_report
 from .output import emit, notes_to_stderr, quiet_tensorflow, warnings_to_stderr
-from .paths import STDIO, Output, check_paths, standard_input_as_file
+from .paths import Output, check_paths, training_data
 from .status import ExitStatus
 from .vocabulary import in_cli_terms
 
 
 def run_update_command(args) -> int:
-    if STDIO in args.data and args.strategy == "multi-worker":
-        raise ParameterError(
-            "standard input (-) cannot be shared by workers; write it to a file"
-        )
-    with (
-        notes_to_stderr(enabled=not args.quiet),
-        standard_input_as_file(args.data) as data,
-    ):
+    with notes_to_stderr(enabled=not args.quiet), training_data(args) as data:
         return _update(args, data)
 
 

@@ -80,13 +80,8 @@ class FitPlan:
         return self.learning_rate == "auto" and self.optimizer != "adam"
 
 
-# An estimator without a loss parameter (LinearRegressorCV) fits least squares.
-LOSS_DEFAULTS = {"loss": "squared_error", "epsilon": 0.1, "quantile": 0.5}
-
-
 def make_plan(params: dict) -> FitPlan:
     """The plan of a fit with these (checked) estimator parameters."""
-    params = {**LOSS_DEFAULTS, **params}
     checkpoint = None
     if params["checkpoint_dir"] is not None:
         from ..runtime.checkpoints import CheckpointPlan
@@ -206,7 +201,6 @@ def dtype_name(value) -> str | None:
 
 def check_params(params: dict) -> None:
     """Raise ParameterError naming the first parameter with an unusable value."""
-    params = {**LOSS_DEFAULTS, **params}
     for name, accepts, expected in _RULES:
         if not accepts(params[name]):
             raise ParameterError(f"{name} must be {expected}, got {params[name]!r}")

@@ -424,7 +424,7 @@ def _data_engine(estimator, n_features: int) -> bool:
         estimator.engine,
         estimator.batch_size,
         n_features,
-        getattr(estimator, "loss", "squared_error"),
+        estimator.loss,
     )
     return engine == "data"
 
@@ -442,7 +442,7 @@ def _as_frames(table):
 def row_loss_of(estimator):
     """The estimator's loss per row for the metrics (None: the squared error,
     which they hold already)."""
-    if getattr(estimator, "loss", "squared_error") == "squared_error":
+    if estimator.loss == "squared_error":
         return None
     from ..numerics.losses import row_loss
 
@@ -455,15 +455,12 @@ def _exact_reference(estimator, table):
     """((coef, intercept), what it solves) of the exact optimum the report
     compares training with; least squares where the loss's is not known."""
     problem = None
-    if (
-        getattr(estimator, "loss", "squared_error") != "squared_error"
-        and table is not None
-    ):
+    if estimator.loss != "squared_error" and table is not None:
         reference = _loss_optimum(estimator, table)
         if reference is not None:
             method = "HiGHS" if estimator.loss != "huber" else "L-BFGS-B"
             return reference, f"{estimator.loss} ({method})"
-    if getattr(estimator, "loss", "squared_error") != "squared_error":
+    if estimator.loss != "squared_error":
         problem = "least squares (no exact optimum of this loss here)"
     return _least_squares_reference(estimator, table), problem
 
